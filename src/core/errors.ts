@@ -1,0 +1,38 @@
+/**
+ * One error base for the whole app. `code` is stable UPPER_SNAKE for logs and tests; `status` is the HTTP status a
+ * route should answer with; `publicMessage` is safe to show a customer (never SQL, stacks or secrets).
+ */
+export class AppError extends Error {
+  readonly code: string;
+  readonly status: number;
+  readonly publicMessage: string;
+
+  constructor(code: string, message: string, opts: { status?: number; publicMessage?: string; cause?: unknown } = {}) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.status = opts.status ?? 500;
+    this.publicMessage = opts.publicMessage ?? 'Something went wrong on our side. Please try again.';
+  }
+}
+
+export class NotFoundError extends AppError {
+  constructor(what = 'page') {
+    super('NOT_FOUND', `${what} not found`, { status: 404, publicMessage: `We could not find that ${what}.` });
+  }
+}
+
+/** Input that failed validation: `fields` maps a form field to its message. */
+export class ValidationError extends AppError {
+  readonly fields: Record<string, string>;
+  constructor(fields: Record<string, string>, message = 'Please correct the highlighted fields.') {
+    super('VALIDATION_FAILED', message, { status: 422, publicMessage: message });
+    this.fields = fields;
+  }
+}
+
+export class ConflictError extends AppError {
+  constructor(code: string, publicMessage: string) {
+    super(code, publicMessage, { status: 409, publicMessage });
+  }
+}
