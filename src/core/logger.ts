@@ -1,4 +1,4 @@
-import { pino, type Logger, type LoggerOptions } from 'pino';
+import { pino, type DestinationStream, type Logger, type LoggerOptions } from 'pino';
 
 export type { Logger };
 
@@ -36,7 +36,7 @@ export function createLogger(opts: { level?: string; pretty?: boolean; destinati
     level: opts.level ?? 'info',
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
   };
-  if (opts.destination) return pino(options, opts.destination as pino.DestinationStream);
+  if (opts.destination) return pino(options, opts.destination as DestinationStream);
   if (opts.pretty) {
     return pino({ ...options, transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'SYS:HH:MM:ss' } } });
   }

@@ -1,0 +1,7 @@
+import type { Migration } from 'kysely';
+import * as initial from './001-initial.js';
+
+/** Every migration, in order. Add new ones here; names sort, and applied names are kept in kysely_migration. */
+export const migrations: Record<string, Migration> = {
+  '001-initial': initial,
+};

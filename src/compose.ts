@@ -1,0 +1,86 @@
+import type { Express, Router } from 'express';
+import { createApp, type AppDeps } from './app.js';
+import type { Config } from './core/config.js';
+import { openDatabase, type DatabaseHandle } from './core/db/database.js';
+import { migrateToLatest } from './core/db/migrate.js';
+import type { Logger } from './core/logger.js';
+import { seedDemoMoviesIfNoneUpcoming } from './movies/demo-movies.js';
+import { MovieService } from './movies/movie.service.js';
+
+/** A background job the runtime starts after listening and stops first on shutdown. */
+export interface BackgroundJob {
+  name: string;
+  start(): void;
+  stop(): Promise<void>;
+}
+
+export interface Runtime {
+  app: Express;
+  deps: AppDeps;
+  jobs: BackgroundJob[];
+  /** Starts the background jobs (reconciler, notification sender). */
+  startJobs(): void;
+  /** Stops jobs, then closes the database. Call after the HTTP server has drained. */
+  stop(): Promise<void>;
+}
+
+export interface RuntimeOptions {
+  /** An already open database (tests); otherwise DATABASE_URL is opened. */
+  database?: DatabaseHandle;
+  now?: () => Date;
+}
+
+/**
+ * The composition root: every dependency is built here once, from the config, and handed down. No DI framework;
+ * tests call this with their own config and database.
+ */
+export async function buildRuntime(config: Readonly<Config>, logger: Logger, opts: RuntimeOptions = {}): Promise<Runtime> {
+  const database = opts.database ?? (await openDatabase(config.databaseUrl));
+  const now = opts.now ?? (() => new Date());
+  try {
+    const applied = await migrateToLatest(database.db);
+    if (applied.length) logger.info({ applied }, 'database migrated');
+    if (config.darajaEnv !== 'production') {
+      const seeded = await seedDemoMoviesIfNoneUpcoming(database.db, now());
+      if (seeded) logger.info({ seeded }, 'demo movies seeded');
+    }
+  } catch (err) {
+    if (!opts.database) await database.close();
+    throw err;
+  }
+
+  const jobs: BackgroundJob[] = [];
+  const earlyRouters: Router[] = [];
+  const routers: Router[] = [];
+  const closers: Array<() => Promise<void>> = [];
+
+  const deps: AppDeps = {
+    config,
+    database,
+    logger,
+    services: {
+      movies: new MovieService(database.db, now),
+    },
+    earlyRouters,
+    routers,
+  };
+
+  const app = createApp(deps);
+
+  let stopped = false;
+  return {
+    app,
+    deps,
+    jobs,
+    startJobs() {
+      for (const j of jobs) j.start();
+    },
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      for (const j of jobs) await j.stop().catch((err) => logger.error({ err, job: j.name }, 'job did not stop cleanly'));
+      for (const c of closers) await c().catch((err) => logger.error({ err }, 'close failed'));
+      if (!opts.database) await database.close();
+    },
+  };
+}

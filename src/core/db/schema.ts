@@ -1,0 +1,137 @@
+import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
+
+/**
+ * Every table, as Kysely sees it. Names follow the user's design (movie, ticket, pushrequest; camelCase columns).
+ * Times are UTC strings 'YYYY-MM-DD HH:MM:SS.mmm' in both dialects (see time.ts in this folder); flags are 0/1.
+ */
+export interface Database {
+  movie: MovieTable;
+  ticket: TicketTable;
+  pushrequest: PushRequestTable;
+  callbackinbox: CallbackInboxTable;
+  notification: NotificationTable;
+  auditlog: AuditLogTable;
+}
+
+export type DbTime = string;
+export type Flag = 0 | 1;
+
+export interface MovieTable {
+  movieId: Generated<number>;
+  title: string;
+  description: string;
+  showTime: DbTime;
+  /** Whole shillings. */
+  price: number;
+  maximumTickets: number;
+  /** Tickets held by Pending tickets plus sold to Paid ones; never above maximumTickets. */
+  ticketsHeld: ColumnType<number, number | undefined, number>;
+  imageUrl: string | null;
+  createdAt: DbTime;
+  updatedAt: DbTime;
+}
+
+export type PaymentStatus = 'Pending' | 'Paid' | 'Failed';
+export type ConfirmedBy = 'callback' | 'query' | 'operator';
+
+export interface TicketTable {
+  ticketId: Generated<number>;
+  /** Opaque public reference (base64url, 144 random bits). Never the row id. */
+  ref: string;
+  movieId: number;
+  customerName: string;
+  /** 254XXXXXXXXX */
+  phoneNumber: string;
+  email: string | null;
+  quantity: number;
+  /** Whole shillings: quantity × price at booking time. */
+  totalAmount: number;
+  paymentStatus: PaymentStatus;
+  /** 1 while this ticket's quantity is counted in movie.ticketsHeld. */
+  holdsTickets: Flag;
+  mpesaReceiptNumber: string | null;
+  transactionDate: DbTime | null;
+  resultCode: string | null;
+  failureReason: string | null;
+  confirmedBy: ConfirmedBy | null;
+  /** Paid after its tickets were released and could not be held again: money to give back. */
+  needsRefund: ColumnType<Flag, Flag | undefined, Flag>;
+  refundedAt: DbTime | null;
+  /** When the current payment attempt started (booking or retry): the reconciler's clock. */
+  pendingSince: DbTime;
+  /** When the reconciler may look at this Pending ticket next. */
+  nextCheckAt: DbTime | null;
+  createdAt: DbTime;
+  updatedAt: DbTime;
+}
+
+/** Sending: recorded, not yet answered. Accepted: Daraja acknowledged. Refused: Daraja said no. Unknown: no answer. Completed: final result known. */
+export type PushStatus = 'Sending' | 'Accepted' | 'Refused' | 'Unknown' | 'Completed';
+
+export interface PushRequestTable {
+  pushRequestId: Generated<number>;
+  ticketId: number;
+  checkoutRequestId: string | null;
+  merchantRequestId: string | null;
+  phoneNumber: string;
+  amount: number;
+  status: PushStatus;
+  resultCode: string | null;
+  resultDesc: string | null;
+  errorCode: string | null;
+  errorMessage: string | null;
+  createdAt: DbTime;
+  answeredAt: DbTime | null;
+  completedAt: DbTime | null;
+}
+
+export type InboxOutcome = 'received' | 'applied' | 'duplicate' | 'unmatched' | 'rejected' | 'invalid' | 'mismatch';
+export type InboxSource = 'callback' | 'query' | 'operator';
+
+export interface CallbackInboxTable {
+  callbackId: Generated<number>;
+  receivedAt: DbTime;
+  source: InboxSource;
+  sourceIp: string | null;
+  /** The raw body exactly as it arrived (or the query answer), before any parsing. */
+  body: string;
+  checkoutRequestId: string | null;
+  outcome: InboxOutcome;
+  detail: string | null;
+  ticketId: number | null;
+  processedAt: DbTime | null;
+}
+
+export interface NotificationTable {
+  notificationId: Generated<number>;
+  ticketId: number;
+  kind: 'Paid' | 'Failed';
+  channel: 'log' | 'email';
+  recipient: string | null;
+  status: 'pending' | 'sent' | 'failed';
+  attempts: ColumnType<number, number | undefined, number>;
+  lastError: string | null;
+  lockedUntil: DbTime | null;
+  createdAt: DbTime;
+  sentAt: DbTime | null;
+}
+
+export interface AuditLogTable {
+  auditId: Generated<number>;
+  at: DbTime;
+  actor: string;
+  action: string;
+  ticketId: number | null;
+  callbackId: number | null;
+  detail: string | null;
+}
+
+export type Movie = Selectable<MovieTable>;
+export type NewMovie = Insertable<MovieTable>;
+export type MovieUpdate = Updateable<MovieTable>;
+export type Ticket = Selectable<TicketTable>;
+export type NewTicket = Insertable<TicketTable>;
+export type PushRequest = Selectable<PushRequestTable>;
+export type CallbackInboxRow = Selectable<CallbackInboxTable>;
+export type Notification = Selectable<NotificationTable>;
+export type AuditLog = Selectable<AuditLogTable>;

@@ -1,0 +1,38 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { pinoHttp } from 'pino-http';
+import type { Logger } from '../logger.js';
+
+const CALLBACK_PATH = /(\/api\/payments\/callback\/)[^/?#]+/;
+
+/** The callback URL's last segment is a secret: it never reaches a log line. */
+export function redactUrl(url: string | undefined): string | undefined {
+  return url?.replace(CALLBACK_PATH, '$1[redacted]');
+}
+
+/** pino-http with a request id per request (kept from X-Request-Id when it looks sane) echoed back as X-Request-Id. */
+export function requestLogging(logger: Logger) {
+  return pinoHttp({
+    logger,
+    genReqId(req: IncomingMessage, res: ServerResponse) {
+      const incoming = req.headers['x-request-id'];
+      const id = typeof incoming === 'string' && /^[\w.:-]{1,100}$/.test(incoming) ? incoming : randomUUID();
+      res.setHeader('X-Request-Id', id);
+      return id;
+    },
+    customLogLevel(_req, res, err) {
+      if (err || res.statusCode >= 500) return 'error';
+      if (res.statusCode >= 400) return 'warn';
+      return 'info';
+    },
+    autoLogging: { ignore: (req) => req.url === '/healthz' || req.url?.startsWith('/simulator/phone/prompts') === true },
+    serializers: {
+      req(req: { id: unknown; method: string; url: string; remoteAddress?: string }) {
+        return { id: req.id, method: req.method, url: redactUrl(req.url), remoteAddress: req.remoteAddress };
+      },
+      res(res: { statusCode: number }) {
+        return { statusCode: res.statusCode };
+      },
+    },
+  });
+}

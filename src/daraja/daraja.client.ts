@@ -1,0 +1,538 @@
+import { performance } from 'node:perf_hooks';
+import axios, { type AxiosInstance } from 'axios';
+import { darajaTimestamp } from '../core/time.js';
+import { silentLogger, type Logger } from '../core/logger.js';
+import {
+  MAX_ACCOUNT_REFERENCE, MAX_AMOUNT, MAX_TRANSACTION_DESC, MIN_AMOUNT, PATHS,
+} from './constants.js';
+import {
+  CUSTOMER_MESSAGES, DarajaAuthError, DarajaBusyError, DarajaError, DarajaInvalidRequestError, DarajaNetworkError,
+  DarajaSubscriberBusyError, DarajaUnexpectedResponseError,
+  type DarajaNetworkKind, type DarajaOperation, type DarajaOutcome,
+} from './errors.js';
+import { stkPassword } from './password.js';
+import { maskPhone, normalizePhone } from './phone.js';
+
+export interface DarajaConfig {
+  baseUrl: string;
+  consumerKey?: string;
+  consumerSecret?: string;
+  passkey: string;
+  shortcode: string;
+  transactionType: 'CustomerPayBillOnline' | 'CustomerBuyGoodsOnline';
+  /** The shortcode for a paybill; the till number for CustomerBuyGoodsOnline. */
+  partyB: string;
+  callbackUrl: string;
+  accountReference: string;
+  transactionDesc: string;
+  /** The budget of one public call (token fetch and retries included). */
+  timeoutMs: number;
+  /** Default true. false = fetch a fresh token before every call (the user's guide's advice; benchmark baseline only). */
+  cacheTokens?: boolean;
+}
+
+export interface StkPushRequest {
+  phoneNumber: string;
+  amount: number;
+  accountReference?: string;
+  transactionDesc?: string;
+}
+
+export interface StkPushAccepted {
+  merchantRequestId: string;
+  checkoutRequestId: string;
+  responseCode: string;
+  responseDescription: string;
+  customerMessage: string;
+  /** The Timestamp sent (Nairobi time), for the push-attempt record. */
+  timestamp: string;
+}
+
+export type StkQueryResult =
+  | { state: 'processing' }
+  | { state: 'paid'; resultCode: '0'; resultDesc: string }
+  | { state: 'failed'; resultCode: string; resultDesc: string };
+
+export interface RetryPolicy {
+  /** Extra attempts after the first. */
+  retries: number;
+  baseDelayMs: number;
+  maxDelayMs: number;
+}
+
+export interface DarajaClientOptions {
+  logger?: Logger;
+  /** Wall clock for Timestamps and token expiry (tests freeze it). Deadlines use the monotonic clock. */
+  now?: () => Date;
+  /** Backoff for token fetches and queries; pushes are never retried. */
+  retry?: Partial<RetryPolicy>;
+}
+
+const DEFAULT_RETRY: RetryPolicy = { retries: 2, baseDelayMs: 200, maxDelayMs: 1000 };
+/** Refresh this long before Daraja says the token expires, so a token never dies between our check and its use. */
+const TOKEN_EARLY_REFRESH_MS = 60_000;
+/** Daraja's documented lifetime, used when expires_in is missing or unreadable. */
+const DEFAULT_EXPIRES_IN_S = 3599;
+/** No retry is started unless at least this much of the deadline would be left for it. */
+const MIN_ATTEMPT_MS = 50;
+
+const INVALID_TOKEN = '404.001.03';
+const BUSY_CODES = new Set(['500.003.02', '500.003.03', '500.003.1001']);
+const AUTH_CODES = new Set(['400.008.01', '400.008.02']);
+/** 500.001.1001 carries several messages; these mean our shortcode/passkey are wrong, not that the phone is busy. */
+const MERCHANT_SETUP_MESSAGE = /merchant does not exist|wrong credentials|invalid credentials/i;
+/** The query's "still waiting for the customer" answer. */
+const PROCESSING_MESSAGE = /being processed|under processing/i;
+/** Field reports (unconfirmed by Safaricom's pages) of a query answering ResultCode 4999 while still pending. */
+const PROCESSING_RESULT_CODES = new Set(['4999']);
+
+interface HttpAnswer {
+  status: number;
+  /** Parsed JSON, or undefined when the body was empty or not JSON. */
+  json: unknown;
+  text: string;
+  durationMs: number;
+}
+
+interface Envelope { requestId?: string; errorCode: string; errorMessage?: string }
+
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const str = (v: unknown): string | undefined =>
+  typeof v === 'string' ? v : typeof v === 'number' && Number.isFinite(v) ? String(v) : undefined;
+
+function envelopeOf(json: unknown): Envelope | undefined {
+  if (!isRecord(json) || typeof json.errorCode !== 'string') return undefined;
+  const env: Envelope = { errorCode: json.errorCode };
+  const requestId = str(json.requestId);
+  const errorMessage = str(json.errorMessage);
+  if (requestId !== undefined) env.requestId = requestId;
+  if (errorMessage !== undefined) env.errorMessage = errorMessage;
+  return env;
+}
+
+/** What the body looked like, for a log line, without echoing it (it could be large, or a token). */
+function describeBody(answer: HttpAnswer): string {
+  const t = answer.text.trimStart();
+  if (t === '') return 'an empty body';
+  if (t.startsWith('<')) return 'an HTML page';
+  if (answer.json === undefined) return 'a body that is not JSON';
+  return 'JSON without the expected fields';
+}
+
+/** The token endpoint's body must never be kept whole: it holds the access token. */
+function redactTokenBody(json: unknown, text: string): unknown {
+  if (isRecord(json)) return { ...json, ...('access_token' in json ? { access_token: '[redacted]' } : {}) };
+  return text.length > 2000 ? `${text.slice(0, 2000)}…` : text;
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Daraja (M-Pesa Express) over one axios instance. Tokens are cached until 60 s before expiry with one fetch in flight
+ * at a time, because Daraja's FAQ says each token request invalidates the previous token. An STK push is never
+ * repeated, except once after 404.001.03 "Invalid Access Token" (a refused call, so nothing was charged).
+ */
+export class DarajaClient {
+  private readonly http: AxiosInstance;
+  private readonly logger: Logger;
+  private readonly now: () => Date;
+  private readonly retry: RetryPolicy;
+  private readonly cacheTokens: boolean;
+  private cached?: { token: string; refreshAt: number };
+  private inFlight?: Promise<string>;
+
+  constructor(private readonly config: DarajaConfig, opts: DarajaClientOptions = {}) {
+    this.logger = (opts.logger ?? silentLogger).child({ component: 'daraja' });
+    this.now = opts.now ?? (() => new Date());
+    this.retry = { ...DEFAULT_RETRY, ...opts.retry };
+    this.cacheTokens = config.cacheTokens ?? true;
+    this.http = axios.create({
+      baseURL: config.baseUrl,
+      timeout: config.timeoutMs,
+      // We read the body ourselves: an HTML error page or a truncated body must become a typed error, not a string.
+      responseType: 'text',
+      transformResponse: [(data: unknown) => data],
+      validateStatus: () => true,
+      // Following a redirect would turn a POST into a GET somewhere else; a redirect means a wrong base URL.
+      maxRedirects: 0,
+      transitional: { clarifyTimeoutError: true },
+      headers: { Accept: 'application/json' },
+    });
+  }
+
+  /** A valid access token: the cached one, the one being fetched, or a new one. */
+  getAccessToken(): Promise<string> {
+    if (!this.cacheTokens) return this.fetchToken();
+    const cached = this.cachedToken();
+    if (cached !== undefined) return Promise.resolve(cached);
+    this.inFlight ??= this.fetchToken().finally(() => { this.inFlight = undefined; });
+    return this.inFlight;
+  }
+
+  /** Forgets the cached token; the next call fetches a new one. */
+  invalidateToken(): void {
+    this.cached = undefined;
+  }
+
+  /**
+   * Sends one STK push. Resolves with Daraja's acknowledgement (a prompt was requested, nothing is paid yet); rejects
+   * with a DarajaError whose `outcome` says whether the prompt may still reach the phone. Never retried.
+   */
+  async stkPush(req: StkPushRequest): Promise<StkPushAccepted> {
+    const deadline = performance.now() + this.config.timeoutMs;
+    const timestamp = darajaTimestamp(this.now());
+    const log: Record<string, unknown> = { phone: maskPhone(String(req.phoneNumber)), amount: req.amount };
+    try {
+      const body = this.pushBody(req, timestamp);
+      log.phone = maskPhone(String(body.PhoneNumber));
+      log.accountReference = body.AccountReference;
+
+      let token = await this.tokenBefore(deadline, 'stkpush');
+      let answer = await this.post('stkpush', PATHS.stkPush, body, token, deadline);
+      if (envelopeOf(answer.json)?.errorCode === INVALID_TOKEN) {
+        // Refused, so repeating is safe: the token was replaced (another process fetched one) or expired early.
+        this.logger.warn({ event: 'daraja.token.rejected', operation: 'stkpush' }, 'Daraja rejected the access token; fetching a new one and sending the push once more');
+        this.dropToken(token);
+        token = await this.tokenBefore(deadline, 'stkpush');
+        answer = await this.post('stkpush', PATHS.stkPush, body, token, deadline);
+      }
+      const accepted = this.readPushAnswer(answer, timestamp);
+      this.logger.info({ event: 'daraja.stkpush.accepted', ...log, checkoutRequestId: accepted.checkoutRequestId, ms: answer.durationMs }, 'STK push accepted');
+      return accepted;
+    } catch (err) {
+      this.logFailure(err, { operation: 'stkpush', ...log });
+      throw err;
+    }
+  }
+
+  /** Asks Daraja how a push ended. "Still processing" is an answer, not an error. Retried on network errors and 5xx. */
+  async stkQuery(checkoutRequestId: string): Promise<StkQueryResult> {
+    const id = typeof checkoutRequestId === 'string' ? checkoutRequestId.trim() : '';
+    if (id === '') {
+      throw new DarajaInvalidRequestError('Invalid CheckoutRequestID: empty', {
+        operation: 'stkquery', field: 'CheckoutRequestID', status: 500,
+      });
+    }
+    const deadline = performance.now() + this.config.timeoutMs;
+    let refreshed = false;
+    try {
+      return await this.withRetry('stkquery', deadline, async () => {
+        const timestamp = darajaTimestamp(this.now());
+        const body = {
+          BusinessShortCode: Number(this.config.shortcode),
+          Password: stkPassword(this.config.shortcode, this.config.passkey, timestamp),
+          Timestamp: timestamp,
+          CheckoutRequestID: id,
+        };
+        let token = await this.tokenBefore(deadline, 'stkquery');
+        let answer = await this.post('stkquery', PATHS.stkQuery, body, token, deadline);
+        if (!refreshed && envelopeOf(answer.json)?.errorCode === INVALID_TOKEN) {
+          refreshed = true;
+          this.logger.warn({ event: 'daraja.token.rejected', operation: 'stkquery' }, 'Daraja rejected the access token; fetching a new one and querying once more');
+          this.dropToken(token);
+          token = await this.tokenBefore(deadline, 'stkquery');
+          answer = await this.post('stkquery', PATHS.stkQuery, body, token, deadline);
+        }
+        return this.readQueryAnswer(answer);
+      });
+    } catch (err) {
+      this.logFailure(err, { operation: 'stkquery', checkoutRequestId: id });
+      throw err;
+    }
+  }
+
+  // ── tokens ────────────────────────────────────────────────────────────────────────────────────────────────────
+
+  private cachedToken(): string | undefined {
+    if (this.cached && this.now().getTime() < this.cached.refreshAt) return this.cached.token;
+    return undefined;
+  }
+
+  /** Drops the cache only if it still holds the token that was refused, so concurrent callers refresh only once. */
+  private dropToken(token: string): void {
+    if (this.cached?.token === token) this.cached = undefined;
+  }
+
+  /** A token within the caller's deadline; a shared fetch may go on after this caller gives up, for the next one. */
+  private async tokenBefore(deadline: number, operation: DarajaOperation): Promise<string> {
+    const shared = this.getAccessToken();
+    const remaining = deadline - performance.now();
+    if (remaining <= 0) {
+      shared.catch(() => undefined);
+      throw this.deadlineError(operation);
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(this.deadlineError(operation)), remaining);
+    });
+    try {
+      return await Promise.race([shared, expired]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private deadlineError(operation: DarajaOperation): DarajaNetworkError {
+    return new DarajaNetworkError(
+      `Daraja ${operation}: the ${this.config.timeoutMs} ms budget ran out while waiting for an access token; nothing was sent`,
+      { operation, kind: 'timeout', outcome: 'refused' },
+    );
+  }
+
+  private fetchToken(): Promise<string> {
+    const deadline = performance.now() + this.config.timeoutMs;
+    return this.withRetry('token', deadline, async () => {
+      const issuedAt = this.now().getTime();
+      const headers: Record<string, string> = {};
+      const { consumerKey, consumerSecret } = this.config;
+      // The built-in simulator needs no credentials, so none are sent when none are configured.
+      if (consumerKey || consumerSecret) {
+        headers.Authorization = `Basic ${Buffer.from(`${consumerKey ?? ''}:${consumerSecret ?? ''}`).toString('base64')}`;
+      }
+      const answer = await this.send('token', deadline, {
+        method: 'GET', url: PATHS.token, params: { grant_type: 'client_credentials' }, headers,
+      });
+      const json = answer.json;
+      if (answer.status >= 200 && answer.status < 300 && isRecord(json) && typeof json.access_token === 'string' && json.access_token !== '') {
+        let expiresIn = Number(json.expires_in);
+        if (!(Number.isFinite(expiresIn) && expiresIn > 0)) {
+          this.logger.warn({ event: 'daraja.token.expiry_missing' }, `Daraja sent no usable expires_in; assuming ${DEFAULT_EXPIRES_IN_S} s`);
+          expiresIn = DEFAULT_EXPIRES_IN_S;
+        }
+        if (this.cacheTokens) {
+          this.cached = { token: json.access_token, refreshAt: issuedAt + expiresIn * 1000 - TOKEN_EARLY_REFRESH_MS };
+        }
+        this.logger.debug({ event: 'daraja.token.fetched', expiresIn, ms: answer.durationMs }, 'Daraja access token fetched');
+        return json.access_token;
+      }
+      throw this.answerError('token', answer);
+    });
+  }
+
+  // ── requests ──────────────────────────────────────────────────────────────────────────────────────────────────
+
+  private pushBody(req: StkPushRequest, timestamp: string) {
+    const c = this.config;
+    const invalid = (field: string, why: string, customerMessage: string = CUSTOMER_MESSAGES.merchantProblem) =>
+      new DarajaInvalidRequestError(`Invalid ${field}: ${why}; the push was not sent`, {
+        operation: 'stkpush', field, errorMessage: `Invalid ${field}: ${why}`, customerMessage,
+        status: customerMessage === CUSTOMER_MESSAGES.merchantProblem ? 500 : 422,
+      });
+
+    const phone = normalizePhone(req.phoneNumber);
+    if (!phone.ok) throw invalid('PhoneNumber', phone.message, phone.message);
+    if (typeof req.amount !== 'number' || !Number.isInteger(req.amount) || req.amount < MIN_AMOUNT || req.amount > MAX_AMOUNT) {
+      throw invalid('Amount', `must be a whole number of shillings from ${MIN_AMOUNT} to ${MAX_AMOUNT} (got ${String(req.amount)})`,
+        'The amount must be a whole number of shillings from 1 to 250,000.');
+    }
+    const accountReference = req.accountReference ?? c.accountReference;
+    if (accountReference.trim() === '' || accountReference.length > MAX_ACCOUNT_REFERENCE) {
+      throw invalid('AccountReference', `must be 1 to ${MAX_ACCOUNT_REFERENCE} characters (got ${accountReference.length})`);
+    }
+    const transactionDesc = req.transactionDesc ?? c.transactionDesc;
+    if (transactionDesc.length > MAX_TRANSACTION_DESC) {
+      throw invalid('TransactionDesc', `must be at most ${MAX_TRANSACTION_DESC} characters (got ${transactionDesc.length})`);
+    }
+    if (!/^\d{5,7}$/.test(c.shortcode)) throw invalid('BusinessShortCode', 'must be 5 to 7 digits');
+    if (!/^\d{5,7}$/.test(c.partyB)) throw invalid('PartyB', 'must be 5 to 7 digits (the shortcode, or the till number for CustomerBuyGoodsOnline)');
+    if (c.transactionType !== 'CustomerPayBillOnline' && c.transactionType !== 'CustomerBuyGoodsOnline') {
+      throw invalid('TransactionType', 'must be CustomerPayBillOnline or CustomerBuyGoodsOnline');
+    }
+    if (!isHttpUrl(c.callbackUrl)) throw invalid('CallBackURL', 'must be an http(s) URL without spaces');
+
+    // Field order and types follow Safaricom's parameter table: numbers where it says numeric (contract §4).
+    return {
+      BusinessShortCode: Number(c.shortcode),
+      Password: stkPassword(c.shortcode, c.passkey, timestamp),
+      Timestamp: timestamp,
+      TransactionType: c.transactionType,
+      Amount: req.amount,
+      PartyA: Number(phone.phone),
+      PartyB: Number(c.partyB),
+      PhoneNumber: Number(phone.phone),
+      CallBackURL: c.callbackUrl,
+      AccountReference: accountReference,
+      TransactionDesc: transactionDesc,
+    };
+  }
+
+  private post(operation: DarajaOperation, url: string, data: object, token: string, deadline: number): Promise<HttpAnswer> {
+    return this.send(operation, deadline, {
+      method: 'POST', url, data, headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+    });
+  }
+
+  /** One HTTP exchange bounded by the deadline; any answer resolves, only a failure to get one rejects. */
+  private async send(
+    operation: DarajaOperation,
+    deadline: number,
+    req: { method: 'GET' | 'POST'; url: string; params?: Record<string, string>; data?: object; headers: Record<string, string> },
+  ): Promise<HttpAnswer> {
+    const remaining = Math.floor(deadline - performance.now());
+    if (remaining <= 0) {
+      throw new DarajaNetworkError(`Daraja ${operation}: the ${this.config.timeoutMs} ms budget ran out before the request; nothing was sent`,
+        { operation, kind: 'timeout', outcome: 'refused' });
+    }
+    // axios' own timeout is a socket idle timer; the abort makes the deadline hold for the whole exchange.
+    const controller = new AbortController();
+    let deadlineHit = false;
+    const timer = setTimeout(() => { deadlineHit = true; controller.abort(); }, remaining);
+    const started = performance.now();
+    try {
+      const res = await this.http.request<string>({ ...req, timeout: remaining, signal: controller.signal });
+      const text = typeof res.data === 'string' ? res.data : res.data == null ? '' : String(res.data);
+      let json: unknown;
+      try { json = text.trim() === '' ? undefined : JSON.parse(text); } catch { json = undefined; }
+      return { status: res.status, json, text, durationMs: Math.round(performance.now() - started) };
+    } catch (err) {
+      throw this.networkError(operation, err, deadlineHit, Math.round(performance.now() - started));
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private networkError(operation: DarajaOperation, err: unknown, deadlineHit: boolean, ms: number): DarajaNetworkError {
+    const e = err as { code?: unknown; message?: unknown; cause?: { code?: unknown } };
+    const code = typeof e.code === 'string' ? e.code : typeof e.cause?.code === 'string' ? e.cause.code : undefined;
+    let kind: DarajaNetworkKind;
+    if (deadlineHit || code === 'ETIMEDOUT' || code === 'ECONNABORTED') kind = 'timeout';
+    else if (code === 'ECONNREFUSED' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH') kind = 'refused';
+    else if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') kind = 'dns';
+    else if (code === 'ECONNRESET' || code === 'EPIPE' || /socket hang up/i.test(String(e.message))) kind = 'reset';
+    else kind = 'other';
+    // Nothing reached Daraja when the connection was refused or the name did not resolve. The token endpoint moves no
+    // money, so its failures are 'refused' for whatever call needed the token.
+    const outcome: DarajaOutcome = operation === 'token' || kind === 'refused' || kind === 'dns' ? 'refused' : 'unknown';
+    // The axios error is not kept as `cause`: it holds the request config (Authorization header, Password).
+    return new DarajaNetworkError(
+      `Daraja ${operation}: ${kind === 'timeout' ? `no answer within ${this.config.timeoutMs} ms` : `network error ${code ?? String(e.message)}`} after ${ms} ms (${outcome === 'unknown' ? 'the request may have been processed' : 'nothing was processed'})`,
+      { operation, kind, outcome },
+    );
+  }
+
+  // ── answers ───────────────────────────────────────────────────────────────────────────────────────────────────
+
+  private readPushAnswer(answer: HttpAnswer, timestamp: string): StkPushAccepted {
+    const j = answer.json;
+    if (answer.status >= 200 && answer.status < 300 && isRecord(j)) {
+      const checkoutRequestId = str(j.CheckoutRequestID);
+      const responseCode = str(j.ResponseCode) ?? '0';
+      if (checkoutRequestId && responseCode === '0') {
+        return {
+          merchantRequestId: str(j.MerchantRequestID) ?? '',
+          checkoutRequestId,
+          responseCode,
+          responseDescription: str(j.ResponseDescription) ?? '',
+          customerMessage: str(j.CustomerMessage) ?? '',
+          timestamp,
+        };
+      }
+    }
+    throw this.answerError('stkpush', answer);
+  }
+
+  private readQueryAnswer(answer: HttpAnswer): StkQueryResult {
+    const j = answer.json;
+    if (answer.status >= 200 && answer.status < 300 && isRecord(j)) {
+      const resultCode = str(j.ResultCode)?.trim();
+      const resultDesc = str(j.ResultDesc) ?? '';
+      if (resultCode === '0') return { state: 'paid', resultCode: '0', resultDesc };
+      if (resultCode !== undefined && PROCESSING_RESULT_CODES.has(resultCode)) return { state: 'processing' };
+      if (resultCode) return { state: 'failed', resultCode, resultDesc };
+    }
+    const env = envelopeOf(j);
+    if (env?.errorCode === '500.001.1001' && PROCESSING_MESSAGE.test(env.errorMessage ?? '')) return { state: 'processing' };
+    throw this.answerError('stkquery', answer);
+  }
+
+  /** Maps an answer that is not the success we wanted to one typed error. */
+  private answerError(operation: DarajaOperation, answer: HttpAnswer): DarajaError {
+    const { status } = answer;
+    const env = envelopeOf(answer.json);
+    const rawBody = operation === 'token' ? redactTokenBody(answer.json, answer.text) : answer.json ?? truncate(answer.text);
+    const where = `Daraja ${operation} answered HTTP ${status}`;
+
+    if (env) {
+      const d = { operation, httpStatus: status, errorCode: env.errorCode, errorMessage: env.errorMessage, requestId: env.requestId, rawBody };
+      const said = `${where} ${env.errorCode} "${env.errorMessage ?? ''}" (request ${env.requestId ?? '?'})`;
+      if (AUTH_CODES.has(env.errorCode) || (operation === 'token' && (status === 400 || status === 401 || status === 403))) {
+        return new DarajaAuthError(`${said}: check the consumer key and secret, and that they belong to this environment`, d);
+      }
+      if (env.errorCode === INVALID_TOKEN) {
+        return new DarajaAuthError(`${said} even with a fresh token: is M-Pesa Express enabled on this Daraja app?`, d);
+      }
+      if (env.errorCode === '400.002.02') {
+        const field = /invalid\s+(\w+)/i.exec(env.errorMessage ?? '')?.[1];
+        const customerMessage = field === 'PhoneNumber' ? CUSTOMER_MESSAGES.phoneRefused
+          : field === 'Amount' ? CUSTOMER_MESSAGES.amountRefused : CUSTOMER_MESSAGES.merchantProblem;
+        return new DarajaInvalidRequestError(`${said}: Daraja refused a field`, { ...d, customerMessage, ...(field ? { field } : {}) });
+      }
+      if (env.errorCode === '500.001.1001' && MERCHANT_SETUP_MESSAGE.test(env.errorMessage ?? '')) {
+        return new DarajaError('DARAJA_MERCHANT_SETUP', `${said}: the shortcode, passkey or timestamp do not match`, {
+          ...d, outcome: 'refused', customerMessage: CUSTOMER_MESSAGES.merchantProblem,
+        });
+      }
+      if (env.errorCode === '500.001.1001' && operation === 'stkpush') {
+        return new DarajaSubscriberBusyError(`${said}: another STK request is in progress on this phone`, d);
+      }
+      if (BUSY_CODES.has(env.errorCode)) return new DarajaBusyError(`${said}: Daraja is busy or failing`, d);
+      return new DarajaError('DARAJA_REFUSED', said, { ...d, outcome: 'refused', customerMessage: CUSTOMER_MESSAGES.merchantProblem });
+    }
+
+    const d = { operation, httpStatus: status, rawBody };
+    if (operation === 'token' && (status === 400 || status === 401 || status === 403)) {
+      return new DarajaAuthError(`${where} with ${describeBody(answer)}: check the consumer key and secret, and that they belong to this environment`, d);
+    }
+    // A 3xx/4xx without Daraja's envelope (a gateway's page, a wrong base URL) was not acted on. A 5xx or a 2xx we
+    // cannot read might have been: the push may have gone through. Token answers never move money.
+    const outcome: DarajaOutcome = operation === 'token' || status < 200 || (status >= 300 && status < 500) ? 'refused' : 'unknown';
+    return new DarajaUnexpectedResponseError(`${where} with ${describeBody(answer)}`, { ...d, outcome });
+  }
+
+  // ── retries and logs ──────────────────────────────────────────────────────────────────────────────────────────
+
+  /** Runs `attempt` again after network errors and 5xx answers, with capped jittered backoff, inside the deadline. */
+  private async withRetry<T>(operation: DarajaOperation, deadline: number, attempt: () => Promise<T>): Promise<T> {
+    for (let n = 0; ; n++) {
+      try {
+        return await attempt();
+      } catch (err) {
+        if (n >= this.retry.retries || !isRetryable(err)) throw err;
+        const ceiling = Math.min(this.retry.maxDelayMs, this.retry.baseDelayMs * 2 ** n);
+        const delay = Math.round(ceiling / 2 + Math.random() * (ceiling / 2));
+        if (performance.now() + delay + MIN_ATTEMPT_MS >= deadline) throw err;
+        this.logger.warn({ event: 'daraja.retry', operation, attempt: n + 1, delayMs: delay, code: (err as DarajaError).code }, `Daraja ${operation} failed; retrying`);
+        await sleep(delay);
+      }
+    }
+  }
+
+  private logFailure(err: unknown, context: Record<string, unknown>): void {
+    if (!(err instanceof DarajaError)) return;
+    this.logger.warn({
+      event: `daraja.${String(context.operation)}.failed`, ...context, failedStep: err.operation,
+      code: err.code, outcome: err.outcome, httpStatus: err.httpStatus, errorCode: err.errorCode, requestId: err.requestId,
+    }, err.message);
+  }
+}
+
+function isRetryable(err: unknown): boolean {
+  if (err instanceof DarajaNetworkError) return true;
+  if (!(err instanceof DarajaError) || err.httpStatus === undefined || err.httpStatus < 500) return false;
+  // 500.001.1001 is an answer about this merchant or this payment, not a passing failure.
+  return err.errorCode !== '500.001.1001';
+}
+
+function isHttpUrl(value: string): boolean {
+  if (typeof value !== 'string' || /\s/.test(value)) return false;
+  try {
+    const u = new URL(value);
+    return u.protocol === 'https:' || u.protocol === 'http:';
+  } catch {
+    return false;
+  }
+}
+
+function truncate(text: string): string {
+  return text.length > 2000 ? `${text.slice(0, 2000)}…` : text;
+}

@@ -1,0 +1,59 @@
+import { randomBytes } from 'node:crypto';
+
+/** A synchronous Daraja answer: the HTTP status and the JSON body, ready for `res.status().json()`. */
+export interface DarajaAnswer {
+  status: number;
+  body: Record<string, unknown>;
+}
+
+/** One failure of Daraja's error envelope, before a requestId is attached. */
+export interface DarajaFailure {
+  status: number;
+  errorCode: string;
+  errorMessage: string;
+}
+
+export type Checked<T> = { ok: true; value: T } | { ok: false; failure: DarajaFailure };
+
+const hex = (bytes: number) => randomBytes(bytes).toString('hex');
+
+/** Daraja's request ids look like `38c2-4f3b-9aa9-1a2ea6ec7e4d1070625`: dash-separated hex, unique per call. */
+export function darajaRequestId(sequence: number): string {
+  return `${hex(2)}-${hex(2)}-${hex(2)}-${hex(6)}${sequence}`;
+}
+
+let requestSequence = 0;
+
+/** Daraja's error envelope `{requestId, errorCode, errorMessage}` with its HTTP status. */
+export function errorAnswer(failure: DarajaFailure): DarajaAnswer {
+  requestSequence = (requestSequence + 1) % 1_000_000;
+  return {
+    status: failure.status,
+    body: { requestId: darajaRequestId(requestSequence), errorCode: failure.errorCode, errorMessage: failure.errorMessage },
+  };
+}
+
+export const invalidField = (field: string): DarajaFailure => ({
+  status: 400,
+  errorCode: '400.002.02',
+  errorMessage: `Bad Request - Invalid ${field}`,
+});
+
+/** The failures Daraja answers with, by the names this simulator uses for them. */
+export const FAILURES = {
+  invalidAuthentication: { status: 400, errorCode: '400.008.01', errorMessage: 'Invalid Authentication passed' },
+  invalidGrantType: { status: 400, errorCode: '400.008.02', errorMessage: 'Invalid grant type passed' },
+  invalidAccessToken: { status: 404, errorCode: '404.001.03', errorMessage: 'Invalid Access Token' },
+  resourceNotFound: { status: 404, errorCode: '404.001.01', errorMessage: 'Resource not found' },
+  methodNotAllowed: { status: 405, errorCode: '405.001', errorMessage: 'Method not allowed' },
+  invalidPayload: { status: 400, errorCode: '400.002.02', errorMessage: 'Bad Request - Invalid JSON payload' },
+  wrongCredentials: { status: 500, errorCode: '500.001.1001', errorMessage: 'Wrong credentials' },
+  merchantDoesNotExist: { status: 500, errorCode: '500.001.1001', errorMessage: 'Merchant does not exist' },
+  subscriberLocked: {
+    status: 500,
+    errorCode: '500.001.1001',
+    errorMessage: 'Unable to lock subscriber, a transaction is already in process for the current subscriber',
+  },
+  stillProcessing: { status: 500, errorCode: '500.001.1001', errorMessage: 'The transaction is being processed' },
+  internalError: { status: 500, errorCode: '500.003.1001', errorMessage: 'Internal Server Error' },
+} as const satisfies Record<string, DarajaFailure>;

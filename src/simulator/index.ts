@@ -1,0 +1,83 @@
+import type { Router } from 'express';
+import { silentLogger, type Logger } from '../core/logger.js';
+import { SimulatorService } from './simulator.service.js';
+import { createSimulatorRouter } from './simulator.routes.js';
+import type { SimulatorPrompt } from './simulator.state.js';
+
+export type { SimulatorPrompt } from './simulator.state.js';
+export { CORRECT_PIN } from './simulator.service.js';
+export { TEST_NUMBERS } from './test-numbers.js';
+
+/** The public passkey of Safaricom's sandbox shortcode 174379. */
+export const SANDBOX_PASSKEY = 'bfb279f9aa9bdbcf158e97dd71a467cd2e0c893059b10f78e6b72ada1ed2c919';
+
+export interface SimulatorOptions {
+  /** Checks every Password; the public sandbox passkey by default. */
+  passkey?: string;
+  /** Accepted BusinessShortCodes ("Merchant does not exist" otherwise); any 5–7 digits by default. */
+  shortcodes?: string[];
+  /** When either is set the token endpoint checks Basic credentials; otherwise any or none are accepted. */
+  consumerKey?: string;
+  consumerSecret?: string;
+  /** Each token request invalidates the previous token for the same credentials, as Daraja's FAQ says. Default true. */
+  invalidatePreviousTokens?: boolean;
+  /** manual: prompts wait on the phone page; auto: they pay after `delayMs`. */
+  mode: 'manual' | 'auto';
+  /** Time before the customer acts, in auto mode and for the test numbers. */
+  delayMs: number;
+  /** Delay before answering every Daraja call (token, push, query), for benchmarks. Default 0. */
+  responseDelayMs?: number;
+  /** The name on the prompt; 'TIKITI' by default. */
+  merchantName?: string;
+  /** Bound on prompts (and tokens) in memory, default 10000; the oldest finished go first. */
+  maxEntries?: number;
+  /** Callback delivery: tries in all and the first backoff, doubled each time. Default 4 tries from 500 ms. */
+  callbackRetry?: { attempts: number; baseDelayMs: number };
+  /** How long the 254700000008 push is held unanswered, default 60000, or until the client disconnects. */
+  holdMs?: number;
+  logger?: Logger;
+  now?: () => Date;
+}
+
+export interface Simulator {
+  /** Mount at /simulator. Parses its own bodies, renders its own views, serves its own assets. */
+  router: Router;
+  /** Stops timers and callbacks in flight, and sends any held answer. */
+  close(): Promise<void>;
+  /** Every prompt in memory, for tests. */
+  prompts(): SimulatorPrompt[];
+}
+
+export function createSimulator(opts: SimulatorOptions): Simulator {
+  const nonNegative = (name: string, value: number) => {
+    if (!Number.isFinite(value) || value < 0) throw new RangeError(`simulator: ${name} must be a number ≥ 0, got ${value}`);
+    return value;
+  };
+  const maxEntries = opts.maxEntries ?? 10_000;
+  if (!Number.isInteger(maxEntries) || maxEntries < 1) throw new RangeError('simulator: maxEntries must be an integer ≥ 1');
+  const callbackRetry = opts.callbackRetry ?? { attempts: 4, baseDelayMs: 500 };
+  if (!Number.isInteger(callbackRetry.attempts) || callbackRetry.attempts < 1) {
+    throw new RangeError('simulator: callbackRetry.attempts must be an integer ≥ 1');
+  }
+  const service = new SimulatorService({
+    passkey: opts.passkey ?? SANDBOX_PASSKEY,
+    shortcodes: opts.shortcodes,
+    consumerKey: opts.consumerKey,
+    consumerSecret: opts.consumerSecret,
+    invalidatePreviousTokens: opts.invalidatePreviousTokens ?? true,
+    mode: opts.mode,
+    delayMs: nonNegative('delayMs', opts.delayMs),
+    responseDelayMs: nonNegative('responseDelayMs', opts.responseDelayMs ?? 0),
+    merchantName: opts.merchantName ?? 'TIKITI',
+    maxEntries,
+    callbackRetry: { attempts: callbackRetry.attempts, baseDelayMs: nonNegative('callbackRetry.baseDelayMs', callbackRetry.baseDelayMs) },
+    holdMs: nonNegative('holdMs', opts.holdMs ?? 60_000),
+    logger: opts.logger ?? silentLogger,
+    now: opts.now ?? (() => new Date()),
+  });
+  return {
+    router: createSimulatorRouter(service),
+    close: () => service.close(),
+    prompts: () => service.snapshot(),
+  };
+}

@@ -1,0 +1,12 @@
+import { loadConfig, type Config } from '../../src/core/config.js';
+
+/** A config as the app would load it from these variables (and nothing from the real environment). */
+export function testConfig(env: Record<string, string | undefined> = {}): Readonly<Config> {
+  return loadConfig({
+    LOG_LEVEL: 'silent',
+    SIMULATOR_MODE: 'auto',
+    SIMULATOR_DELAY_MS: '50',
+    CSRF_SECRET: 'test-csrf-secret-0123456789abcdef',
+    ...env,
+  });
+}

@@ -1,0 +1,135 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../../src/core/config.js';
+
+const TOKEN = 'a'.repeat(20) + '0123456789AB';
+const sandbox = {
+  DARAJA_ENV: 'sandbox',
+  DARAJA_CONSUMER_KEY: 'key',
+  DARAJA_CONSUMER_SECRET: 'secret',
+  PUBLIC_BASE_URL: 'https://abcd.ngrok-free.app',
+  MPESA_CALLBACK_TOKEN: TOKEN,
+};
+
+function problemsOf(env: Record<string, string>): string[] {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as ConfigError).problems;
+  }
+  throw new Error('expected the config to be refused');
+}
+
+describe('config', () => {
+  it('when nothing is set, then it runs on SQLite with the built-in simulator on port 3000', () => {
+    const c = loadConfig({});
+    expect(c.port).toBe(3000);
+    expect(c.databaseUrl).toBe('sqlite:./data/tikiti.db');
+    expect(c.darajaEnv).toBe('simulator');
+    expect(c.mountSimulator).toBe(true);
+    expect(c.daraja.baseUrl).toBe('http://127.0.0.1:3000/simulator');
+    expect(c.daraja.shortcode).toBe('174379');
+    expect(c.daraja.partyB).toBe('174379');
+    expect(c.daraja.transactionType).toBe('CustomerPayBillOnline');
+    expect(c.daraja.timeoutMs).toBe(10_000);
+    expect(c.daraja.accountReference).toBe('Tikiti');
+    expect(c.daraja.transactionDesc).toBe('Movie ticket');
+    expect(c.publicBaseUrl).toBe('http://localhost:3000');
+    expect(c.callbackToken).toMatch(/^[0-9a-f]{48}$/);
+    expect(c.daraja.callbackUrl).toBe(`http://localhost:3000/api/payments/callback/${c.callbackToken}`);
+    expect(c.paymentTimeoutSeconds).toBe(120);
+    expect(c.reconcileIntervalSeconds).toBe(30);
+    expect(c.maxTicketsPerBooking).toBe(10);
+    expect(c.rateLimit).toEqual({ windowSeconds: 600, pushesPerPhone: 3, bookingsPerIp: 20 });
+    expect(c.admin).toBeUndefined();
+    expect(c.simulator).toEqual({ mode: 'manual', delayMs: 1500, port: 4000 });
+    expect(Object.isFrozen(c)).toBe(true);
+  });
+
+  it('when two starts happen in simulator mode, then each gets its own random callback token', () => {
+    expect(loadConfig({}).callbackToken).not.toBe(loadConfig({}).callbackToken);
+  });
+
+  it('when DARAJA_BASE_URL is set in simulator mode, then the built-in simulator is not mounted and http is allowed', () => {
+    const c = loadConfig({ DARAJA_BASE_URL: 'http://localhost:4000/' });
+    expect(c.mountSimulator).toBe(false);
+    expect(c.daraja.baseUrl).toBe('http://localhost:4000');
+  });
+
+  it('when sandbox is configured completely, then it points at the sandbox host', () => {
+    const c = loadConfig(sandbox);
+    expect(c.daraja.baseUrl).toBe('https://sandbox.safaricom.co.ke');
+    expect(c.mountSimulator).toBe(false);
+    expect(c.daraja.callbackUrl).toBe(`https://abcd.ngrok-free.app/api/payments/callback/${TOKEN}`);
+  });
+
+  it('when PUBLIC_BASE_URL is http outside the simulator, then the start is refused with the fix', () => {
+    const p = problemsOf({ ...sandbox, PUBLIC_BASE_URL: 'http://example.com' });
+    expect(p).toHaveLength(1);
+    expect(p[0]).toMatch(/^PUBLIC_BASE_URL must start with https:\/\/ when DARAJA_ENV=sandbox/);
+  });
+
+  it('when ACCOUNT_REFERENCE and TRANSACTION_DESC are too long, then each gets its own line', () => {
+    const p = problemsOf({ ACCOUNT_REFERENCE: 'ThirteenChars', TRANSACTION_DESC: 'Fourteen chars' });
+    expect(p).toEqual([
+      expect.stringMatching(/^ACCOUNT_REFERENCE is 13 characters: Daraja allows at most 12/),
+      expect.stringMatching(/^TRANSACTION_DESC is 14 characters: Daraja allows at most 13/),
+    ]);
+  });
+
+  it.each(['mpesa', 'MPesa', 'm-pesa', 'Safaricom', 'exe', 'cmd', 'SQL', 'query'])(
+    'when the callback URL contains %s, then the start is refused',
+    (word) => {
+      const p = problemsOf({ ...sandbox, PUBLIC_BASE_URL: `https://${word}.example.com` });
+      expect(p.join('\n')).toMatch(/Safaricom refuses/);
+    },
+  );
+
+  it('when the callback token is short, has bad characters or a forbidden word, then it is refused', () => {
+    expect(problemsOf({ ...sandbox, MPESA_CALLBACK_TOKEN: 'short' })[0]).toMatch(/^MPESA_CALLBACK_TOKEN must be at least 32/);
+    expect(problemsOf({ ...sandbox, MPESA_CALLBACK_TOKEN: `${TOKEN}/x` })[0]).toMatch(/^MPESA_CALLBACK_TOKEN must be/);
+    expect(problemsOf({ ...sandbox, MPESA_CALLBACK_TOKEN: `${TOKEN}sqlx` })[0]).toMatch(/contains "sql"/);
+  });
+
+  it('when sandbox credentials and token are missing, then each missing variable is named', () => {
+    const p = problemsOf({ DARAJA_ENV: 'sandbox', PUBLIC_BASE_URL: 'https://x.example.com' });
+    expect(p).toEqual([
+      expect.stringMatching(/^MPESA_CALLBACK_TOKEN is required/),
+      expect.stringMatching(/^DARAJA_CONSUMER_KEY is required/),
+      expect.stringMatching(/^DARAJA_CONSUMER_SECRET is required/),
+    ]);
+  });
+
+  it('when production lacks passkey and shortcode, then both are named', () => {
+    const p = problemsOf({ ...sandbox, DARAJA_ENV: 'production' });
+    expect(p).toEqual([
+      expect.stringMatching(/^DARAJA_PASSKEY is required when DARAJA_ENV=production/),
+      expect.stringMatching(/^DARAJA_SHORTCODE is required when DARAJA_ENV=production/),
+    ]);
+  });
+
+  it('when a value has the wrong type, then the line names the variable, the value and the fix', () => {
+    expect(problemsOf({ PORT: 'eighty' })).toEqual(['PORT="eighty" is not valid: use a whole number from 1 to 65535.']);
+    expect(problemsOf({ DARAJA_ENV: 'live' })[0]).toBe('DARAJA_ENV="live" is not valid: use simulator, sandbox or production.');
+    expect(problemsOf({ DATABASE_URL: 'postgres://x' })[0]).toMatch(/^DATABASE_URL="postgres:\/\/x" is not valid: use sqlite:PATH or mysql:/);
+  });
+
+  it('when BuyGoods is chosen without a till, then PARTY_B is asked for; with one, it is PartyB', () => {
+    expect(problemsOf({ DARAJA_TRANSACTION_TYPE: 'CustomerBuyGoodsOnline' })[0]).toMatch(/^DARAJA_PARTY_B is required/);
+    const c = loadConfig({ DARAJA_TRANSACTION_TYPE: 'CustomerBuyGoodsOnline', DARAJA_PARTY_B: '5566778' });
+    expect(c.daraja.partyB).toBe('5566778');
+    expect(c.daraja.shortcode).toBe('174379');
+  });
+
+  it('when only one of ADMIN_USER and ADMIN_PASSWORD is set, then the start is refused', () => {
+    expect(problemsOf({ ADMIN_USER: 'ops' })[0]).toMatch(/^ADMIN_USER and ADMIN_PASSWORD go together/);
+    expect(loadConfig({ ADMIN_USER: 'ops', ADMIN_PASSWORD: 'pw' }).admin).toEqual({ user: 'ops', password: 'pw' });
+  });
+
+  it('when MPESA_CALLBACK_ALLOWED_IPS is a comma list, then it is split and trimmed', () => {
+    expect(loadConfig({ MPESA_CALLBACK_ALLOWED_IPS: ' 196.201.214.200, 196.201.214.206 ,' }).callbackAllowedIps).toEqual([
+      '196.201.214.200',
+      '196.201.214.206',
+    ]);
+  });
+});
