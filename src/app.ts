@@ -13,6 +13,8 @@ import { movieRoutes } from './movies/movie.routes.js';
 import type { MovieService } from './movies/movie.service.js';
 import { adminRoutes } from './admin/admin.routes.js';
 import { viewHelpers } from './core/http/view-helpers.js';
+import type { DarajaClient } from './daraja/daraja.client.js';
+import type { Simulator } from './simulator/index.js';
 
 export const ROOT_DIR = fileURLToPath(new URL('..', import.meta.url));
 
@@ -21,6 +23,10 @@ export interface AppDeps {
   config: Readonly<Config>;
   database: DatabaseHandle;
   logger: Logger;
+  daraja: DarajaClient;
+  /** The built-in simulator, when mounted (DARAJA_ENV=simulator without DARAJA_BASE_URL). */
+  simulator?: Simulator;
+  now: () => Date;
   services: {
     movies: MovieService;
   };

@@ -6,6 +6,8 @@ import { migrateToLatest } from './core/db/migrate.js';
 import type { Logger } from './core/logger.js';
 import { seedDemoMoviesIfNoneUpcoming } from './movies/demo-movies.js';
 import { MovieService } from './movies/movie.service.js';
+import { DarajaClient } from './daraja/daraja.client.js';
+import { createSimulator, type Simulator } from './simulator/index.js';
 
 /** A background job the runtime starts after listening and stops first on shutdown. */
 export interface BackgroundJob {
@@ -54,15 +56,38 @@ export async function buildRuntime(config: Readonly<Config>, logger: Logger, opt
   const routers: Router[] = [];
   const closers: Array<() => Promise<void>> = [];
 
+  const daraja = new DarajaClient(config.daraja, { logger: logger.child({ component: 'daraja' }), now });
+
+  // The built-in simulator lives inside this process, but the client still reaches it over HTTP (config.daraja.baseUrl),
+  // exactly as it would reach Safaricom.
+  let simulator: Simulator | undefined;
+  if (config.mountSimulator) {
+    simulator = createSimulator({
+      passkey: config.daraja.passkey,
+      consumerKey: config.daraja.consumerKey,
+      consumerSecret: config.daraja.consumerSecret,
+      mode: config.simulator.mode,
+      delayMs: config.simulator.delayMs,
+      logger: logger.child({ component: 'simulator' }),
+      now,
+    });
+    const sim = simulator;
+    closers.push(() => sim.close());
+  }
+
   const deps: AppDeps = {
     config,
     database,
     logger,
+    daraja,
+    simulator,
+    now,
     services: {
       movies: new MovieService(database.db, now),
     },
     earlyRouters,
     routers,
+    simulatorRouter: simulator?.router,
   };
 
   const app = createApp(deps);
