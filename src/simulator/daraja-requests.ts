@@ -1,4 +1,5 @@
 import { parseDarajaTimestamp } from '../core/time.js';
+import { MAX_ACCOUNT_REFERENCE, MAX_AMOUNT, MAX_TRANSACTION_DESC, MIN_AMOUNT } from '../daraja/constants.js';
 import { FAILURES, invalidField, type Checked, type DarajaFailure } from './daraja-answers.js';
 
 export const TRANSACTION_TYPES = ['CustomerPayBillOnline', 'CustomerBuyGoodsOnline'] as const;
@@ -30,7 +31,6 @@ export interface CheckContext {
   now: Date;
 }
 
-const MAX_AMOUNT = 250_000;
 /** Daraja refuses a Timestamp far from its own clock; the exact window is not published, five minutes is generous. */
 const TIMESTAMP_SKEW_MS = 5 * 60 * 1000;
 const PHONE = /^254[71]\d{8}$/;
@@ -55,7 +55,7 @@ const phone = (value: unknown) => digits(value, PHONE);
 
 function amount(value: unknown): number | undefined {
   const n = typeof value === 'number' ? value : typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : NaN;
-  return Number.isInteger(n) && n >= 1 && n <= MAX_AMOUNT ? n : undefined;
+  return Number.isInteger(n) && n >= MIN_AMOUNT && n <= MAX_AMOUNT ? n : undefined;
 }
 
 function callbackUrl(value: unknown): string | undefined {
@@ -112,12 +112,12 @@ export function checkStkPush(body: unknown, ctx: CheckContext): Checked<StkPushR
   const url = callbackUrl(f.CallBackURL);
   if (url === undefined) return fail('CallBackURL');
   const accountReference = text(f.AccountReference);
-  if (accountReference === undefined || accountReference === '' || accountReference.length > 12) {
+  if (accountReference === undefined || accountReference === '' || accountReference.length > MAX_ACCOUNT_REFERENCE) {
     return fail('AccountReference');
   }
   // TransactionDesc is the one optional field.
   const transactionDesc = f.TransactionDesc === undefined ? '' : text(f.TransactionDesc);
-  if (transactionDesc === undefined || transactionDesc.length > 13) return fail('TransactionDesc');
+  if (transactionDesc === undefined || transactionDesc.length > MAX_TRANSACTION_DESC) return fail('TransactionDesc');
 
   const failure = checkCredentials(businessShortCode, password, ts, ctx);
   if (failure) return { ok: false, failure };

@@ -1,5 +1,6 @@
 import type { Router } from 'express';
 import { silentLogger, type Logger } from '../core/logger.js';
+import { SANDBOX_PASSKEY } from '../daraja/constants.js';
 import { SimulatorService } from './simulator.service.js';
 import { createSimulatorRouter } from './simulator.routes.js';
 import type { SimulatorPrompt } from './simulator.state.js';
@@ -8,8 +9,7 @@ export type { SimulatorPrompt } from './simulator.state.js';
 export { CORRECT_PIN } from './simulator.service.js';
 export { TEST_NUMBERS } from './test-numbers.js';
 
-/** The public passkey of Safaricom's sandbox shortcode 174379. */
-export const SANDBOX_PASSKEY = 'bfb279f9aa9bdbcf158e97dd71a467cd2e0c893059b10f78e6b72ada1ed2c919';
+export { SANDBOX_PASSKEY };
 
 export interface SimulatorOptions {
   /** Checks every Password; the public sandbox passkey by default. */

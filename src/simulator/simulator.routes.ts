@@ -1,6 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import ejs from 'ejs';
 import express, { type ErrorRequestHandler, type RequestHandler, type Response, type Router } from 'express';
+import { PATHS } from '../daraja/constants.js';
 import { FAILURES, errorAnswer, type DarajaAnswer } from './daraja-answers.js';
 import { presentPrompt, type PromptView } from './phone.presenter.js';
 import type { PhoneAction, SimulatorService } from './simulator.service.js';
@@ -11,7 +12,6 @@ import { TEST_NUMBERS } from './test-numbers.js';
 const VIEWS_DIR = fileURLToPath(new URL('../../views/simulator/', import.meta.url));
 const PUBLIC_DIR = fileURLToPath(new URL('../../public/simulator/', import.meta.url));
 
-const DARAJA_PATHS = ['/oauth/v1/generate', '/mpesa/stkpush/v1/processrequest', '/mpesa/stkpushquery/v1/query'];
 const PHONE_ACTIONS: readonly PhoneAction[] = ['pin', 'cancel', 'timeout'];
 const NOTICES: Record<string, string> = { gone: 'That prompt is no longer waiting: it was answered or timed out.' };
 
@@ -42,11 +42,11 @@ export function createSimulatorRouter(service: SimulatorService): Router {
     else send(res, errorAnswer(FAILURES.invalidAccessToken));
   };
 
-  router.get('/oauth/v1/generate', delayed, (req, res) => {
+  router.get(PATHS.token, delayed, (req, res) => {
     send(res, service.issueToken(req.get('authorization'), req.query.grant_type));
   });
 
-  router.post('/mpesa/stkpush/v1/processrequest', delayed, bearer, json, (req, res) => {
+  router.post(PATHS.stkPush, delayed, bearer, json, (req, res) => {
     const { answer, hold } = service.push(req.body);
     if (!hold) return send(res, answer);
     // 254700000008: the prompt goes ahead but the answer never comes in time; a client that gives up is let go.
@@ -56,11 +56,11 @@ export function createSimulatorRouter(service: SimulatorService): Router {
     res.on('close', drop);
   });
 
-  router.post('/mpesa/stkpushquery/v1/query', delayed, bearer, json, (req, res) => {
+  router.post(PATHS.stkQuery, delayed, bearer, json, (req, res) => {
     send(res, service.query(req.body));
   });
 
-  router.all(DARAJA_PATHS, (_req, res) => send(res, errorAnswer(FAILURES.methodNotAllowed)));
+  router.all(Object.values(PATHS), (_req, res) => send(res, errorAnswer(FAILURES.methodNotAllowed)));
 
   // ---- The phone page ----
   router.get('/phone', async (req, res) => {
