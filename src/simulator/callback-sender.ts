@@ -29,25 +29,31 @@ export async function deliverCallback(
   onAttempt: (attempt: number) => void = () => {},
 ): Promise<Delivery> {
   let lastError: string | undefined;
-  for (let attempt = 1; attempt <= policy.attempts; attempt++) {
-    try {
-      if (attempt > 1) await sleep(policy.baseDelayMs * 2 ** (attempt - 2), undefined, { signal });
-      onAttempt(attempt);
-      const res = await fetch(url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(body),
-        signal: AbortSignal.any([signal, AbortSignal.timeout(ATTEMPT_TIMEOUT_MS)]),
-      });
-      await res.arrayBuffer(); // frees the connection for reuse
-      if (res.ok) return { delivered: true, attempts: attempt };
-      lastError = `HTTP ${res.status}`;
-    } catch (err) {
-      if (signal.aborted) return { delivered: false, attempts: attempt, lastError: 'simulator closed' };
-      lastError = describe(err);
+  let made = 0;
+  try {
+    while (made < policy.attempts) {
+      if (made > 0) await sleep(policy.baseDelayMs * 2 ** (made - 1), undefined, { signal });
+      made++;
+      onAttempt(made);
+      try {
+        const res = await fetch(url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(body),
+          signal: AbortSignal.any([signal, AbortSignal.timeout(ATTEMPT_TIMEOUT_MS)]),
+        });
+        await res.arrayBuffer(); // frees the connection for reuse
+        if (res.ok) return { delivered: true, attempts: made };
+        lastError = `HTTP ${res.status}`;
+      } catch (err) {
+        if (signal.aborted) throw err;
+        lastError = describe(err);
+      }
     }
+  } catch {
+    return { delivered: false, attempts: made, lastError: 'simulator closed' };
   }
-  return { delivered: false, attempts: policy.attempts, lastError };
+  return { delivered: false, attempts: made, lastError };
 }
 
 function describe(err: unknown): string {

@@ -1,0 +1,80 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { push, query, sleep, startReceiver, startSimulator, waitUntil, type Callback, type Receiver, type RunningSimulator } from './helpers.js';
+
+const PAYS = 254708374149;
+const open: Array<{ close(): Promise<void> }> = [];
+afterEach(async () => {
+  for (const thing of open.splice(0).reverse()) await thing.close();
+});
+
+async function setUp(receiverOpts: Parameters<typeof startReceiver>[0], simOpts: Parameters<typeof startSimulator>[0]) {
+  const receiver: Receiver = await startReceiver(receiverOpts);
+  const s: RunningSimulator = await startSimulator({ delayMs: 10, ...simOpts });
+  open.push(receiver, s);
+  return { receiver, s };
+}
+
+const finalCallbackState = (s: RunningSimulator) =>
+  waitUntil(() => {
+    const cb = s.sim.prompts()[0]?.callback;
+    return cb && (cb.state === 'delivered' || cb.state === 'failed') ? cb : undefined;
+  });
+
+describe('callback delivery', () => {
+  it('when the receiver fails the first two times, then the third attempt delivers it after exponential backoff', async () => {
+    const { receiver, s } = await setUp({ failFirst: 2, failStatus: 503 }, { callbackRetry: { attempts: 4, baseDelayMs: 60 } });
+    const { body } = await push(s.base, { PhoneNumber: PAYS, CallBackURL: receiver.url });
+    const [callback] = (await receiver.waitFor(1)) as Callback[];
+    expect(callback!.Body.stkCallback).toMatchObject({ CheckoutRequestID: body.CheckoutRequestID, ResultCode: 0 });
+    expect(receiver.hits).toBe(3);
+    const [t1, t2, t3] = receiver.hitTimes as [number, number, number];
+    expect(t2 - t1).toBeGreaterThanOrEqual(55); // base delay
+    expect(t3 - t2).toBeGreaterThanOrEqual(115); // doubled
+    expect(await finalCallbackState(s)).toEqual({ planned: 1, delivered: 1, attempts: 3, state: 'delivered' });
+  });
+
+  it('when the receiver keeps answering 500, then the simulator gives up after the configured attempts', async () => {
+    const { receiver, s } = await setUp({ failFirst: 1000, failStatus: 500 }, { callbackRetry: { attempts: 3, baseDelayMs: 10 } });
+    await push(s.base, { PhoneNumber: PAYS, CallBackURL: receiver.url });
+    expect(await finalCallbackState(s)).toEqual({ planned: 1, delivered: 0, attempts: 3, state: 'failed', lastError: 'HTTP 500' });
+    await sleep(150);
+    expect(receiver.hits).toBe(3);
+  });
+
+  it('when nothing listens at the CallBackURL, then it is retried and reported as refused', async () => {
+    const { receiver, s } = await setUp({}, { callbackRetry: { attempts: 2, baseDelayMs: 10 } });
+    const downUrl = receiver.url;
+    await receiver.close();
+    await push(s.base, { PhoneNumber: PAYS, CallBackURL: downUrl });
+    expect(await finalCallbackState(s)).toEqual({ planned: 1, delivered: 0, attempts: 2, state: 'failed', lastError: 'ECONNREFUSED' });
+  });
+
+  it('when a callback cannot be delivered, then the STK query still reports the payment', async () => {
+    const { receiver, s } = await setUp({ failFirst: 1000 }, { callbackRetry: { attempts: 1, baseDelayMs: 10 } });
+    const { body } = await push(s.base, { PhoneNumber: PAYS, CallBackURL: receiver.url });
+    await finalCallbackState(s);
+    expect((await query(s.base, body.CheckoutRequestID)).body).toMatchObject({ ResultCode: '0' });
+  });
+});
+
+describe('close()', () => {
+  it('when closed before a prompt answers by itself, then no callback is ever sent', async () => {
+    const { receiver, s } = await setUp({}, { mode: 'auto', delayMs: 80 });
+    await push(s.base, { PhoneNumber: PAYS, CallBackURL: receiver.url });
+    await s.sim.close();
+    await sleep(200);
+    expect(receiver.hits).toBe(0);
+    expect(s.sim.prompts()[0]?.status).toBe('pending');
+  });
+
+  it('when closed while a callback is being retried, then the retries stop and close() resolves promptly', async () => {
+    const { receiver, s } = await setUp({ failFirst: 1000 }, { callbackRetry: { attempts: 5, baseDelayMs: 2000 } });
+    await push(s.base, { PhoneNumber: PAYS, CallBackURL: receiver.url });
+    await waitUntil(() => (receiver.hits >= 1 ? true : undefined));
+    const started = Date.now();
+    await s.sim.close();
+    expect(Date.now() - started).toBeLessThan(500);
+    expect(s.sim.prompts()[0]?.callback).toMatchObject({ state: 'failed', lastError: 'simulator closed', attempts: 1 });
+    expect(receiver.hits).toBe(1);
+  });
+});

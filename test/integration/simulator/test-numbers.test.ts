@@ -1,0 +1,198 @@
+import request from 'supertest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import {
+  getToken, push, pushBody, query, sleep, startReceiver, startSimulator, waitUntil,
+  type Callback, type Receiver, type RunningSimulator,
+} from './helpers.js';
+
+const DELAY_MS = 40;
+
+let s: RunningSimulator;
+let receiver: Receiver;
+
+beforeEach(async () => {
+  receiver = await startReceiver();
+  s = await startSimulator({ mode: 'manual', delayMs: DELAY_MS });
+});
+afterEach(async () => {
+  await s.close();
+  await receiver.close();
+});
+
+const pushTo = (phone: number, extra: Record<string, unknown> = {}) =>
+  push(s.base, { PhoneNumber: phone, CallBackURL: receiver.url, ...extra });
+
+const queryResult = async (checkoutRequestId: string) => {
+  const res = await query(s.base, checkoutRequestId);
+  return { status: res.status, ResultCode: res.body.ResultCode as string | undefined, ResultDesc: res.body.ResultDesc as string | undefined, body: res.body };
+};
+
+describe('test numbers that fail', () => {
+  it.each([
+    [254700000001, 1032, 'Request cancelled by user'],
+    [254700000002, 1, 'The balance is insufficient for the transaction.'],
+    [254700000003, 2001, 'The initiator information is invalid.'],
+    [254700000004, 1037, 'DS timeout user cannot be reached'],
+  ])('when %s is pushed, then after delayMs its callback carries ResultCode %s without CallbackMetadata, and the query agrees', async (phone, code, desc) => {
+    const { body } = await pushTo(phone);
+    expect(body.ResponseCode).toBe('0');
+    const [callback] = (await receiver.waitFor(1)) as Callback[];
+    expect(callback).toEqual({
+      Body: {
+        stkCallback: {
+          MerchantRequestID: body.MerchantRequestID,
+          CheckoutRequestID: body.CheckoutRequestID,
+          ResultCode: code,
+          ResultDesc: desc,
+        },
+      },
+    });
+    expect(await queryResult(body.CheckoutRequestID)).toMatchObject({ status: 200, ResultCode: String(code), ResultDesc: desc });
+  });
+});
+
+describe('test numbers that pay', () => {
+  it('when 254708374149 is pushed, then a success callback arrives in Daraja\'s exact shape', async () => {
+    const before = Date.now();
+    const { body } = await pushTo(254708374149, { Amount: 45 });
+    const [callback] = (await receiver.waitFor(1)) as Callback[];
+    const stk = callback!.Body.stkCallback;
+    expect(stk).toEqual({
+      MerchantRequestID: body.MerchantRequestID,
+      CheckoutRequestID: body.CheckoutRequestID,
+      ResultCode: 0,
+      ResultDesc: 'The service request is processed successfully.',
+      CallbackMetadata: {
+        Item: [
+          { Name: 'Amount', Value: 45 },
+          { Name: 'MpesaReceiptNumber', Value: expect.stringMatching(/^[A-Z][A-Z0-9]{9}$/) },
+          { Name: 'Balance' },
+          { Name: 'TransactionDate', Value: expect.any(Number) },
+          { Name: 'PhoneNumber', Value: 254708374149 },
+        ],
+      },
+    });
+    // TransactionDate is the Nairobi wall clock (UTC+3) at payment, as a YYYYMMDDHHmmss number.
+    const date = String(stk.CallbackMetadata!.Item[3]!.Value);
+    const asUtc = Date.UTC(+date.slice(0, 4), +date.slice(4, 6) - 1, +date.slice(6, 8), +date.slice(8, 10), +date.slice(10, 12), +date.slice(12, 14)) - 3 * 3600_000;
+    expect(asUtc).toBeGreaterThanOrEqual(Math.floor(before / 1000) * 1000);
+    expect(asUtc).toBeLessThanOrEqual(Date.now());
+
+    const prompt = s.sim.prompts().find((p) => p.checkoutRequestId === body.CheckoutRequestID);
+    expect(prompt).toMatchObject({ status: 'finished', resultCode: 0, mpesaReceiptNumber: stk.CallbackMetadata!.Item[1]!.Value });
+    expect(await queryResult(body.CheckoutRequestID)).toMatchObject({ status: 200, ResultCode: '0' });
+  });
+
+  it('when 254700000005 is pushed, then no callback is ever sent, yet after delayMs the query says paid', async () => {
+    const { body } = await pushTo(254700000005);
+    const early = await queryResult(body.CheckoutRequestID);
+    expect(early.status).toBe(500);
+    expect(early.body.errorMessage).toBe('The transaction is being processed');
+    await sleep(DELAY_MS + 20);
+    expect(await queryResult(body.CheckoutRequestID)).toMatchObject({
+      status: 200, ResultCode: '0', ResultDesc: 'The service request is processed successfully.',
+    });
+    await sleep(150);
+    expect(receiver.hits).toBe(0);
+    expect(s.sim.prompts()[0]?.callback).toMatchObject({ planned: 0, attempts: 0, delivered: 0 });
+  });
+
+  it('when 254700000006 is pushed, then the same success callback is delivered twice', async () => {
+    const { body } = await pushTo(254700000006);
+    const [first, second] = (await receiver.waitFor(2)) as Callback[];
+    expect(first!.Body.stkCallback).toMatchObject({ CheckoutRequestID: body.CheckoutRequestID, ResultCode: 0 });
+    expect(second).toEqual(first);
+    await sleep(100);
+    expect(receiver.received).toHaveLength(2);
+    expect(s.sim.prompts()[0]?.callback).toMatchObject({ planned: 2, delivered: 2, state: 'delivered' });
+  });
+});
+
+describe('test numbers that trouble the push itself', () => {
+  it('when 254700000007 is pushed, then HTTP 500 "Unable to lock subscriber" at once and no prompt', async () => {
+    const res = await pushTo(254700000007);
+    expect(res.status).toBe(500);
+    expect(res.body).toEqual({
+      requestId: expect.any(String),
+      errorCode: '500.001.1001',
+      errorMessage: 'Unable to lock subscriber, a transaction is already in process for the current subscriber',
+    });
+    await sleep(DELAY_MS + 50);
+    expect(s.sim.prompts()).toHaveLength(0);
+    expect(receiver.hits).toBe(0);
+  });
+
+  it('when 254700000008 is pushed by a client with a short timeout, then the client times out, yet the prompt is paid and its callback sent', async () => {
+    const token = await getToken(s.base);
+    const timedOut = await request(s.base)
+      .post('/mpesa/stkpush/v1/processrequest')
+      .set('authorization', `Bearer ${token}`)
+      .send(pushBody({ PhoneNumber: 254700000008, CallBackURL: receiver.url }))
+      .timeout(150)
+      .then(() => 'answered', (err: { timeout?: number }) => (err.timeout ? 'timed out' : `failed: ${String(err)}`));
+    expect(timedOut).toBe('timed out');
+
+    const [callback] = (await receiver.waitFor(1)) as Callback[];
+    const stk = callback!.Body.stkCallback;
+    expect(stk).toMatchObject({ ResultCode: 0, CheckoutRequestID: expect.stringMatching(/^ws_CO_\d{17}700000008$/) });
+    expect(stk.CallbackMetadata!.Item).toContainEqual({ Name: 'PhoneNumber', Value: 254700000008 });
+    expect(s.sim.prompts()[0]).toMatchObject({ status: 'finished', resultCode: 0, checkoutRequestId: stk.CheckoutRequestID });
+  });
+
+  it('when 254700000008 is pushed and the client waits past holdMs, then the acknowledgement finally comes', async () => {
+    const held = await startSimulator({ delayMs: DELAY_MS, holdMs: 250 });
+    try {
+      const started = Date.now();
+      const res = await push(held.base, { PhoneNumber: 254700000008, CallBackURL: receiver.url });
+      expect(Date.now() - started).toBeGreaterThanOrEqual(240);
+      expect(res.status).toBe(200);
+      expect(res.body).toMatchObject({ ResponseCode: '0', CheckoutRequestID: held.sim.prompts()[0]!.checkoutRequestId });
+    } finally {
+      await held.close();
+    }
+  });
+
+  it('when a 254700000008 answer is held and the simulator closes, then the held answer is sent so servers can stop', async () => {
+    const held = await startSimulator({ delayMs: DELAY_MS, holdMs: 60_000 });
+    const pending = push(held.base, { PhoneNumber: 254700000008, CallBackURL: receiver.url });
+    await waitUntil(() => (held.sim.prompts().length > 0 ? true : undefined));
+    await held.close();
+    const res = await pending;
+    expect(res.body.ResponseCode).toBe('0');
+  });
+});
+
+describe('manual and auto mode', () => {
+  it('when an ordinary number is pushed in manual mode, then it waits on the phone: no callback, query pending', async () => {
+    const { body } = await pushTo(254712345678);
+    await sleep(DELAY_MS * 4);
+    expect(receiver.hits).toBe(0);
+    expect((await queryResult(body.CheckoutRequestID)).status).toBe(500);
+    expect(s.sim.prompts()[0]).toMatchObject({ status: 'pending', automatic: false });
+  });
+
+  it('when an ordinary number is pushed in auto mode, then it pays after delayMs with a callback', async () => {
+    const auto = await startSimulator({ mode: 'auto', delayMs: DELAY_MS });
+    try {
+      const started = Date.now();
+      const { body } = await push(auto.base, { PhoneNumber: 254712345678, CallBackURL: receiver.url });
+      expect(auto.sim.prompts()[0]).toMatchObject({ status: 'pending', automatic: true });
+      const [callback] = (await receiver.waitFor(1)) as Callback[];
+      expect(Date.now() - started).toBeGreaterThanOrEqual(DELAY_MS);
+      expect(callback!.Body.stkCallback).toMatchObject({ CheckoutRequestID: body.CheckoutRequestID, ResultCode: 0 });
+    } finally {
+      await auto.close();
+    }
+  });
+
+  it('when a test number is pushed in auto mode, then the test number wins over auto', async () => {
+    const auto = await startSimulator({ mode: 'auto', delayMs: DELAY_MS });
+    try {
+      await push(auto.base, { PhoneNumber: 254700000001, CallBackURL: receiver.url });
+      const [callback] = (await receiver.waitFor(1)) as Callback[];
+      expect(callback!.Body.stkCallback.ResultCode).toBe(1032);
+    } finally {
+      await auto.close();
+    }
+  });
+});
