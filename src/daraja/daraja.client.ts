@@ -373,7 +373,8 @@ export class DarajaClient {
       throw new DarajaNetworkError(`Daraja ${operation}: the ${this.config.timeoutMs} ms budget ran out before the request; nothing was sent`,
         { operation, kind: 'timeout', outcome: 'refused' });
     }
-    // axios' own timeout is a socket idle timer; the abort makes the deadline hold for the whole exchange.
+    // axios' timeout has been a socket idle timer in some versions and transports; the abort makes the deadline hold
+    // for the whole exchange whatever axios does.
     const controller = new AbortController();
     let deadlineHit = false;
     const timer = setTimeout(() => { deadlineHit = true; controller.abort(); }, remaining);

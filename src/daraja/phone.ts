@@ -24,7 +24,7 @@ export function normalizePhone(input: string): NormalizedPhone {
   const trimmed = (typeof input === 'string' ? input : '').trim();
   if (trimmed === '') return fail(PHONE_MESSAGES.empty);
   if (/\p{L}/u.test(trimmed)) return fail(PHONE_MESSAGES.letters);
-  if (!/^\+?[\d\s-]+$/.test(trimmed)) return fail(PHONE_MESSAGES.characters);
+  if (!/^\+?[\d\s-]*$/.test(trimmed)) return fail(PHONE_MESSAGES.characters);
 
   const hasPlus = trimmed.startsWith('+');
   const digits = trimmed.replace(/[\s+-]/g, '');

@@ -1,0 +1,18 @@
+export {
+  SANDBOX_BASE_URL, PRODUCTION_BASE_URL, SANDBOX_SHORTCODE, SANDBOX_PASSKEY, FORBIDDEN_URL_WORDS, forbiddenWordsIn,
+  MIN_AMOUNT, MAX_AMOUNT, MAX_ACCOUNT_REFERENCE, MAX_TRANSACTION_DESC, PATHS,
+} from './constants.js';
+export { normalizePhone, maskPhone, PHONE_MESSAGES, type NormalizedPhone } from './phone.js';
+export { stkPassword } from './password.js';
+export { describeResultCode, GENERIC_FAILURE } from './result-codes.js';
+export { parseStkCallback, stkCallbackBodySchema, type StkCallback } from './callback.schema.js';
+export {
+  DarajaError, DarajaAuthError, DarajaInvalidRequestError, DarajaSubscriberBusyError, DarajaBusyError,
+  DarajaNetworkError, DarajaUnexpectedResponseError, CUSTOMER_MESSAGES,
+  type DarajaOutcome, type DarajaOperation, type DarajaNetworkKind, type DarajaErrorDetails,
+} from './errors.js';
+export {
+  DarajaClient, type DarajaConfig, type DarajaClientOptions, type StkPushRequest, type StkPushAccepted,
+  type StkQueryResult, type RetryPolicy,
+} from './daraja.client.js';
+export { runDarajaCheck, type DarajaCheckOptions, type DarajaEnv } from './check.js';
