@@ -1,21 +1,18 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
+import {
+  PRODUCTION_BASE_URL,
+  SANDBOX_BASE_URL,
+  SANDBOX_PASSKEY,
+  SANDBOX_SHORTCODE,
+  forbiddenWordsIn,
+} from '../daraja/constants.js';
 
 /**
  * The only module that reads process.env. It parses everything once, checks the rules Safaricom enforces at start
  * (https callback, URL words, field lengths) and returns a frozen object; a bad value stops the start with one plain
  * line per problem naming the variable and the fix.
  */
-
-export const SANDBOX_PASSKEY = 'bfb279f9aa9bdbcf158e97dd71a467cd2e0c893059b10f78e6b72ada1ed2c919';
-export const SANDBOX_SHORTCODE = '174379';
-/** Words Safaricom refuses in a CallBackURL (any case). */
-export const FORBIDDEN_URL_WORDS = ['mpesa', 'm-pesa', 'safaricom', 'exe', 'exec', 'cmd', 'sql', 'query'] as const;
-
-const DARAJA_HOSTS = {
-  sandbox: 'https://sandbox.safaricom.co.ke',
-  production: 'https://api.safaricom.co.ke',
-} as const;
 
 export type DarajaEnv = 'simulator' | 'sandbox' | 'production';
 
@@ -130,11 +127,12 @@ function parseTrustProxy(raw: string): string | boolean | number {
   return raw;
 }
 
-/** Returns the forbidden word a URL contains (any case), if any. */
-export function forbiddenWordIn(url: string): string | undefined {
-  const lower = url.toLowerCase();
-  return FORBIDDEN_URL_WORDS.find((w) => lower.includes(w));
+/** The first word Safaricom refuses in URLs that this text contains (any case), if any. */
+function forbiddenWordIn(url: string): string | undefined {
+  return forbiddenWordsIn(url)[0];
 }
+
+const DARAJA_HOSTS = { sandbox: SANDBOX_BASE_URL, production: PRODUCTION_BASE_URL } as const;
 
 /** Parses the environment (process.env by default) into a frozen Config, or throws ConfigError listing every problem. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Config> {
