@@ -17,19 +17,19 @@ export type Checked<T> = { ok: true; value: T } | { ok: false; failure: DarajaFa
 
 const hex = (bytes: number) => randomBytes(bytes).toString('hex');
 
-/** Daraja's request ids look like `38c2-4f3b-9aa9-1a2ea6ec7e4d1070625`: dash-separated hex, unique per call. */
-export function darajaRequestId(sequence: number): string {
+let sequence = 0;
+
+/** Daraja's request ids look like `38c2-4f3b-9aa9-1a2ea6ec7e4d1070625`: dash-separated hex and a counter. */
+export function darajaRequestId(): string {
+  sequence = (sequence + 1) % 10_000_000;
   return `${hex(2)}-${hex(2)}-${hex(2)}-${hex(6)}${sequence}`;
 }
 
-let requestSequence = 0;
-
 /** Daraja's error envelope `{requestId, errorCode, errorMessage}` with its HTTP status. */
 export function errorAnswer(failure: DarajaFailure): DarajaAnswer {
-  requestSequence = (requestSequence + 1) % 1_000_000;
   return {
     status: failure.status,
-    body: { requestId: darajaRequestId(requestSequence), errorCode: failure.errorCode, errorMessage: failure.errorMessage },
+    body: { requestId: darajaRequestId(), errorCode: failure.errorCode, errorMessage: failure.errorMessage },
   };
 }
 

@@ -30,7 +30,7 @@ export function createSimulatorRouter(service: SimulatorService): Router {
     presentPrompt(p, { merchantName, delayMs, isTestNumber: TEST_NUMBERS.has(p.phoneNumber) });
   const render = (view: string, data: Record<string, unknown>) => ejs.renderFile(`${VIEWS_DIR}${view}.ejs`, data);
 
-  router.use('/assets', express.static(PUBLIC_DIR, { index: false, maxAge: '5m' }));
+  router.use('/assets', express.static(PUBLIC_DIR, { index: false }));
 
   // ---- Daraja ----
   const delayed: RequestHandler = async (_req, _res, next) => {

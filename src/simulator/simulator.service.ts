@@ -2,6 +2,7 @@ import { randomInt } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../core/logger.js';
 import { darajaTimestamp } from '../core/time.js';
+import { maskPhone } from '../daraja/phone.js';
 import { deliverCallback, type RetryPolicy } from './callback-sender.js';
 import { FAILURES, darajaRequestId, errorAnswer, invalidField, type DarajaAnswer } from './daraja-answers.js';
 import { checkStkPush, checkStkQuery, type CheckContext } from './daraja-requests.js';
@@ -144,7 +145,7 @@ export class SimulatorService {
     const outcome: ResultCode | undefined = scenario?.result ?? (this.settings.mode === 'auto' ? 0 : undefined);
     const prompt: SimulatorPrompt = {
       checkoutRequestId: this.newCheckoutRequestId(now, req.phoneNumber),
-      merchantRequestId: darajaRequestId(++this.sequence),
+      merchantRequestId: darajaRequestId(),
       phoneNumber: req.phoneNumber,
       amount: req.amount,
       businessShortCode: req.businessShortCode,
@@ -163,7 +164,7 @@ export class SimulatorService {
       this.promptTimers.set(prompt.checkoutRequestId, this.later(this.settings.delayMs, () => this.finish(prompt, outcome)));
     }
     this.settings.logger.info(
-      { checkoutRequestId: prompt.checkoutRequestId, phoneNumber: prompt.phoneNumber, amount: prompt.amount, automatic: prompt.automatic },
+      { checkoutRequestId: prompt.checkoutRequestId, phone: maskPhone(prompt.phoneNumber), amount: prompt.amount, automatic: prompt.automatic },
       'simulator: STK push accepted',
     );
     return {
@@ -281,15 +282,17 @@ export class SimulatorService {
     this.promptTimers.delete(checkoutRequestId);
   }
 
-  /** Daraja's ids look like ws_CO_DDMMYYYYHHmmss + 3 digits + the phone without 254 (ws_CO_20052025195358733114742348). */
+  /**
+   * Daraja's ids look like ws_CO_DDMMYYYYHHmmss + 3 digits + the phone without 254 (ws_CO_20052025195358733114742348).
+   * Past a thousand pushes to one phone in one second (a benchmark) the 3 digits would repeat, so the whole counter
+   * is used instead: longer, still unique.
+   */
   private newCheckoutRequestId(now: Date, phoneNumber: string): string {
     const ts = darajaTimestamp(now);
     const stamp = ts.slice(6, 8) + ts.slice(4, 6) + ts.slice(0, 4) + ts.slice(8);
-    let id: string;
-    do {
-      id = `ws_CO_${stamp}${String(++this.sequence % 1000).padStart(3, '0')}${phoneNumber.slice(3)}`;
-    } while (this.store.has(id));
-    return id;
+    const seq = ++this.sequence;
+    const id = `ws_CO_${stamp}${String(seq % 1000).padStart(3, '0')}${phoneNumber.slice(3)}`;
+    return this.store.has(id) ? `ws_CO_${stamp}${seq}${phoneNumber.slice(3)}` : id;
   }
 
   private finish(prompt: SimulatorPrompt, code: ResultCode): void {
