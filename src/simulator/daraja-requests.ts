@@ -78,14 +78,31 @@ function fieldsOf(body: unknown): Fields {
   return typeof body === 'object' && body !== null && !Array.isArray(body) ? (body as Fields) : {};
 }
 
+interface Signed {
+  businessShortCode: string;
+  password: string;
+  timestamp: string;
+}
+
+/** The three fields push and query both lead with: BusinessShortCode, Password and Timestamp, well formed. */
+function checkSigned(f: Fields, ctx: CheckContext): Checked<Signed> {
+  const businessShortCode = shortcode(f.BusinessShortCode);
+  if (businessShortCode === undefined) return { ok: false, failure: invalidField('BusinessShortCode') };
+  const password = f.Password;
+  if (typeof password !== 'string' || password === '') return { ok: false, failure: invalidField('Password') };
+  const ts = timestamp(f.Timestamp, ctx.now);
+  if (ts === undefined) return { ok: false, failure: invalidField('Timestamp') };
+  return { ok: true, value: { businessShortCode, password, timestamp: ts } };
+}
+
 /**
- * The checks push and query share once the fields are well formed: the shortcode is one this simulator serves, and
- * the Password is base64(shortcode + passkey + timestamp) — Daraja answers "Wrong credentials" otherwise.
+ * Checked once every field is well formed: the shortcode is one this simulator serves, and the Password is
+ * base64(shortcode + passkey + timestamp) — Daraja answers "Wrong credentials" otherwise.
  */
-function checkCredentials(code: string, password: string, ts: string, ctx: CheckContext): DarajaFailure | undefined {
-  if (ctx.shortcodes && !ctx.shortcodes.includes(code)) return FAILURES.merchantDoesNotExist;
-  const decoded = Buffer.from(password, 'base64').toString('utf8');
-  return decoded === code + ctx.passkey + ts ? undefined : FAILURES.wrongCredentials;
+function checkCredentials(s: Signed, ctx: CheckContext): DarajaFailure | undefined {
+  if (ctx.shortcodes && !ctx.shortcodes.includes(s.businessShortCode)) return FAILURES.merchantDoesNotExist;
+  const decoded = Buffer.from(s.password, 'base64').toString('utf8');
+  return decoded === s.businessShortCode + ctx.passkey + s.timestamp ? undefined : FAILURES.wrongCredentials;
 }
 
 /** Checks an STK push body the way Daraja does: the first bad field in Daraja's parameter order is reported. */
@@ -93,12 +110,9 @@ export function checkStkPush(body: unknown, ctx: CheckContext): Checked<StkPushR
   const f = fieldsOf(body);
   const fail = (field: string): Checked<StkPushRequest> => ({ ok: false, failure: invalidField(field) });
 
-  const businessShortCode = shortcode(f.BusinessShortCode);
-  if (businessShortCode === undefined) return fail('BusinessShortCode');
-  const password = f.Password;
-  if (typeof password !== 'string' || password === '') return fail('Password');
-  const ts = timestamp(f.Timestamp, ctx.now);
-  if (ts === undefined) return fail('Timestamp');
+  const signed = checkSigned(f, ctx);
+  if (!signed.ok) return signed;
+  const { businessShortCode, timestamp: ts } = signed.value;
   const transactionType = TRANSACTION_TYPES.find((t) => t === f.TransactionType);
   if (transactionType === undefined) return fail('TransactionType');
   const amt = amount(f.Amount);
@@ -119,7 +133,7 @@ export function checkStkPush(body: unknown, ctx: CheckContext): Checked<StkPushR
   const transactionDesc = f.TransactionDesc === undefined ? '' : text(f.TransactionDesc);
   if (transactionDesc === undefined || transactionDesc.length > MAX_TRANSACTION_DESC) return fail('TransactionDesc');
 
-  const failure = checkCredentials(businessShortCode, password, ts, ctx);
+  const failure = checkCredentials(signed.value, ctx);
   if (failure) return { ok: false, failure };
   return {
     ok: true,
@@ -133,18 +147,14 @@ export function checkStkPush(body: unknown, ctx: CheckContext): Checked<StkPushR
 /** Checks an STK query body: shortcode, Password and Timestamp as for a push, and a CheckoutRequestID. */
 export function checkStkQuery(body: unknown, ctx: CheckContext): Checked<StkQueryRequest> {
   const f = fieldsOf(body);
-  const fail = (field: string): Checked<StkQueryRequest> => ({ ok: false, failure: invalidField(field) });
-
-  const businessShortCode = shortcode(f.BusinessShortCode);
-  if (businessShortCode === undefined) return fail('BusinessShortCode');
-  const password = f.Password;
-  if (typeof password !== 'string' || password === '') return fail('Password');
-  const ts = timestamp(f.Timestamp, ctx.now);
-  if (ts === undefined) return fail('Timestamp');
+  const signed = checkSigned(f, ctx);
+  if (!signed.ok) return signed;
   const checkoutRequestId = f.CheckoutRequestID;
-  if (typeof checkoutRequestId !== 'string' || checkoutRequestId === '') return fail('CheckoutRequestID');
+  if (typeof checkoutRequestId !== 'string' || checkoutRequestId === '') {
+    return { ok: false, failure: invalidField('CheckoutRequestID') };
+  }
 
-  const failure = checkCredentials(businessShortCode, password, ts, ctx);
+  const failure = checkCredentials(signed.value, ctx);
   if (failure) return { ok: false, failure };
-  return { ok: true, value: { businessShortCode, checkoutRequestId } };
+  return { ok: true, value: { businessShortCode: signed.value.businessShortCode, checkoutRequestId } };
 }

@@ -1,8 +1,8 @@
 // The Daraja client (src/daraja) talking to the simulator over real HTTP: the two halves agree on Daraja's contract.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { SANDBOX_PASSKEY, SANDBOX_SHORTCODE } from '../../../src/daraja/constants.js';
 import { DarajaClient, type DarajaConfig } from '../../../src/daraja/daraja.client.js';
 import { DarajaAuthError, DarajaError, DarajaNetworkError, DarajaSubscriberBusyError } from '../../../src/daraja/errors.js';
+import { config } from '../daraja/helpers.js';
 import { getToken, sleep, startReceiver, startSimulator, type Callback, type Receiver, type RunningSimulator } from './helpers.js';
 
 const KEY = 'client-key';
@@ -21,21 +21,9 @@ afterEach(async () => {
   await receiver.close();
 });
 
+/** The client's own test config (sandbox shortcode and passkey), pointed at the simulator and the receiver. */
 const client = (overrides: Partial<DarajaConfig> = {}) =>
-  new DarajaClient({
-    baseUrl: s.base,
-    consumerKey: KEY,
-    consumerSecret: SECRET,
-    passkey: SANDBOX_PASSKEY,
-    shortcode: SANDBOX_SHORTCODE,
-    transactionType: 'CustomerPayBillOnline',
-    partyB: SANDBOX_SHORTCODE,
-    callbackUrl: receiver.url,
-    accountReference: 'Tikiti',
-    transactionDesc: 'Movie ticket',
-    timeoutMs: 2000,
-    ...overrides,
-  });
+  new DarajaClient(config({ baseUrl: s.base, consumerKey: KEY, consumerSecret: SECRET, callbackUrl: receiver.url, ...overrides }));
 
 describe('DarajaClient against the simulator', () => {
   it('when it pushes to 254708374149, then the push is accepted, the callback arrives and the query says paid', async () => {
