@@ -11,6 +11,7 @@ import type { Logger } from './core/logger.js';
 import { healthRoutes } from './core/http/health.routes.js';
 import { movieRoutes } from './movies/movie.routes.js';
 import type { MovieService } from './movies/movie.service.js';
+import type { PaymentService } from './payments/payment.service.js';
 import { adminRoutes } from './admin/admin.routes.js';
 import { viewHelpers } from './core/http/view-helpers.js';
 import type { DarajaClient } from './daraja/daraja.client.js';
@@ -29,6 +30,8 @@ export interface AppDeps {
   now: () => Date;
   services: {
     movies: MovieService;
+    /** STK pushes, the callback and the reconciler's pieces (src/payments). */
+    payments: PaymentService;
   };
   /** Routers mounted before the body parsers and CSRF (the callback reads its own raw body). */
   earlyRouters?: Router[];

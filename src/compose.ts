@@ -8,6 +8,9 @@ import { seedDemoMoviesIfNoneUpcoming } from './movies/demo-movies.js';
 import { MovieService } from './movies/movie.service.js';
 import { DarajaClient } from './daraja/daraja.client.js';
 import { createSimulator, type Simulator } from './simulator/index.js';
+import { PaymentService } from './payments/payment.service.js';
+import { paymentCallbackRoutes } from './payments/callback.routes.js';
+import { Reconciler } from './payments/reconciler.js';
 
 /** A background job the runtime starts after listening and stops first on shutdown. */
 export interface BackgroundJob {
@@ -75,6 +78,12 @@ export async function buildRuntime(config: Readonly<Config>, logger: Logger, opt
     closers.push(() => sim.close());
   }
 
+  // Payments: the callback reads its own body, so it is mounted before the parsers; the reconciler settles the rest.
+  const paymentsLogger = logger.child({ component: 'payments' });
+  const payments = new PaymentService({ database, daraja, config, logger: paymentsLogger, now });
+  earlyRouters.push(paymentCallbackRoutes(payments, paymentsLogger));
+  jobs.push(new Reconciler({ database, daraja, config, logger: logger.child({ component: 'reconciler' }), now, payments }));
+
   const deps: AppDeps = {
     config,
     database,
@@ -84,6 +93,7 @@ export async function buildRuntime(config: Readonly<Config>, logger: Logger, opt
     now,
     services: {
       movies: new MovieService(database.db, now),
+      payments,
     },
     earlyRouters,
     routers,

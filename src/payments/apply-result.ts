@@ -1,0 +1,206 @@
+import type { DatabaseHandle } from '../core/db/database.js';
+import type { InboxOutcome, PushRequest, Ticket } from '../core/db/schema.js';
+import { toDbTime } from '../core/db/time.js';
+import { describeResultCode, maskPhone } from '../daraja/index.js';
+import { holdTickets, releaseTickets } from '../movies/movie.repository.js';
+import { enqueueNotification } from '../notifications/notification.repository.js';
+import {
+  addReceipt, claimInboxRow, completePush, findPush, findTicket, finishInboxRow, flagForRefund, insertAudit,
+  latestPushId, markTicketFailed, markTicketPaid, storeCheckoutId,
+} from './payment.repository.js';
+import { comparePhone, type PaymentResult } from './payment-result.js';
+import { inTransaction, type Executor } from './transaction.js';
+
+/** Which attempt a result belongs to. */
+export type ResultTarget =
+  /** The attempt carries the result's CheckoutRequestID. */
+  | { kind: 'known'; pushRequestId: number }
+  /** The only unanswered attempt with the callback's phone and amount: the id is stored on it if still free. */
+  | { kind: 'matched'; pushRequestId: number }
+  /** An operator says which ticket it is for (admin page): applied to its unanswered attempt, or a new one. */
+  | { kind: 'operator'; ticketId: number; actor: string };
+
+export interface ApplyInput {
+  callbackId: number;
+  /** The inbox row's outcome when it was read; the row is claimed only if it still has it. */
+  expected: InboxOutcome;
+  checkoutRequestId: string;
+  target: ResultTarget;
+  result: PaymentResult;
+}
+
+export interface Applied {
+  outcome: InboxOutcome;
+  detail: string;
+  ticketId: number | null;
+  /** What happened to the ticket, for the reconciler's report and the logs. */
+  ticketChange: 'paid' | 'failed' | 'refund-flagged' | 'receipt-added' | null;
+}
+
+/** The row was processed by someone else between our read and our claim. */
+export class InboxRowTaken extends Error {
+  constructor() {
+    super('inbox row already processed');
+  }
+}
+
+/** Thrown inside the transaction to roll it back: a row changed under a lock we hold, which should not happen. */
+class Invariant extends Error {}
+
+/**
+ * Applies one final result in ONE transaction: the inbox row, the ticket, the attempt, the tickets held and the
+ * notification change together or not at all. Locks are taken in one order everywhere (inbox row → ticket → attempt
+ * → movie) so concurrent callbacks queue up instead of deadlocking; every update is conditional on the state it
+ * leaves, so a repeat or a concurrent duplicate finds nothing to change ('duplicate'). A Paid ticket never goes back.
+ */
+export async function applyResult(database: DatabaseHandle, now: Date, input: ApplyInput): Promise<Applied> {
+  const lock = database.dialect === 'mysql';
+  return inTransaction(database, async (tx) => {
+    if (!(await claimInboxRow(tx, input.callbackId, input.expected, now))) throw new InboxRowTaken();
+    const { result, checkoutRequestId, target } = input;
+
+    const finish = async (outcome: InboxOutcome, detail: string, ticketId: number | null, ticketChange: Applied['ticketChange'] = null): Promise<Applied> => {
+      if (!(await finishInboxRow(tx, input.callbackId, input.expected, { outcome, detail, ticketId, checkoutRequestId, now }))) {
+        throw new InboxRowTaken();
+      }
+      if (target.kind === 'operator') {
+        await insertAudit(tx, {
+          actor: target.actor, action: 'callback.assign', ticketId: target.ticketId, callbackId: input.callbackId,
+          detail: `${outcome}: ${detail}`, now,
+        });
+      }
+      return { outcome, detail, ticketId, ticketChange };
+    };
+
+    // ── which ticket and attempt ──
+    let ticket: Ticket | undefined;
+    let push: PushRequest | undefined;
+    if (target.kind === 'operator') {
+      ticket = await findTicket(tx, target.ticketId, lock);
+      if (!ticket) return finish('unmatched', 'the ticket the operator chose does not exist', null);
+      push = await freeAttempt(tx, ticket.ticketId, lock);
+    } else {
+      const unlocked = await findPush(tx, target.pushRequestId);
+      if (!unlocked) return finish('unmatched', 'the push attempt is gone', null);
+      ticket = await findTicket(tx, unlocked.ticketId, lock);
+      push = await findPush(tx, target.pushRequestId, lock);
+      if (!ticket || !push) return finish('unmatched', 'the push attempt or its ticket is gone', null);
+    }
+
+    // ── a success must be for this ticket's amount and phone, else nothing changes ──
+    if (result.kind === 'paid') {
+      if (result.amount !== undefined && result.amount !== ticket.totalAmount) {
+        return finish('mismatch', `amount ${result.amount} is not the ticket total ${ticket.totalAmount}`, ticket.ticketId);
+      }
+      if (result.phone !== undefined && comparePhone(result.phone, ticket.phoneNumber) === 'different') {
+        return finish('mismatch', `phone ${maskPhone(result.phone)} is not the ticket's ${maskPhone(ticket.phoneNumber)}`, ticket.ticketId);
+      }
+    }
+
+    // ── the CheckoutRequestID goes onto the attempt it was matched to ──
+    if (target.kind === 'operator') {
+      if (push === undefined) push = await newOperatorAttempt(tx, ticket, checkoutRequestId, now);
+      else if (!(await storeCheckoutId(tx, push.pushRequestId, { checkoutRequestId }))) throw new Invariant('attempt changed under lock');
+    }
+    if (push === undefined) throw new Invariant('no attempt');
+    if (target.kind === 'matched' && push.checkoutRequestId !== checkoutRequestId) {
+      if (push.checkoutRequestId !== null) {
+        return finish('unmatched', 'the attempt with this phone and amount has since received another CheckoutRequestID', null);
+      }
+      if (!(await storeCheckoutId(tx, push.pushRequestId, { checkoutRequestId }))) throw new Invariant('attempt changed under lock');
+    }
+
+    const attempt: PushRequest = push;
+    const attemptDone = !(await completePush(tx, attempt.pushRequestId, {
+      resultCode: result.kind === 'paid' ? '0' : result.resultCode, resultDesc: result.resultDesc, now,
+    }));
+    const email = ticket.email;
+    const confirmedBy = result.kind === 'paid' ? (target.kind === 'operator' ? 'operator' : result.confirmedBy) : null;
+
+    if (result.kind === 'paid') {
+      switch (ticket.paymentStatus) {
+        case 'Pending': {
+          // A Pending ticket holds its tickets; if it somehow does not, hold them now or flag the money for refund.
+          const holds = ticket.holdsTickets === 1 || (await holdTickets(tx, ticket.movieId, ticket.quantity));
+          if (!(await markTicketPaid(tx, ticket.ticketId, 'Pending', {
+            mpesaReceiptNumber: result.receipt, transactionDate: result.transactionDate, confirmedBy: confirmedBy!,
+            holdsTickets: holds ? 1 : 0, needsRefund: holds ? 0 : 1, now,
+          }))) throw new Invariant('ticket changed under lock');
+          await enqueueNotification(tx, { ticketId: ticket.ticketId, kind: 'Paid', email }, now);
+          return finish('applied', holds ? 'paid' : 'paid, but its tickets could not be held: flagged for refund', ticket.ticketId, 'paid');
+        }
+        case 'Failed': {
+          // Late: the ticket expired or failed, yet the money was taken. Never lose it: Paid if the seats are still
+          // there, else Paid and flagged for refund.
+          const held = await holdTickets(tx, ticket.movieId, ticket.quantity);
+          if (!(await markTicketPaid(tx, ticket.ticketId, 'Failed', {
+            mpesaReceiptNumber: result.receipt, transactionDate: result.transactionDate, confirmedBy: confirmedBy!,
+            holdsTickets: held ? 1 : 0, needsRefund: held ? 0 : 1, now,
+          }))) throw new Invariant('ticket changed under lock');
+          await enqueueNotification(tx, { ticketId: ticket.ticketId, kind: 'Paid', email }, now);
+          return finish('applied', held ? 'late payment after Failed: tickets held again'
+            : 'late payment after Failed: sold out meanwhile, flagged for refund', ticket.ticketId, 'paid');
+        }
+        case 'Paid': {
+          // One attempt is charged at most once, so the same attempt (or the same receipt) is the same payment.
+          const samePayment = (result.receipt !== null && result.receipt === ticket.mpesaReceiptNumber) ||
+            (attemptDone && attempt.resultCode === '0');
+          if (samePayment) {
+            if (ticket.mpesaReceiptNumber === null && result.receipt !== null &&
+              (await addReceipt(tx, ticket.ticketId, result.receipt, result.transactionDate, now))) {
+              return finish('applied', 'receipt added to a payment confirmed by STK Query', ticket.ticketId, 'receipt-added');
+            }
+            return finish('duplicate', 'payment already recorded', ticket.ticketId);
+          }
+          await flagForRefund(tx, ticket.ticketId, now);
+          return finish('applied', 'second payment', ticket.ticketId, 'refund-flagged');
+        }
+      }
+    }
+
+    // ── a failure ──
+    if (ticket.paymentStatus !== 'Pending') {
+      return finish('duplicate', `ticket already ${ticket.paymentStatus}`, ticket.ticketId);
+    }
+    if ((await latestPushId(tx, ticket.ticketId)) !== attempt.pushRequestId) {
+      // A newer attempt (a retry) is in flight: this failure belongs to the old one only.
+      return finish(attemptDone ? 'duplicate' : 'applied', 'failure of an earlier attempt: the ticket waits for the newer one', ticket.ticketId);
+    }
+    if (ticket.holdsTickets === 1) await releaseTickets(tx, ticket.movieId, ticket.quantity);
+    if (!(await markTicketFailed(tx, ticket.ticketId, {
+      resultCode: result.resultCode, failureReason: describeResultCode(result.resultCode, result.resultDesc), now,
+    }))) throw new Invariant('ticket changed under lock');
+    await enqueueNotification(tx, { ticketId: ticket.ticketId, kind: 'Failed', email }, now);
+    return finish('applied', `failed: ResultCode ${result.resultCode}`, ticket.ticketId, 'failed');
+  });
+}
+
+/** The ticket's newest attempt that has no CheckoutRequestID and no result yet (the one an operator's match is for). */
+async function freeAttempt(tx: Executor, ticketId: number, lock: boolean): Promise<PushRequest | undefined> {
+  let q = tx
+    .selectFrom('pushrequest')
+    .selectAll()
+    .where('ticketId', '=', ticketId)
+    .where('checkoutRequestId', 'is', null)
+    .where('status', '!=', 'Completed')
+    .orderBy('pushRequestId', 'desc')
+    .limit(1);
+  if (lock) q = q.forUpdate();
+  return q.executeTakeFirst();
+}
+
+/** An attempt we have no record of (its id is only in the callback): recorded so the result has a home. */
+async function newOperatorAttempt(tx: Executor, ticket: Ticket, checkoutRequestId: string, now: Date): Promise<PushRequest> {
+  const at = toDbTime(now);
+  const r = await tx
+    .insertInto('pushrequest')
+    .values({
+      ticketId: ticket.ticketId, checkoutRequestId, merchantRequestId: null, phoneNumber: ticket.phoneNumber,
+      amount: ticket.totalAmount, status: 'Accepted', resultCode: null, resultDesc: null, errorCode: null,
+      errorMessage: 'recorded by an operator matching a callback', createdAt: at, answeredAt: at, completedAt: null,
+    })
+    .executeTakeFirstOrThrow();
+  const push = await findPush(tx, Number(r.insertId));
+  if (!push) throw new Invariant('inserted attempt not found');
+  return push;
+}

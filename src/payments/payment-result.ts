@@ -1,0 +1,105 @@
+import type { CallbackInboxRow, ConfirmedBy } from '../core/db/schema.js';
+import { fromDbTime } from '../core/db/time.js';
+import { parseStkCallback } from '../daraja/index.js';
+
+/** A final answer about one push attempt, from a callback, an STK Query or an operator. */
+export type PaymentResult =
+  | {
+    kind: 'paid';
+    resultDesc: string;
+    /** Absent when confirmed by STK Query, which carries no receipt ("confirmed, receipt to follow"). */
+    receipt: string | null;
+    transactionDate: Date;
+    /** From the callback's metadata; checked against the ticket when present. */
+    amount?: number;
+    phone?: string;
+    confirmedBy: ConfirmedBy;
+  }
+  | { kind: 'failed'; resultCode: string; resultDesc: string };
+
+export type ReadInbox =
+  | { ok: true; checkoutRequestId: string; result: PaymentResult }
+  | { ok: false; error: string };
+
+/** Our CheckoutRequestID column is 64 wide; Daraja's ids are about 32. A longer one cannot be ours. */
+const MAX_CHECKOUT_ID = 64;
+
+/**
+ * Reads an inbox row's stored body: a Daraja callback (source 'callback'), or the STK Query answer we stored
+ * (source 'query'). Never throws.
+ */
+export function readInboxBody(row: Pick<CallbackInboxRow, 'source' | 'body' | 'receivedAt'>): ReadInbox {
+  let json: unknown;
+  try {
+    json = JSON.parse(row.body);
+  } catch {
+    return { ok: false, error: row.body.trim() === '' ? 'empty body' : 'body is not JSON' };
+  }
+  const receivedAt = fromDbTime(row.receivedAt);
+  if (row.source === 'query') return readQueryBody(json, receivedAt);
+
+  const parsed = parseStkCallback(json);
+  if (!parsed.ok) return { ok: false, error: parsed.error };
+  const cb = parsed.value;
+  if (cb.checkoutRequestId.length > MAX_CHECKOUT_ID) return { ok: false, error: 'CheckoutRequestID is too long to be a Daraja id' };
+  if (!cb.succeeded) {
+    return { ok: true, checkoutRequestId: cb.checkoutRequestId, result: { kind: 'failed', resultCode: cb.resultCode, resultDesc: cb.resultDesc } };
+  }
+  const result: PaymentResult = {
+    kind: 'paid',
+    resultDesc: cb.resultDesc,
+    receipt: cb.mpesaReceiptNumber ?? null,
+    // A success without a readable TransactionDate still records the payment; when it arrived is the best we know.
+    transactionDate: cb.transactionDate ?? receivedAt,
+    confirmedBy: 'callback',
+  };
+  if (cb.amount !== undefined) result.amount = cb.amount;
+  if (cb.phoneNumber !== undefined) result.phone = cb.phoneNumber;
+  return { ok: true, checkoutRequestId: cb.checkoutRequestId, result };
+}
+
+/** The body we store for an STK Query answer (the client returns it already read, so we keep its fields). */
+export function queryInboxBody(checkoutRequestId: string, answer: { resultCode: string; resultDesc: string }): string {
+  return JSON.stringify({ CheckoutRequestID: checkoutRequestId, ResultCode: answer.resultCode, ResultDesc: answer.resultDesc });
+}
+
+function readQueryBody(json: unknown, receivedAt: Date): ReadInbox {
+  const j = json as { CheckoutRequestID?: unknown; ResultCode?: unknown; ResultDesc?: unknown } | null;
+  const id = typeof j?.CheckoutRequestID === 'string' ? j.CheckoutRequestID : '';
+  const code = typeof j?.ResultCode === 'string' || typeof j?.ResultCode === 'number' ? String(j.ResultCode).trim() : '';
+  const desc = typeof j?.ResultDesc === 'string' ? j.ResultDesc : '';
+  if (id === '' || code === '') return { ok: false, error: 'not an STK Query answer' };
+  if (code === '0') {
+    // The query knows no receipt; the payment is dated when we learned of it.
+    return { ok: true, checkoutRequestId: id, result: { kind: 'paid', resultDesc: desc, receipt: null, transactionDate: receivedAt, confirmedBy: 'query' } };
+  }
+  return { ok: true, checkoutRequestId: id, result: { kind: 'failed', resultCode: code, resultDesc: desc } };
+}
+
+/** A callback's PhoneNumber as 254XXXXXXXXX when it is a plain number; undefined when masked or hashed. */
+export function plainPhone(phone: string): string | undefined {
+  const digits = phone.replace(/[\s+-]/g, '');
+  if (!/^\d+$/.test(digits)) return undefined;
+  if (/^0[17]\d{8}$/.test(digits)) return `254${digits.slice(1)}`;
+  return digits;
+}
+
+/**
+ * Whether a callback's PhoneNumber is the ticket's. Safaricom has been reported to mask numbers in some callbacks
+ * ("2547****149"): masked digits match any digit; a value we cannot read at all (a hash) is 'unknown', not a mismatch,
+ * because refusing a payment that was taken would lose the money.
+ */
+export function comparePhone(callbackPhone: string, ticketPhone: string): 'same' | 'different' | 'unknown' {
+  const plain = plainPhone(callbackPhone);
+  if (plain !== undefined) return plain === ticketPhone ? 'same' : 'different';
+  const compact = callbackPhone.replace(/[\s+-]/g, '');
+  if (/^[\d*•xX]+$/.test(compact) && /\d/.test(compact)) {
+    if (compact.length !== ticketPhone.length) return 'different';
+    for (let i = 0; i < compact.length; i++) {
+      const c = compact.charAt(i);
+      if (/\d/.test(c) && c !== ticketPhone.charAt(i)) return 'different';
+    }
+    return 'same';
+  }
+  return 'unknown';
+}

@@ -1,0 +1,246 @@
+import type { BackgroundJob } from '../compose.js';
+import type { Config } from '../core/config.js';
+import type { DatabaseHandle } from '../core/db/database.js';
+import { fromDbTime, toDbTime } from '../core/db/time.js';
+import type { Logger } from '../core/logger.js';
+import type { DarajaClient, StkQueryResult } from '../daraja/daraja.client.js';
+import { findTicket, inboxRowsLeftReceived, latestOpenPushWithId, unmatchedRowsNowKnown } from './payment.repository.js';
+import type { PaymentService } from './payment.service.js';
+import { inTransaction } from './transaction.js';
+
+export interface ReconcileReport {
+  /** Pending tickets claimed and looked at. */
+  checked: number;
+  paid: number;
+  failed: number;
+  /** Failed "No answer from M-Pesa" after 10 × PAYMENT_TIMEOUT_SECONDS. */
+  expired: number;
+  /** Still processing, no id to ask about yet, or Daraja could not be asked. */
+  waiting: number;
+  /** Inbox rows a crash left 'received', and 'unmatched' rows whose attempt is now known, processed this run. */
+  inboxReprocessed: number;
+}
+
+export interface ReconcilerDeps {
+  database: DatabaseHandle;
+  daraja: DarajaClient;
+  config: Readonly<Config>;
+  logger: Logger;
+  now: () => Date;
+  payments: PaymentService;
+}
+
+/** A 'received' row younger than this may still be in the hands of the request that stored it. */
+const RECEIVED_GRACE_MS = 5_000;
+const BATCH = 100;
+const MAX_BATCHES = 10;
+/** Tickets queried at once: Daraja's spike arrest (500.003.02) punishes bursts. */
+const CONCURRENCY = 4;
+
+/**
+ * Settles what callbacks did not (contract §6): every RECONCILE_INTERVAL_SECONDS it claims the Pending tickets due for
+ * a check, asks STK Query about their newest open attempt and applies a final answer as a callback would be; after
+ * 10 × PAYMENT_TIMEOUT_SECONDS it gives up on them ("No answer from M-Pesa"). It also processes inbox rows a crash
+ * left behind. Several instances may run: a ticket is claimed by one at a time (SKIP LOCKED on MySQL, a
+ * compare-and-set of nextCheckAt elsewhere) and its nextCheckAt moves one interval on, so it is queried at most once
+ * per interval.
+ */
+export class Reconciler implements BackgroundJob {
+  readonly name = 'reconciler';
+  private timer: NodeJS.Timeout | undefined;
+  private current: Promise<ReconcileReport> | undefined;
+  private stopped = false;
+
+  constructor(private readonly deps: ReconcilerDeps) {}
+
+  start(): void {
+    if (this.timer || this.stopped) return;
+    // Soon after start: rows a crash left 'received' and tickets that fell due while we were down.
+    this.schedule(Math.min(1_000, this.deps.config.reconcileIntervalSeconds * 1000));
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.current?.catch(() => undefined);
+  }
+
+  /** One pass. Runs never overlap within an instance: a call during a run gets that run's report. */
+  runOnce(): Promise<ReconcileReport> {
+    this.current ??= this.run().finally(() => {
+      this.current = undefined;
+    });
+    return this.current;
+  }
+
+  private schedule(ms: number): void {
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.runOnce()
+        .catch((err: unknown) => this.deps.logger.error({ event: 'payments.reconcile.failed', err }, 'reconcile run failed'))
+        .finally(() => {
+          if (!this.stopped) this.schedule(this.deps.config.reconcileIntervalSeconds * 1000);
+        });
+    }, ms);
+    this.timer.unref();
+  }
+
+  private async run(): Promise<ReconcileReport> {
+    const report: ReconcileReport = { checked: 0, paid: 0, failed: 0, expired: 0, waiting: 0, inboxReprocessed: 0 };
+    report.inboxReprocessed = await this.reprocessInbox();
+    await this.scheduleUnscheduled();
+    for (let batch = 0; batch < MAX_BATCHES && !this.stopped; batch++) {
+      const claimed = await this.claimDue();
+      await eachLimited(claimed, CONCURRENCY, (ticketId) => this.reconcileTicket(ticketId, report));
+      if (claimed.length < BATCH) break;
+    }
+    if (report.checked > 0 || report.inboxReprocessed > 0) {
+      this.deps.logger.info({ event: 'payments.reconciled', ...report }, 'reconcile run');
+    }
+    return report;
+  }
+
+  /** Inbox rows a crash left 'received', then 'unmatched' rows whose CheckoutRequestID an attempt now carries. */
+  private async reprocessInbox(): Promise<number> {
+    const { database, payments, logger } = this.deps;
+    let n = 0;
+    const left = await inboxRowsLeftReceived(database.db, new Date(this.deps.now().getTime() - RECEIVED_GRACE_MS), BATCH);
+    for (const row of left) {
+      try {
+        if ((await payments.processInboxRow(row)) !== 'received') n++;
+      } catch (err) {
+        logger.error({ event: 'payments.reconcile.inbox_failed', err, callbackId: row.callbackId }, 'inbox row could not be processed');
+      }
+    }
+    for (const row of await unmatchedRowsNowKnown(database.db, BATCH)) {
+      try {
+        if ((await payments.processInboxRow(row)) !== 'unmatched') n++;
+      } catch (err) {
+        logger.error({ event: 'payments.reconcile.inbox_failed', err, callbackId: row.callbackId }, 'inbox row could not be processed');
+      }
+    }
+    return n;
+  }
+
+  /** A Pending ticket without nextCheckAt is due PAYMENT_TIMEOUT_SECONDS after pendingSince. */
+  private async scheduleUnscheduled(): Promise<void> {
+    const { db } = this.deps.database;
+    const rows = await db
+      .selectFrom('ticket')
+      .select(['ticketId', 'pendingSince'])
+      .where('paymentStatus', '=', 'Pending')
+      .where('nextCheckAt', 'is', null)
+      .limit(BATCH * MAX_BATCHES)
+      .execute();
+    for (const r of rows) {
+      const due = new Date(fromDbTime(r.pendingSince).getTime() + this.deps.config.paymentTimeoutSeconds * 1000);
+      await db
+        .updateTable('ticket')
+        .set({ nextCheckAt: toDbTime(due) })
+        .where('ticketId', '=', r.ticketId)
+        .where('paymentStatus', '=', 'Pending')
+        .where('nextCheckAt', 'is', null)
+        .execute();
+    }
+  }
+
+  /** Claims up to BATCH due tickets for this instance by moving their nextCheckAt one interval on. */
+  private async claimDue(): Promise<number[]> {
+    const { database, config } = this.deps;
+    const now = this.deps.now();
+    const nowText = toDbTime(now);
+    const next = toDbTime(new Date(now.getTime() + config.reconcileIntervalSeconds * 1000));
+
+    if (database.dialect === 'mysql' && database.supportsSkipLocked) {
+      // Rows another instance is claiming right now are skipped, not waited for; the short transaction moves them on.
+      return inTransaction(database, async (tx) => {
+        const rows = await tx
+          .selectFrom('ticket')
+          .select('ticketId')
+          .where('paymentStatus', '=', 'Pending')
+          .where('nextCheckAt', '<=', nowText)
+          .orderBy('nextCheckAt')
+          .limit(BATCH)
+          .forUpdate()
+          .skipLocked()
+          .execute();
+        const ids = rows.map((r) => r.ticketId);
+        if (ids.length > 0) await tx.updateTable('ticket').set({ nextCheckAt: next }).where('ticketId', 'in', ids).execute();
+        return ids;
+      });
+    }
+
+    // SQLite (and MySQL without SKIP LOCKED): compare-and-set on the nextCheckAt we read; a loser claims nothing.
+    const rows = await database.db
+      .selectFrom('ticket')
+      .select(['ticketId', 'nextCheckAt'])
+      .where('paymentStatus', '=', 'Pending')
+      .where('nextCheckAt', '<=', nowText)
+      .orderBy('nextCheckAt')
+      .limit(BATCH)
+      .execute();
+    const ids: number[] = [];
+    for (const r of rows) {
+      if (r.nextCheckAt === null) continue;
+      const u = await database.db
+        .updateTable('ticket')
+        .set({ nextCheckAt: next })
+        .where('ticketId', '=', r.ticketId)
+        .where('paymentStatus', '=', 'Pending')
+        .where('nextCheckAt', '=', r.nextCheckAt)
+        .executeTakeFirst();
+      if (Number(u.numUpdatedRows) === 1) ids.push(r.ticketId);
+    }
+    return ids;
+  }
+
+  private async reconcileTicket(ticketId: number, report: ReconcileReport): Promise<void> {
+    const { database, daraja, payments, logger, config } = this.deps;
+    if (this.stopped) return;
+    try {
+      const ticket = await findTicket(database.db, ticketId, false);
+      if (ticket?.paymentStatus !== 'Pending') return;
+      report.checked++;
+      const ageMs = this.deps.now().getTime() - fromDbTime(ticket.pendingSince).getTime();
+      const tooOld = ageMs >= 10 * config.paymentTimeoutSeconds * 1000;
+
+      const push = await latestOpenPushWithId(database.db, ticketId);
+      if (push?.checkoutRequestId) {
+        let answer: StkQueryResult | undefined;
+        try {
+          answer = await daraja.stkQuery(push.checkoutRequestId);
+        } catch (err) {
+          // Daraja down, busy or confused: ask again next interval. The client has logged the details.
+          logger.warn({ event: 'payments.reconcile.query_failed', ticketId, checkoutRequestId: push.checkoutRequestId, code: (err as { code?: string }).code },
+            'STK Query failed; will ask again');
+        }
+        if (answer && answer.state !== 'processing') {
+          await payments.recordQueryResult(ticketId, push.checkoutRequestId, answer);
+          const after = await findTicket(database.db, ticketId, false);
+          if (after?.paymentStatus === 'Paid') { report.paid++; return; }
+          if (after?.paymentStatus === 'Failed') { report.failed++; return; }
+        }
+      }
+      if (tooOld && (await payments.expire(ticketId))) {
+        report.expired++;
+        return;
+      }
+      report.waiting++;
+    } catch (err) {
+      logger.error({ event: 'payments.reconcile.ticket_failed', err, ticketId }, 'could not reconcile ticket');
+    }
+  }
+}
+
+/** Runs `fn` over `items` with at most `limit` at a time. `fn` must not reject. */
+async function eachLimited<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let i = 0;
+  const worker = async () => {
+    while (i < items.length) {
+      const item = items[i++]!;
+      await fn(item);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
