@@ -2,25 +2,27 @@ import { describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { ADMIN_PASSWORD, ADMIN_USER, waitForFinalStatus, type AppProcess } from './support/app-process.js';
 import { formatAxe, seriousAxeViolations } from './support/axe.js';
-import { DESKTOP, MOBILE, horizontalOverflow } from './support/browser.js';
+import { DESKTOP, MOBILE, distortedImages, horizontalOverflow } from './support/browser.js';
 import { setupE2E } from './support/e2e.js';
 import { book, fillBookingForm, openMovie, submitBooking, uniquePhone } from './support/flows.js';
 
 const e2e = setupE2E();
 
 /**
- * Every page a customer or operator sees: at 360 px nothing scrolls sideways and axe-core finds no serious or
- * critical problem; at 1280 px nothing scrolls sideways either.
+ * Every page a customer or operator sees: at 360 px nothing scrolls sideways, no image is stretched and axe-core
+ * finds no serious or critical problem; at 1280 px nothing scrolls sideways or stretches either.
  */
 async function expectMobileFirstAndAccessible(page: Page): Promise<void> {
   await page.setViewportSize(MOBILE);
   const narrow = await horizontalOverflow(page);
   expect(narrow.scrollWidth, `${page.url()} scrolls sideways at 360 px: ${narrow.culprits.join(', ')}`).toBeLessThanOrEqual(MOBILE.width);
+  expect(await distortedImages(page), `${page.url()} at 360 px`).toEqual([]);
   const problems = await seriousAxeViolations(page);
   expect(problems, `${page.url()}\n${formatAxe(problems)}`).toEqual([]);
   await page.setViewportSize(DESKTOP);
   const wide = await horizontalOverflow(page);
   expect(wide.scrollWidth, `${page.url()} scrolls sideways at 1280 px: ${wide.culprits.join(', ')}`).toBeLessThanOrEqual(DESKTOP.width);
+  expect(await distortedImages(page), `${page.url()} at 1280 px`).toEqual([]);
 }
 
 const pages: Array<[string, (page: Page, app: AppProcess) => Promise<void>]> = [

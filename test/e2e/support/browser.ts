@@ -106,3 +106,20 @@ export async function horizontalOverflow(page: Page): Promise<{ scrollWidth: num
     return { scrollWidth: document.documentElement.scrollWidth, viewport, culprits };
   });
 }
+
+/** Images drawn at another shape than their own (a flex item stretched, say): more than 5 % off in aspect ratio. */
+export async function distortedImages(page: Page): Promise<string[]> {
+  return page.evaluate(() =>
+    Array.from(document.images)
+      .filter((img) => img.complete && img.naturalWidth > 0 && img.naturalHeight > 0)
+      .flatMap((img) => {
+        const r = img.getBoundingClientRect();
+        if (r.width === 0 || r.height === 0 || getComputedStyle(img).objectFit !== 'fill') return [];
+        const drawn = r.width / r.height;
+        const own = img.naturalWidth / img.naturalHeight;
+        return Math.abs(drawn / own - 1) > 0.05
+          ? [`${img.getAttribute('src')} drawn ${Math.round(r.width)}×${Math.round(r.height)}, is ${img.naturalWidth}×${img.naturalHeight}`]
+          : [];
+      }),
+  );
+}
