@@ -9,16 +9,20 @@ const ATTEMPTS = 4;
 
 /**
  * Runs `fn` in one transaction, again (up to 4 times in all) when the database says it lost a lock race: MySQL's
- * deadlock (1213) and lock-wait timeout (1205), SQLite's SQLITE_BUSY. `fn` must therefore only touch the database.
+ * deadlock (1213) and lock-wait timeout (1205), SQLite's SQLITE_BUSY. `fn` must therefore only touch the database,
+ * and only through the executor it is given: on SQLite that is the one connection, so using `database.db` inside
+ * would wait for itself forever.
  *
- * On SQLite the transaction starts with BEGIN IMMEDIATE, which takes the write lock before the first read: a plain
- * BEGIN would read a snapshot, and a second process (`npm run reconcile` beside the app) committing in between would
- * make our first write fail at once with SQLITE_BUSY_SNAPSHOT instead of waiting for busy_timeout.
+ * MySQL runs it READ COMMITTED: correctness here rests on row locks (FOR UPDATE) and conditional updates, never on
+ * a snapshot, and under REPEATABLE READ a plain SELECT after a lock wait would still see the world from before it
+ * (e.g. miss a retry's newer attempt). On SQLite the transaction starts with BEGIN IMMEDIATE, which takes the write
+ * lock before the first read: a plain BEGIN would read a snapshot, and a second process (`npm run reconcile` beside
+ * the app) committing in between would make our first write fail at once with SQLITE_BUSY_SNAPSHOT.
  */
 export async function inTransaction<T>(database: DatabaseHandle, fn: (tx: Executor) => Promise<T>): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
-      if (database.dialect === 'mysql') return await database.db.transaction().execute(fn);
+      if (database.dialect === 'mysql') return await database.db.transaction().setIsolationLevel('read committed').execute(fn);
       return await database.db.connection().execute(async (conn) => {
         await sql`begin immediate`.execute(conn);
         try {
