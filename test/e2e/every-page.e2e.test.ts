@@ -82,16 +82,53 @@ describe('every page, at 360 px and 1280 px, with axe-core', () => {
     });
   }
 
-  it('when an operator opens /admin, then it fits 360 px and has no serious accessibility problem', async () => {
-    // A paid ticket first, so the admin tables have a row to show.
-    const customer = await e2e.newPage();
-    const url = await book(customer, e2e.app, 'Oppenheimer', { name: 'Admin Row', phone: '0708374149', quantity: 1 }).catch(
-      () => undefined,
-    );
-    if (url) await waitForFinalStatus(url);
-    const page = await e2e.newPage({ httpCredentials: { username: ADMIN_USER, password: ADMIN_PASSWORD } });
-    const res = await page.goto(`${e2e.app.baseUrl}/admin`);
-    expect(res?.status()).toBe(200);
-    await expectMobileFirstAndAccessible(page);
-  });
+  // Sales to show on the operator pages: one paid, one failed (booked once per file, in the browser).
+  let sales: Promise<void> | undefined;
+  const ensureSales = () =>
+    (sales ??= (async () => {
+      const customer = await e2e.browser.newPage();
+      try {
+        const paid = await book(customer, e2e.app, 'Oppenheimer', { name: 'Admin Paid', phone: '0708374149', quantity: 1 });
+        const failed = await book(customer, e2e.app, 'Oppenheimer', { name: 'Admin Failed', phone: '0700000002', quantity: 1 });
+        await Promise.all([waitForFinalStatus(paid), waitForFinalStatus(failed)]);
+      } finally {
+        await customer.close();
+      }
+    })());
+
+  /** Opens a list page and follows its first link whose address matches `href`. */
+  const firstLinkOn = (list: string, href: RegExp) => async (page: Page, app: AppProcess) => {
+    await page.goto(`${app.baseUrl}${list}`);
+    const links = await page.locator('main a[href]').evaluateAll((as) => as.map((a) => a.getAttribute('href') ?? ''));
+    const target = links.find((h) => href.test(h));
+    expect(target, `a link matching ${href} on ${list}`).toBeDefined();
+    await page.goto(new URL(target!, app.baseUrl).toString());
+  };
+
+  const adminPages: Array<[string, (page: Page, app: AppProcess) => Promise<void>]> = [
+    ['/admin', async (page, app) => void (await page.goto(`${app.baseUrl}/admin`))],
+    ['/admin/tickets', async (page, app) => void (await page.goto(`${app.baseUrl}/admin/tickets`))],
+    ['/admin/tickets/:ticketId', firstLinkOn('/admin/tickets', /^\/admin\/tickets\/\d+$/)],
+    ['/admin/tickets/totals', async (page, app) => void (await page.goto(`${app.baseUrl}/admin/tickets/totals`))],
+    ['/admin/callbacks', async (page, app) => void (await page.goto(`${app.baseUrl}/admin/callbacks`))],
+    ['/admin/callbacks/:callbackId', firstLinkOn('/admin/callbacks', /^\/admin\/callbacks\/\d+$/)],
+    ['/admin/refunds', async (page, app) => void (await page.goto(`${app.baseUrl}/admin/refunds`))],
+    ['/admin/movies', async (page, app) => void (await page.goto(`${app.baseUrl}/admin/movies`))],
+    ['/admin/movies/new', async (page, app) => void (await page.goto(`${app.baseUrl}/admin/movies/new`))],
+    ['/admin/movies/:movieId/edit', firstLinkOn('/admin/movies', /^\/admin\/movies\/\d+\/edit$/)],
+  ];
+
+  for (const [name, open] of adminPages) {
+    it(`when an operator opens ${name}, then it fits 360 px and has no serious accessibility problem`, async () => {
+      await ensureSales();
+      const page = await e2e.newPage({ httpCredentials: { username: ADMIN_USER, password: ADMIN_PASSWORD } });
+      let status = 0;
+      page.on('response', (r) => {
+        if (r.request().isNavigationRequest() && r.request().frame() === page.mainFrame()) status = r.status();
+      });
+      await open(page, e2e.app);
+      expect(status, page.url()).toBe(200);
+      await expectMobileFirstAndAccessible(page);
+    });
+  }
 });
