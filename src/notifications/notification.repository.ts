@@ -31,3 +31,118 @@ export async function enqueueNotification(
 export async function notificationsForTicket(db: Db, ticketId: number): Promise<Notification[]> {
   return db.selectFrom('notification').selectAll().where('ticketId', '=', ticketId).orderBy('notificationId').execute();
 }
+
+// ── the sender's side of the outbox ──────────────────────────────────────────────────────────────────────────────
+// A row is claimed by a conditional UPDATE that sets lockedUntil; only the instance whose UPDATE changed the row
+// sends it. The lockedUntil value it wrote is its claim token: marking the row sent or failed is conditional on it, so
+// an instance whose claim expired and was taken over cannot overwrite the newer claim. lockedUntil also carries the
+// back-off after a failed attempt (the row is not due again before then).
+
+/** Ids of pending notifications that are due (never claimed, or their claim or back-off has run out), oldest first. */
+export async function dueNotificationIds(db: Db, now: Date, limit: number): Promise<number[]> {
+  const at = toDbTime(now);
+  const rows = await db
+    .selectFrom('notification')
+    .select('notificationId')
+    .where('status', '=', 'pending')
+    .where((eb) => eb.or([eb('lockedUntil', 'is', null), eb('lockedUntil', '<=', at)]))
+    .orderBy('notificationId')
+    .limit(limit)
+    .execute();
+  return rows.map((r) => r.notificationId);
+}
+
+/** Claims one due notification until `lockUntil`. True only for the one caller whose UPDATE took it. */
+export async function claimNotification(db: Db, notificationId: number, now: Date, lockUntil: Date): Promise<boolean> {
+  const at = toDbTime(now);
+  const r = await db
+    .updateTable('notification')
+    .set({ lockedUntil: toDbTime(lockUntil) })
+    .where('notificationId', '=', notificationId)
+    .where('status', '=', 'pending')
+    .where((eb) => eb.or([eb('lockedUntil', 'is', null), eb('lockedUntil', '<=', at)]))
+    .executeTakeFirst();
+  return Number(r.numUpdatedRows) === 1;
+}
+
+/** What a message needs: the notification, its ticket and its movie. */
+export interface NotificationContent {
+  notificationId: number;
+  kind: 'Paid' | 'Failed';
+  channel: 'log' | 'email';
+  recipient: string | null;
+  attempts: number;
+  ref: string;
+  customerName: string;
+  phoneNumber: string;
+  quantity: number;
+  totalAmount: number;
+  mpesaReceiptNumber: string | null;
+  transactionDate: string | null;
+  failureReason: string | null;
+  movieTitle: string;
+  showTime: string;
+}
+
+export async function loadNotificationContent(db: Db, notificationId: number): Promise<NotificationContent | undefined> {
+  return db
+    .selectFrom('notification')
+    .innerJoin('ticket', 'ticket.ticketId', 'notification.ticketId')
+    .innerJoin('movie', 'movie.movieId', 'ticket.movieId')
+    .select([
+      'notification.notificationId',
+      'notification.kind',
+      'notification.channel',
+      'notification.recipient',
+      'notification.attempts',
+      'ticket.ref',
+      'ticket.customerName',
+      'ticket.phoneNumber',
+      'ticket.quantity',
+      'ticket.totalAmount',
+      'ticket.mpesaReceiptNumber',
+      'ticket.transactionDate',
+      'ticket.failureReason',
+      'movie.title as movieTitle',
+      'movie.showTime',
+    ])
+    .where('notification.notificationId', '=', notificationId)
+    .executeTakeFirst();
+}
+
+/** Marks a claimed notification sent. False when the claim was lost (another instance took it over). */
+export async function markNotificationSent(db: Db, notificationId: number, claim: Date, now: Date): Promise<boolean> {
+  const r = await db
+    .updateTable('notification')
+    .set({ status: 'sent', sentAt: toDbTime(now), lockedUntil: null, lastError: null })
+    .where('notificationId', '=', notificationId)
+    .where('status', '=', 'pending')
+    .where('lockedUntil', '=', toDbTime(claim))
+    .executeTakeFirst();
+  return Number(r.numUpdatedRows) === 1;
+}
+
+/**
+ * Records a failed attempt: `retryAt` is when it is due again, or null to give up ('failed'). Conditional on the
+ * claim, like markNotificationSent.
+ */
+export async function markNotificationAttemptFailed(
+  db: Db,
+  notificationId: number,
+  claim: Date,
+  p: { attempts: number; lastError: string; retryAt: Date | null },
+): Promise<boolean> {
+  const r = await db
+    .updateTable('notification')
+    .set({
+      attempts: p.attempts,
+      lastError: p.lastError.slice(0, 255),
+      status: p.retryAt ? 'pending' : 'failed',
+      lockedUntil: p.retryAt ? toDbTime(p.retryAt) : null,
+    })
+    .where('notificationId', '=', notificationId)
+    .where('status', '=', 'pending')
+    .where('lockedUntil', '=', toDbTime(claim))
+    .executeTakeFirst();
+  return Number(r.numUpdatedRows) === 1;
+}

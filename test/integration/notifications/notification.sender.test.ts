@@ -1,0 +1,232 @@
+import { randomBytes } from 'node:crypto';
+import nodemailer from 'nodemailer';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openDatabase, type DatabaseHandle, type Db } from '../../../src/core/db/database.js';
+import { toDbTime } from '../../../src/core/db/time.js';
+import { createLogger, silentLogger } from '../../../src/core/logger.js';
+import { insertMovie } from '../../../src/movies/movie.repository.js';
+import { enqueueNotification, notificationsForTicket } from '../../../src/notifications/notification.repository.js';
+import { NotificationSender, backoffMs } from '../../../src/notifications/notification.sender.js';
+import { EmailNotifier, LogNotifier, type Notifier, type OutgoingMessage } from '../../../src/notifications/notifier.js';
+import { createTestDatabase, dialects, type TestDatabase } from '../../support/db.js';
+
+const BASE = 'https://tikiti.example.com';
+
+class RecordingNotifier implements Notifier {
+  readonly sent: OutgoingMessage[] = [];
+  failNext = 0;
+  delayMs = 0;
+  constructor(readonly channel: 'log' | 'email' = 'log') {}
+  async send(m: OutgoingMessage): Promise<void> {
+    if (this.delayMs) await new Promise((r) => setTimeout(r, this.delayMs));
+    if (this.failNext > 0) {
+      this.failNext--;
+      throw new Error('connect ECONNREFUSED smtp://user:secret@mail.example.com:587');
+    }
+    this.sent.push(m);
+  }
+}
+
+async function makeTicket(
+  db: Db,
+  p: { status: 'Paid' | 'Failed'; email?: string | null; receipt?: string | null; reason?: string; phone?: string },
+): Promise<{ ticketId: number; ref: string }> {
+  const movieId = await insertMovie(db, {
+    title: `Notify ${randomBytes(3).toString('hex')}`,
+    description: '',
+    showTime: toDbTime(new Date('2030-06-14T17:30:00Z')),
+    price: 15,
+    maximumTickets: 10,
+    imageUrl: null,
+  });
+  const ref = randomBytes(18).toString('base64url');
+  const now = toDbTime(new Date());
+  const r = await db
+    .insertInto('ticket')
+    .values({
+      ref, movieId, customerName: 'Amina', phoneNumber: p.phone ?? '254708374149', email: p.email ?? null, quantity: 3,
+      totalAmount: 45, paymentStatus: p.status, holdsTickets: p.status === 'Paid' ? 1 : 0,
+      mpesaReceiptNumber: p.status === 'Paid' ? (p.receipt === undefined ? 'TES1A2B3C4' : p.receipt) : null,
+      transactionDate: p.status === 'Paid' ? toDbTime(new Date('2030-06-10T09:00:00Z')) : null,
+      resultCode: p.status === 'Paid' ? '0' : '1032', failureReason: p.status === 'Failed' ? (p.reason ?? 'You cancelled the payment on your phone.') : null,
+      confirmedBy: p.status === 'Paid' ? 'callback' : null, refundedAt: null, pendingSince: now, nextCheckAt: null,
+      createdAt: now, updatedAt: now,
+    })
+    .executeTakeFirstOrThrow();
+  const ticketId = Number(r.insertId);
+  await enqueueNotification(db, { ticketId, kind: p.status, email: p.email ?? null }, new Date());
+  return { ticketId, ref };
+}
+
+describe.each(dialects)('notification sender on %s', (dialect) => {
+  let database: TestDatabase;
+  let second: DatabaseHandle;
+
+  beforeAll(async () => {
+    database = await createTestDatabase(dialect);
+    // A second connection (pool) to the same database: a second app instance.
+    second = await openDatabase(database.url);
+  });
+  afterAll(async () => {
+    await second?.close();
+    await database?.drop();
+  });
+
+  const sender = (db: Db, log: Notifier, extra: Partial<ConstructorParameters<typeof NotificationSender>[0]> = {}) =>
+    new NotificationSender({ db, logger: silentLogger, now: () => new Date(), publicBaseUrl: BASE, log, ...extra });
+
+  it('when two senders race over the same outbox, then every notification goes out exactly once and is marked sent', async () => {
+    const ids: number[] = [];
+    for (let i = 0; i < 12; i++) ids.push((await makeTicket(database.db, { status: i % 2 ? 'Paid' : 'Failed' })).ticketId);
+    const a = new RecordingNotifier();
+    const b = new RecordingNotifier();
+    a.delayMs = 2;
+    b.delayMs = 2;
+    const rounds = await Promise.all([
+      sender(database.db, a).runOnce(),
+      sender(second.db, b).runOnce(),
+      sender(database.db, a).runOnce(),
+      sender(second.db, b).runOnce(),
+    ]);
+    const all = [...a.sent, ...b.sent];
+    expect(all).toHaveLength(12);
+    expect(rounds.reduce((n, r) => n + r.sent, 0)).toBe(12);
+    const subjects = all.map((m) => m.text);
+    expect(new Set(subjects).size).toBe(12);
+    for (const id of ids) {
+      const [n] = await notificationsForTicket(database.db, id);
+      expect(n).toMatchObject({ status: 'sent', attempts: 0, lockedUntil: null });
+      expect(n!.sentAt).not.toBeNull();
+    }
+    // Nothing left: a further round sends nothing.
+    expect((await sender(database.db, a).runOnce()).sent).toBe(0);
+    expect(a.sent.length + b.sent.length).toBe(12);
+  });
+
+  it('when a Paid notification goes to the log, then it names the receipt, movie, show time and quantity, and the phone only masked', async () => {
+    const lines: string[] = [];
+    const logger = createLogger({ level: 'info', destination: { write: (s: string) => lines.push(s) } as unknown as NodeJS.WritableStream });
+    const { ref } = await makeTicket(database.db, { status: 'Paid', phone: '254708374149' });
+    await sender(database.db, new LogNotifier(logger)).runOnce();
+    const out = lines.join('');
+    const line = lines.find((l) => l.includes(ref));
+    expect(line).toBeDefined();
+    const entry = JSON.parse(line!);
+    expect(entry.notification.to).toBe('2547•••••149');
+    expect(entry.notification.text).toContain('M-Pesa receipt: TES1A2B3C4');
+    expect(entry.notification.text).toMatch(/Show: .*14 Jun 2030,? 20:30/);
+    expect(entry.notification.text).toContain('Tickets: 3');
+    expect(entry.notification.text).toContain('Total: KES 45');
+    expect(entry.notification.text).toContain(`${BASE}/tickets/${ref}`);
+    expect(out).not.toContain('254708374149');
+  });
+
+  it('when a Paid ticket has an email and SMTP is set, then one email goes out through the transport with the receipt and booking', async () => {
+    const mails: Array<{ from: string; to: string; subject: string; text: string }> = [];
+    const email = new EmailNotifier({ from: 'Tikiti <tickets@tikiti.example.com>', transport: { sendMail: async (m) => { mails.push(m); return {}; } } });
+    const log = new RecordingNotifier();
+    const { ticketId, ref } = await makeTicket(database.db, { status: 'Paid', email: 'amina@example.com' });
+    await sender(database.db, log, { email }).runOnce();
+    await sender(database.db, log, { email }).runOnce();
+    const mine = mails.filter((m) => m.text.includes(ref));
+    expect(mine).toHaveLength(1);
+    expect(mine[0]).toMatchObject({ from: 'Tikiti <tickets@tikiti.example.com>', to: 'amina@example.com' });
+    expect(mine[0]!.subject).toMatch(/^Your tickets for Notify /);
+    expect(mine[0]!.text).toContain('M-Pesa receipt: TES1A2B3C4');
+    expect(mine[0]!.text).not.toContain('254708374149');
+    expect(log.sent.some((m) => m.text.includes(ref))).toBe(false);
+    expect((await notificationsForTicket(database.db, ticketId))[0]).toMatchObject({ channel: 'email', status: 'sent' });
+  });
+
+  it('when the email goes through real nodemailer (JSON transport), then the message is built with from, to, subject and text', async () => {
+    const transport = nodemailer.createTransport({ jsonTransport: true });
+    const built: string[] = [];
+    const email = new EmailNotifier({
+      from: 'tickets@tikiti.example.com',
+      transport: { sendMail: async (m) => { const info = await transport.sendMail(m); built.push(String(info.message)); return info; } },
+    });
+    const { ref } = await makeTicket(database.db, { status: 'Failed', email: 'otieno@example.com', reason: 'Your M-Pesa balance was not enough.' });
+    await sender(database.db, new RecordingNotifier(), { email }).runOnce();
+    const msg = built.map((b) => JSON.parse(b)).find((m) => m.text.includes(ref));
+    expect(msg.from).toEqual({ address: 'tickets@tikiti.example.com', name: '' });
+    expect(msg.to).toEqual([{ address: 'otieno@example.com', name: '' }]);
+    expect(msg.subject).toMatch(/^Payment not completed: Notify /);
+    expect(msg.text).toContain('Reason: Your M-Pesa balance was not enough.');
+    expect(msg.text).toContain(`To try again, open your ticket: ${BASE}/tickets/${ref}`);
+  });
+
+  it('when a ticket has an email but SMTP is not set, then the message goes to the log with the address masked', async () => {
+    const log = new RecordingNotifier();
+    const { ref } = await makeTicket(database.db, { status: 'Failed', email: 'wanjiku@example.com' });
+    await sender(database.db, log).runOnce();
+    const m = log.sent.find((x) => x.text.includes(ref));
+    expect(m?.to).toBe('w•••@example.com');
+  });
+
+  it('when sending fails, then the attempt and error are recorded, it waits before the next try, and after 5 failures it is failed', async () => {
+    let clock = new Date('2031-01-01T00:00:00Z');
+    const now = () => clock;
+    // Its own database, so other tests' rows (created on the real clock) are not in the way of the fake one.
+    const db2 = await createTestDatabase(dialect);
+    try {
+      const { ticketId } = await makeTicket(db2.db, { status: 'Failed' });
+      const notifier = new RecordingNotifier();
+      notifier.failNext = 100;
+      const s = sender(db2.db, notifier, { now });
+
+      expect(await s.runOnce()).toEqual({ sent: 0, retrying: 1, failed: 0 });
+      let [n] = await notificationsForTicket(db2.db, ticketId);
+      expect(n).toMatchObject({ status: 'pending', attempts: 1 });
+      expect(n!.lastError).toContain('ECONNREFUSED');
+      expect(n!.lastError).not.toContain('secret');
+      // Not due again straight away.
+      expect(await s.runOnce()).toEqual({ sent: 0, retrying: 0, failed: 0 });
+
+      for (let attempt = 2; attempt <= 5; attempt++) {
+        clock = new Date(clock.getTime() + backoffMs(attempt - 1) + 1);
+        await s.runOnce();
+      }
+      [n] = await notificationsForTicket(db2.db, ticketId);
+      expect(n).toMatchObject({ status: 'failed', attempts: 5, lockedUntil: null, sentAt: null });
+      clock = new Date(clock.getTime() + 86_400_000);
+      expect(await s.runOnce()).toEqual({ sent: 0, retrying: 0, failed: 0 });
+      expect(notifier.sent).toHaveLength(0);
+    } finally {
+      await db2.drop();
+    }
+  });
+
+  it('when a send fails once, then the next try after the back-off sends it, once', async () => {
+    let clock = new Date('2032-01-01T00:00:00Z');
+    const db2 = await createTestDatabase(dialect);
+    try {
+      const { ticketId } = await makeTicket(db2.db, { status: 'Paid' });
+      const notifier = new RecordingNotifier();
+      notifier.failNext = 1;
+      const s = sender(db2.db, notifier, { now: () => clock });
+      await s.runOnce();
+      clock = new Date(clock.getTime() + backoffMs(1) + 1);
+      expect((await s.runOnce()).sent).toBe(1);
+      expect(notifier.sent).toHaveLength(1);
+      expect((await notificationsForTicket(db2.db, ticketId))[0]).toMatchObject({ status: 'sent', attempts: 1 });
+    } finally {
+      await db2.drop();
+    }
+  });
+
+  it('when started as a background job, then it delivers on its own and stops cleanly', async () => {
+    const db2 = await createTestDatabase(dialect);
+    try {
+      const { ticketId } = await makeTicket(db2.db, { status: 'Paid' });
+      const notifier = new RecordingNotifier();
+      const s = sender(db2.db, notifier, { intervalMs: 20 });
+      s.start();
+      for (let i = 0; i < 100 && notifier.sent.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+      await s.stop();
+      expect(notifier.sent).toHaveLength(1);
+      expect((await notificationsForTicket(db2.db, ticketId))[0]).toMatchObject({ status: 'sent' });
+    } finally {
+      await db2.drop();
+    }
+  });
+});
