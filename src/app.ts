@@ -11,6 +11,8 @@ import type { Logger } from './core/logger.js';
 import { healthRoutes } from './core/http/health.routes.js';
 import { movieRoutes } from './movies/movie.routes.js';
 import type { MovieService } from './movies/movie.service.js';
+import type { BookingService } from './bookings/booking.service.js';
+import type { RateLimits } from './core/http/rate-limit.js';
 import type { PaymentService } from './payments/payment.service.js';
 import { adminRoutes } from './admin/admin.routes.js';
 import { viewHelpers } from './core/http/view-helpers.js';
@@ -30,6 +32,9 @@ export interface AppDeps {
   now: () => Date;
   services: {
     movies: MovieService;
+    bookings: BookingService;
+    /** Per-app abuse limits (bookings per IP, pushes per phone); fresh counts with each app. */
+    rateLimits: RateLimits;
     /** STK pushes, the callback and the reconciler's pieces (src/payments). */
     payments: PaymentService;
   };

@@ -8,6 +8,11 @@ import { seedDemoMoviesIfNoneUpcoming } from './movies/demo-movies.js';
 import { MovieService } from './movies/movie.service.js';
 import { DarajaClient } from './daraja/daraja.client.js';
 import { createSimulator, type Simulator } from './simulator/index.js';
+import { createRateLimits } from './core/http/rate-limit.js';
+import { BookingService } from './bookings/booking.service.js';
+import { bookingRoutes, renderRateLimited } from './bookings/booking.routes.js';
+import { NotificationSender } from './notifications/notification.sender.js';
+import { EmailNotifier, LogNotifier } from './notifications/notifier.js';
 import { PaymentService } from './payments/payment.service.js';
 import { paymentCallbackRoutes } from './payments/callback.routes.js';
 import { Reconciler } from './payments/reconciler.js';
@@ -84,6 +89,27 @@ export async function buildRuntime(config: Readonly<Config>, logger: Logger, opt
   earlyRouters.push(paymentCallbackRoutes(payments, paymentsLogger));
   jobs.push(new Reconciler({ database, daraja, config, logger: logger.child({ component: 'reconciler' }), now, payments }));
 
+  // Bookings: the abuse limits (memory, or Redis with REDIS_URL), the booking service, and the notification sender.
+  const rateLimits = createRateLimits(config, { logger: logger.child({ component: 'rate-limit' }), onLimited: renderRateLimited });
+  closers.push(() => rateLimits.close());
+  const bookings = new BookingService({
+    database,
+    payments,
+    config,
+    logger: logger.child({ component: 'bookings' }),
+    now,
+  });
+  jobs.push(
+    new NotificationSender({
+      db: database.db,
+      logger: logger.child({ component: 'notifications' }),
+      now,
+      publicBaseUrl: config.publicBaseUrl,
+      log: new LogNotifier(logger.child({ component: 'notifications' })),
+      email: config.smtpUrl && config.mailFrom ? new EmailNotifier({ smtpUrl: config.smtpUrl, from: config.mailFrom }) : undefined,
+    }),
+  );
+
   const deps: AppDeps = {
     config,
     database,
@@ -93,6 +119,8 @@ export async function buildRuntime(config: Readonly<Config>, logger: Logger, opt
     now,
     services: {
       movies: new MovieService(database.db, now),
+      bookings,
+      rateLimits,
       payments,
     },
     earlyRouters,
@@ -100,6 +128,7 @@ export async function buildRuntime(config: Readonly<Config>, logger: Logger, opt
     simulatorRouter: simulator?.router,
   };
 
+  routers.push(bookingRoutes(deps, rateLimits));
   const app = createApp(deps);
 
   let stopped = false;

@@ -1,0 +1,101 @@
+import { z } from 'zod';
+import { normalizePhone } from '../daraja/phone.js';
+
+/** Customer-facing messages of the booking form, one per field and problem. */
+export const BOOKING_MESSAGES = {
+  nameRequired: 'Enter your name.',
+  nameTooLong: 'Your name can be at most 100 characters.',
+  nameControl: 'Your name contains characters we cannot print on a ticket.',
+  quantityRequired: 'Enter how many tickets you want.',
+  quantityWhole: 'Enter the number of tickets as a whole number, like 2.',
+  quantityMin: 'Choose at least 1 ticket.',
+  quantityMax: (max: number) => `You can book at most ${max} tickets at a time.`,
+  email: 'Enter an email address like name@example.com, or leave it empty.',
+  notText: 'Enter this field once, as text.',
+} as const;
+
+/** What a valid form gives the service: trimmed name, 254XXXXXXXXX, a whole quantity in range, an email or null. */
+export interface BookingInput {
+  movieId: number;
+  customerName: string;
+  phoneNumber: string;
+  quantity: number;
+  email: string | null;
+}
+
+/** A form field: missing reads as empty; an array (the field sent twice) or anything else is refused. */
+const text = () => z.preprocess((v) => (v === undefined || v === null ? '' : v), z.string({ error: BOOKING_MESSAGES.notText }));
+
+/** The booking form's schema; the maximum comes from MAX_TICKETS_PER_BOOKING. */
+export function bookingFormSchema(maxTickets: number) {
+  return z.object({
+    movieId: text().pipe(
+      z.string().trim().regex(/^\d{1,9}$/, 'Choose a movie.').transform(Number),
+    ),
+    customerName: text().pipe(
+      z
+        .string()
+        .trim()
+        .min(1, BOOKING_MESSAGES.nameRequired)
+        .max(100, BOOKING_MESSAGES.nameTooLong)
+        // eslint-disable-next-line no-control-regex
+        .refine((s) => !/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/.test(s), BOOKING_MESSAGES.nameControl),
+    ),
+    phoneNumber: text().transform((s, ctx) => {
+      const r = normalizePhone(s);
+      if (!r.ok) {
+        ctx.addIssue({ code: 'custom', message: r.message });
+        return z.NEVER;
+      }
+      return r.phone;
+    }),
+    quantity: text().pipe(
+      z
+        .string()
+        .trim()
+        .min(1, BOOKING_MESSAGES.quantityRequired)
+        .transform((s, ctx) => {
+          // Digits only: no 2.5, 1e1, 0x10, -1 or '+3'; a leading minus gets its own message.
+          if (/^-\d+$/.test(s)) {
+            ctx.addIssue({ code: 'custom', message: BOOKING_MESSAGES.quantityMin });
+            return z.NEVER;
+          }
+          if (!/^\d+$/.test(s)) {
+            ctx.addIssue({ code: 'custom', message: BOOKING_MESSAGES.quantityWhole });
+            return z.NEVER;
+          }
+          // Long digit strings are above any maximum; compare without trusting Number() past 2^53.
+          const n = s.replace(/^0+(?=\d)/, '').length > 6 ? Number.MAX_SAFE_INTEGER : Number(s);
+          if (n < 1) ctx.addIssue({ code: 'custom', message: BOOKING_MESSAGES.quantityMin });
+          else if (n > maxTickets) ctx.addIssue({ code: 'custom', message: BOOKING_MESSAGES.quantityMax(maxTickets) });
+          return n;
+        }),
+    ),
+    email: text().pipe(
+      z
+        .string()
+        .trim()
+        .max(254, BOOKING_MESSAGES.email)
+        .transform((s, ctx) => {
+          if (s === '') return null;
+          if (!z.email().safeParse(s).success) {
+            ctx.addIssue({ code: 'custom', message: BOOKING_MESSAGES.email });
+            return z.NEVER;
+          }
+          return s;
+        }),
+    ),
+  });
+}
+
+/** The typed values to put back in the form, as strings (a repeated field becomes its first value). */
+export function formValues(body: unknown): Record<string, string> {
+  const src = body && typeof body === 'object' ? (body as Record<string, unknown>) : {};
+  const out: Record<string, string> = {};
+  for (const k of ['customerName', 'phoneNumber', 'quantity', 'email']) {
+    const v = src[k];
+    const first = Array.isArray(v) ? v[0] : v;
+    if (typeof first === 'string') out[k] = first.slice(0, 300);
+  }
+  return out;
+}
