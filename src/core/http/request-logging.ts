@@ -3,11 +3,15 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pinoHttp } from 'pino-http';
 import type { Logger } from '../logger.js';
 
-const CALLBACK_PATH = /(\/api\/payments\/callback\/)[^/?#]+/;
+/**
+ * Everything after the callback path. Express routes paths case-insensitively and ignores a trailing slash, so
+ * /API/Payments/Callback/<token>/ reaches the callback too; the match must be as loose as the routing.
+ */
+const CALLBACK_PATH = /(\/api\/+payments\/+callback)[/?#;%].*$/is;
 
-/** The callback URL's last segment is a secret: it never reaches a log line. */
+/** The callback URL carries a secret after /callback: it never reaches a log line, whatever the spelling. */
 export function redactUrl(url: string | undefined): string | undefined {
-  return url?.replace(CALLBACK_PATH, '$1[redacted]');
+  return url?.replace(CALLBACK_PATH, '$1/[redacted]');
 }
 
 /** pino-http with a request id per request (kept from X-Request-Id when it looks sane) echoed back as X-Request-Id. */
