@@ -72,8 +72,9 @@ export async function startApp(env: Record<string, string> = {}): Promise<AppPro
   child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
   let exited: number | null | undefined;
   const exit = new Promise<void>((resolve) =>
-    child.on('exit', (code) => {
+    child.on('exit', (code, signal) => {
       exited = code;
+      output += `\n[the app exited: code ${code}, signal ${signal}]\n`;
       resolve();
     }),
   );
