@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import { Router } from 'express';
 import type { Logger } from '../core/logger.js';
 import type { PaymentService } from './payment.service.js';
+import { loggableError } from './transaction.js';
 
 /** Daraja ignores what we answer, but it is the documented acknowledgement and the contract's (§3, §5). */
 export const CALLBACK_ACK = { ResultCode: 0, ResultDesc: 'Success' } as const;
@@ -30,7 +31,7 @@ export function paymentCallbackRoutes(payments: PaymentService, logger: Logger):
         ...(body.bytes > CALLBACK_BODY_LIMIT ? { oversizeBytes: body.bytes } : {}),
       });
     } catch (err) {
-      logger.error({ event: 'payments.callback.not_stored', err, bytes: body.bytes }, 'callback could NOT be stored; not acknowledged');
+      logger.error({ event: 'payments.callback.not_stored', err: loggableError(err), bytes: body.bytes }, 'callback could NOT be stored; not acknowledged');
       res.status(503).json({ ResultCode: 1, ResultDesc: 'Temporarily unavailable' });
       return;
     }

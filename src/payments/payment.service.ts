@@ -15,7 +15,7 @@ import {
   insertPushRequest, markPushAccepted, markPushAnsweredWithError, markTicketFailed, storeCheckoutId, unmatchedRowsNowKnown,
 } from './payment.repository.js';
 import { plainPhone, queryInboxBody, readInboxBody, type PaymentResult } from './payment-result.js';
-import { inTransaction, isDuplicateKey } from './transaction.js';
+import { inTransaction, isDuplicateKey, loggableError } from './transaction.js';
 
 export type PushStartResult =
   | { kind: 'accepted'; checkoutRequestId: string }
@@ -91,7 +91,7 @@ export class PaymentService {
     } catch (err) {
       // The push is out and may be paid: the callback still finds the attempt by phone and amount, and this line
       // keeps the id for an operator.
-      this.logger.error({ event: 'payments.push.store_failed', err, ticketId, pushRequestId, checkoutRequestId },
+      this.logger.error({ event: 'payments.push.store_failed', err: loggableError(err), ticketId, pushRequestId, checkoutRequestId },
         'STK push accepted but its CheckoutRequestID could not be stored');
     }
     return { kind: 'accepted', checkoutRequestId };
@@ -141,7 +141,7 @@ export class PaymentService {
     }
     // Unknown: the prompt may still reach the phone. Anything that is not a DarajaError is treated the same way,
     // because we cannot tell whether the request left.
-    if (!e) this.logger.error({ event: 'payments.push.error', err, ...log }, 'STK push failed unexpectedly; treated as unknown');
+    if (!e) this.logger.error({ event: 'payments.push.error', err: loggableError(err), ...log }, 'STK push failed unexpectedly; treated as unknown');
     await markPushAnsweredWithError(this.database.db, pushRequestId, 'Unknown', {
       errorCode: e?.errorCode ?? e?.code ?? 'UNEXPECTED', errorMessage: e?.message ?? String((err as Error)?.message ?? err), now,
     });
@@ -183,7 +183,7 @@ export class PaymentService {
       if (!row) throw new Error(`inbox row ${callbackId} vanished`);
       return { callbackId, outcome: await this.processInboxRow(row) };
     } catch (err) {
-      this.logger.error({ event: 'payments.callback.error', err, callbackId },
+      this.logger.error({ event: 'payments.callback.error', err: loggableError(err), callbackId },
         'callback stored but not processed; the reconciler will process it');
       return { callbackId, outcome: 'received' };
     }

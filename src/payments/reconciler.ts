@@ -6,7 +6,7 @@ import type { Logger } from '../core/logger.js';
 import type { DarajaClient, StkQueryResult } from '../daraja/daraja.client.js';
 import { findTicket, inboxRowsLeftReceived, latestOpenPushWithId, unmatchedRowsNowKnown } from './payment.repository.js';
 import type { PaymentService } from './payment.service.js';
-import { inTransaction } from './transaction.js';
+import { inTransaction, loggableError } from './transaction.js';
 
 export interface ReconcileReport {
   /** Pending tickets claimed and looked at. */
@@ -78,7 +78,7 @@ export class Reconciler implements BackgroundJob {
     this.timer = setTimeout(() => {
       this.timer = undefined;
       this.runOnce()
-        .catch((err: unknown) => this.deps.logger.error({ event: 'payments.reconcile.failed', err }, 'reconcile run failed'))
+        .catch((err: unknown) => this.deps.logger.error({ event: 'payments.reconcile.failed', err: loggableError(err) }, 'reconcile run failed'))
         .finally(() => {
           if (!this.stopped) this.schedule(this.deps.config.reconcileIntervalSeconds * 1000);
         });
@@ -110,14 +110,14 @@ export class Reconciler implements BackgroundJob {
       try {
         if ((await payments.processInboxRow(row)) !== 'received') n++;
       } catch (err) {
-        logger.error({ event: 'payments.reconcile.inbox_failed', err, callbackId: row.callbackId }, 'inbox row could not be processed');
+        logger.error({ event: 'payments.reconcile.inbox_failed', err: loggableError(err), callbackId: row.callbackId }, 'inbox row could not be processed');
       }
     }
     for (const row of await unmatchedRowsNowKnown(database.db, BATCH)) {
       try {
         if ((await payments.processInboxRow(row)) !== 'unmatched') n++;
       } catch (err) {
-        logger.error({ event: 'payments.reconcile.inbox_failed', err, callbackId: row.callbackId }, 'inbox row could not be processed');
+        logger.error({ event: 'payments.reconcile.inbox_failed', err: loggableError(err), callbackId: row.callbackId }, 'inbox row could not be processed');
       }
     }
     return n;
@@ -228,7 +228,7 @@ export class Reconciler implements BackgroundJob {
       }
       report.waiting++;
     } catch (err) {
-      logger.error({ event: 'payments.reconcile.ticket_failed', err, ticketId }, 'could not reconcile ticket');
+      logger.error({ event: 'payments.reconcile.ticket_failed', err: loggableError(err), ticketId }, 'could not reconcile ticket');
     }
   }
 }

@@ -52,3 +52,20 @@ export function isDuplicateKey(err: unknown): boolean {
   const e = err as { errno?: unknown; code?: unknown };
   return e?.errno === 1062 || e?.code === 'SQLITE_CONSTRAINT_UNIQUE';
 }
+
+/**
+ * An error fit for a log line: type, message, code and stack, but not the driver's extra fields. mysql2 puts the
+ * whole statement with its values inlined on `err.sql`, which for the inbox would be a raw callback body (a phone
+ * number, a receipt) in the logs.
+ */
+export function loggableError(err: unknown): Record<string, unknown> {
+  if (!(err instanceof Error)) return { message: String(err) };
+  const e = err as Error & { code?: unknown; errno?: unknown };
+  return {
+    type: e.name,
+    message: e.message,
+    ...(e.code !== undefined ? { code: e.code } : {}),
+    ...(e.errno !== undefined ? { errno: e.errno } : {}),
+    stack: e.stack,
+  };
+}

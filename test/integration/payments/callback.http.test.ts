@@ -1,6 +1,8 @@
+import { Writable } from 'node:stream';
 import request from 'supertest';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Db } from '../../../src/core/db/database.js';
+import { createLogger } from '../../../src/core/logger.js';
 import { holdTickets } from '../../../src/movies/movie.repository.js';
 import { createTestApp, type TestApp } from '../../support/app.js';
 import { dialects } from '../../support/db.js';
@@ -378,5 +380,33 @@ describe.each(dialects)('the callback source-IP allow list on %s', (dialect) => 
     expect(inside.status).toBe(200);
     expect(await lastInboxRow(db)).toMatchObject({ outcome: 'applied', sourceIp: '196.201.214.206' });
     expect((await ticketRow(db, tk.ticketId)).paymentStatus).toBe('Paid');
+  });
+});
+
+describe.each(dialects)('what the callback writes to the log on %s', (dialect) => {
+  it('when callbacks arrive, then the log names outcome and CheckoutRequestID, and never the token, the phone or the raw body', async () => {
+    const lines: string[] = [];
+    const destination = new Writable({ write(chunk, _enc, done) { lines.push(String(chunk)); done(); } });
+    const t = await createTestApp(dialect, { MPESA_CALLBACK_TOKEN: TOKEN }, { logger: createLogger({ level: 'info', destination }) });
+    try {
+      const db = t.database.db;
+      const tk = await insertPendingTicket(db, { phone: '254711222333' });
+      const body = JSON.stringify(successCallback({ checkoutRequestId: tk.checkoutRequestId!, amount: tk.totalAmount, phone: tk.phone }));
+      const send = (token: string) => request(t.app).post(`/api/payments/callback/${token}`).set('Content-Type', 'application/json').send(body).expect(200);
+      await send(TOKEN);
+      await send('cbtok_wrong_0123456789abcdef0123456789ab');
+      await send(TOKEN);
+
+      const log = lines.join('');
+      const events = lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.event === 'payments.callback');
+      expect(events.map((e) => e.outcome)).toEqual(['applied', 'rejected', 'duplicate']);
+      expect(events[0]).toMatchObject({ checkoutRequestId: tk.checkoutRequestId, ticketId: tk.ticketId });
+      expect(log).not.toContain(TOKEN);
+      expect(log).not.toContain('cbtok_wrong');
+      expect(log).not.toContain('254711222333');
+      expect(log).not.toContain('MpesaReceiptNumber');
+    } finally {
+      await t.close();
+    }
   });
 });
