@@ -1,8 +1,9 @@
 import { Writable } from 'node:stream';
 import request from 'supertest';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import type { Db } from '../../../src/core/db/database.js';
-import { createLogger } from '../../../src/core/logger.js';
+import { buildRuntime } from '../../../src/compose.js';
+import { openDatabase, type Db } from '../../../src/core/db/database.js';
+import { createLogger, silentLogger } from '../../../src/core/logger.js';
 import { holdTickets } from '../../../src/movies/movie.repository.js';
 import { createTestApp, type TestApp } from '../../support/app.js';
 import { dialects } from '../../support/db.js';
@@ -407,6 +408,33 @@ describe.each(dialects)('what the callback writes to the log on %s', (dialect) =
       expect(log).not.toContain('MpesaReceiptNumber');
     } finally {
       await t.close();
+    }
+  });
+});
+
+describe.each(dialects)('two app instances on one database (%s)', (dialect) => {
+  it('when both instances receive copies of the same callback at once, then the ticket changes exactly once', async () => {
+    const a = await createTestApp(dialect, { MPESA_CALLBACK_TOKEN: TOKEN });
+    // Instance B: its own connection pool (or SQLite connection) on A's database, built by the same composition root.
+    const secondHandle = await openDatabase(a.database.url);
+    const b = await buildRuntime(a.config, silentLogger, { database: secondHandle });
+    try {
+      const db = a.database.db;
+      const tk = await insertPendingTicket(db);
+      const body = JSON.stringify(successCallback({ checkoutRequestId: tk.checkoutRequestId!, amount: tk.totalAmount, phone: tk.phone }));
+      const send = (app: typeof a.app) => request(app).post(`/api/payments/callback/${TOKEN}`).set('Content-Type', 'application/json').send(body);
+      const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => send(i % 2 === 0 ? a.app : b.app)));
+      for (const r of answers) expect(r.status).toBe(200);
+
+      const outcomes = (await inboxRowsFor(db, tk.checkoutRequestId!)).map((r) => r.outcome).sort();
+      expect(outcomes).toEqual(['applied', ...Array<string>(19).fill('duplicate')]);
+      expect(await ticketRow(db, tk.ticketId)).toMatchObject({ paymentStatus: 'Paid', holdsTickets: 1 });
+      expect(await ticketsHeld(db, tk.movieId)).toBe(3);
+      expect(await notificationKinds(db, tk.ticketId)).toEqual(['Paid']);
+    } finally {
+      await b.stop();
+      await secondHandle.close();
+      await a.close();
     }
   });
 });
