@@ -62,7 +62,8 @@ describe('booking and paying in the browser', () => {
     expect(navigations(), 'the Failed state arrived without a reload').toBe(0);
 
     const retry = page.getByRole('button', { name: /try again/i });
-    await Promise.all([page.waitForURL(ticketUrl), retry.click()]);
+    await Promise.all([page.waitForNavigation({ waitUntil: 'load' }), retry.click()]); // POST, then 303 back
+    expect(page.url()).toBe(ticketUrl);
     expect((await ticketStatus(ticketUrl)).status).toBe('Pending');
     await waitForText(page, /check your phone/i);
 

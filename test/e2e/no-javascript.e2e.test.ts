@@ -46,7 +46,8 @@ describe('with JavaScript turned off', () => {
 
     const retry = page.getByRole('button', { name: /try again/i });
     await expect(retry.evaluate((b) => (b as HTMLButtonElement).form?.method)).resolves.toBe('post');
-    await Promise.all([page.waitForURL(ticketUrl), retry.click()]);
+    await Promise.all([page.waitForNavigation({ waitUntil: 'load' }), retry.click()]); // POST, then 303 back
+    expect(page.url()).toBe(ticketUrl);
     // The retry sent a new push: Pending again, or already Failed again for this test number.
     expect(['Pending', 'Failed']).toContain((await ticketStatus(ticketUrl)).status);
     await expect(page.locator('main').innerText()).resolves.toMatch(/check your phone|cancel/i);
