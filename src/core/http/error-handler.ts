@@ -6,6 +6,17 @@ function wantsJson(req: Request): boolean {
     (req.accepts(['html', 'json']) === 'json');
 }
 
+/**
+ * An error a library raised about the request itself: http-errors' (expose is true for 4xx), body-parser's (typed) or
+ * the router's URIError. Other errors that happen to carry a status (an upstream's, say) stay 500s.
+ */
+function isClientHttpError(err: unknown): err is { status: number; type?: string } {
+  if (!err || typeof err !== 'object') return false;
+  const e = err as { status?: unknown; expose?: unknown; type?: unknown };
+  if (typeof e.status !== 'number' || e.status < 400 || e.status > 499) return false;
+  return e.expose === true || typeof e.type === 'string' || err instanceof URIError;
+}
+
 export const notFound: RequestHandler = (_req, _res, next) => next(new NotFoundError());
 
 /**
@@ -23,14 +34,15 @@ export const errorHandler: ErrorRequestHandler = (err, req, res, _next) => {
     code = err.code;
     message = err.publicMessage;
     if (err instanceof ValidationError) fields = err.fields;
-  } else if (err && typeof err === 'object' && 'type' in err && typeof (err as { status?: unknown }).status === 'number') {
-    // body-parser's errors: too large, bad JSON, unsupported charset…
-    const e = err as { status: number; type: string };
-    status = e.status;
-    code = e.type.toUpperCase().replace(/[.\s-]/g, '_');
+  } else if (isClientHttpError(err)) {
+    // body-parser's errors (too large, bad JSON, unknown charset or encoding, a broken gzip body) and the router's
+    // undecodable %-escapes: the client's fault, answered with its 4xx and a plain message, never the library's text.
+    status = err.status;
+    code = err.type ? err.type.toUpperCase().replace(/[.\s-]/g, '_') : err instanceof URIError ? 'BAD_URL' : `HTTP_${status}`;
     message =
-      e.type === 'entity.too.large' ? 'The request is too large.'
-      : e.type === 'entity.parse.failed' ? 'The request body is not valid JSON.'
+      err.type === 'entity.too.large' ? 'The request is too large.'
+      : err.type === 'entity.parse.failed' ? 'The request body is not valid JSON.'
+      : err instanceof URIError ? 'That address is not valid.'
       : 'The request could not be read.';
   } else {
     status = 500;
