@@ -68,7 +68,8 @@ export function createApp(deps: AppDeps): Express {
           'default-src': ["'self'"],
           'script-src': ["'self'"],
           'style-src': ["'self'"],
-          'img-src': ["'self'", 'data:'],
+          // Posters may be https URLs (the movie form allows them); an image cannot run code, so this is all we open.
+          'img-src': ["'self'", 'data:', 'https:'],
           'connect-src': ["'self'"],
           'form-action': ["'self'"],
           'frame-ancestors': ["'none'"],

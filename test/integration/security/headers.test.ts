@@ -30,6 +30,9 @@ function expectStrictCsp(res: { headers: Record<string, string> }, what: string)
   expect(d.get('frame-ancestors'), what).toEqual(["'none'"]);
   expect(d.get('form-action'), what).toEqual(["'self'"]);
   expect(d.get('base-uri'), what).toEqual(["'self'"]);
+  // Images may come from https (posters); they cannot run code.
+  expect(d.get('img-src'), what).toEqual(["'self'", 'data:', 'https:']);
+  expect(d.get('connect-src'), what).toEqual(["'self'"]);
   expect(d.has('script-src-attr'), what).toBe(true);
   expect(d.get('script-src-attr'), what).toEqual(["'none'"]);
 }
@@ -146,6 +149,16 @@ describe.each(dialects)('security headers and inline code on %s', (dialect) => {
     expectHardened(cb, 'callback');
     const sim = await request(s.app).post('/simulator/mpesa/stkpush/v1/processrequest').send({});
     expectHardened(sim, 'simulator API');
+  });
+
+  it('when a movie poster is an https URL, then the pages show it and the CSP lets the browser load it', async () => {
+    const movieId = await makeMovie(s.database.db);
+    await s.database.db.updateTable('movie').set({ imageUrl: 'https://images.example.org/poster.jpg' }).where('movieId', '=', movieId).execute();
+    for (const url of ['/', `/movies/${movieId}`]) {
+      const res = await request(s.app).get(url);
+      expect(res.text, url).toContain('src="https://images.example.org/poster.jpg"');
+      expect(directives(res.headers['content-security-policy']).get('img-src'), url).toContain('https:');
+    }
   });
 
   it('when a page loads a script or stylesheet, then it is one of our files, served with its own type', async () => {
