@@ -27,7 +27,7 @@ describe('the operator pages', () => {
 
     // The chart is an inline SVG drawn by the server (no chart library, no script needed), with a text alternative.
     const chart = page.locator('main svg').first();
-    await chart.waitFor({ state: 'visible' });
+    await chart.waitFor({ state: 'visible', timeout: 10_000 });
     const box = await chart.boundingBox();
     expect(box?.width ?? 0).toBeGreaterThan(100);
     expect(box?.height ?? 0).toBeGreaterThan(50);
