@@ -1,7 +1,9 @@
 import type { Migration } from 'kysely';
 import * as initial from './001-initial.js';
+import * as adminIndexes from './002-admin-indexes.js';
 
 /** Every migration, in order. Add new ones here; names sort, and applied names are kept in kysely_migration. */
 export const migrations: Record<string, Migration> = {
   '001-initial': initial,
+  '002-admin-indexes': adminIndexes,
 };
