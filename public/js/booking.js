@@ -18,3 +18,9 @@
     b.textContent = 'Sending the M-Pesa prompt…';
   });
 })();
+// Coming back with the Back button (bfcache) must not leave the button stuck on "Sending…".
+window.addEventListener('pageshow', function (e) {
+  if (!e.persisted) return;
+  var b = document.querySelector('.booking-form button[type=submit]');
+  if (b) { b.disabled = false; b.textContent = 'Pay with M-Pesa'; }
+});
