@@ -117,7 +117,13 @@ export class PaymentService {
       }
     }
     await markPushAccepted(db, pushRequestId, merchantRequestId, this.now());
-    await this.applyUnmatched(checkoutRequestId);
+    try {
+      await this.applyUnmatched(checkoutRequestId);
+    } catch (err) {
+      // The id is stored, so the reconciler's next run applies the waiting callback instead.
+      this.logger.error({ event: 'payments.push.unmatched_failed', err: loggableError(err), pushRequestId, checkoutRequestId },
+        'could not apply a callback that beat the push answer; the reconciler will');
+    }
   }
 
   private async pushNotAccepted(ticket: Ticket, pushRequestId: number, err: unknown): Promise<PushStartResult> {
