@@ -1,0 +1,199 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestApp, type TestApp } from '../../support/app.js';
+import { dialects } from '../../support/db.js';
+import type { InboxOutcome } from '../../../src/core/db/schema.js';
+import { ADMIN_ENV, auditRows, makeInbox, makeMovie, makePush, makeTicket, nextLink, operator, tokenIn } from './helpers.js';
+
+const listedCallbackIds = (html: string) => [...html.matchAll(/data-callback-id="(\d+)"/g)].map((m) => Number(m[1]));
+
+function successBody(checkoutRequestId: string, amount: number, phone: string, receipt: string): string {
+  return JSON.stringify({
+    Body: {
+      stkCallback: {
+        MerchantRequestID: '29115-34620561-1',
+        CheckoutRequestID: checkoutRequestId,
+        ResultCode: 0,
+        ResultDesc: 'The service request is processed successfully.',
+        CallbackMetadata: {
+          Item: [
+            { Name: 'Amount', Value: amount },
+            { Name: 'MpesaReceiptNumber', Value: receipt },
+            { Name: 'Balance' },
+            { Name: 'TransactionDate', Value: 20250514201201 },
+            { Name: 'PhoneNumber', Value: Number(phone) },
+          ],
+        },
+      },
+    },
+  });
+}
+
+describe.each(dialects)('admin callback inbox on %s', (dialect) => {
+  let t: TestApp;
+  type Services = { payments?: unknown };
+  let services: Services;
+  beforeAll(async () => {
+    t = await createTestApp(dialect, ADMIN_ENV);
+    services = t.deps.services as Services;
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  /** Swaps the payments service for the length of `fn` (the admin looks it up on each request). */
+  async function withPayments<T>(replacement: unknown, fn: () => Promise<T>): Promise<T> {
+    const real = services.payments;
+    services.payments = replacement;
+    try {
+      return await fn();
+    } finally {
+      services.payments = real;
+    }
+  }
+
+  it('when the inbox is filtered by outcome, then only rows with that outcome show, newest first', async () => {
+    const ids: Record<string, number[]> = {};
+    for (const outcome of ['applied', 'duplicate', 'unmatched', 'rejected', 'invalid', 'mismatch', 'received'] as InboxOutcome[]) {
+      ids[outcome] = [await makeInbox(t.database.db, { outcome }), await makeInbox(t.database.db, { outcome })];
+    }
+    for (const [outcome, mine] of Object.entries(ids)) {
+      const res = await operator(t.app).get(`/admin/callbacks?outcome=${outcome}`).expect(200);
+      const listed = listedCallbackIds(res.text);
+      expect(listed.slice(0, 2), outcome).toEqual([...mine].reverse());
+      const others = Object.entries(ids).filter(([o]) => o !== outcome).flatMap(([, v]) => v);
+      expect(listed.filter((id) => others.includes(id)), outcome).toEqual([]);
+      expect(res.text).toMatch(new RegExp(`<option value="${outcome}" selected>`));
+    }
+    const all = await operator(t.app).get('/admin/callbacks').expect(200);
+    expect(listedCallbackIds(all.text).slice(0, 3)).toEqual([ids.received![1], ids.received![0], ids.mismatch![1]]);
+    const bad = await operator(t.app).get('/admin/callbacks?outcome=<x>').expect(422);
+    expect(bad.text).toContain('Choose one of the outcomes in the list.');
+    expect(bad.text).not.toContain('<x>');
+  });
+
+  it('when the inbox is paged through, then every row of the filter is visited once', async () => {
+    const mine: number[] = [];
+    for (let i = 0; i < 9; i++) mine.push(await makeInbox(t.database.db, { outcome: 'rejected', detail: 'paging' }));
+    const seen: number[] = [];
+    let url: string | undefined = '/admin/callbacks?outcome=rejected&limit=4';
+    while (url) {
+      const res = await operator(t.app).get(url).expect(200);
+      seen.push(...listedCallbackIds(res.text));
+      url = nextLink(res.text);
+      if (url) expect(url).toMatch(/before=\d+/);
+    }
+    expect(new Set(seen).size).toBe(seen.length);
+    for (const id of mine) expect(seen.filter((x) => x === id)).toHaveLength(1);
+    expect(seen).toEqual([...seen].sort((a, b) => b - a));
+  });
+
+  it('when a raw body is shown, then JSON is pretty-printed and anything else is shown as received, both escaped', async () => {
+    const json = await makeInbox(t.database.db, { outcome: 'invalid', body: '{"Body":{"note":"<script>alert(1)</script>"}}' });
+    const text = await makeInbox(t.database.db, { outcome: 'invalid', body: 'ResultCode=0&x=<img src=x onerror=alert(1)>' });
+    const big = await makeInbox(t.database.db, { outcome: 'invalid', body: JSON.stringify({ pad: 'y'.repeat(5000), tail: 'END-OF-BODY' }) });
+    const list = await operator(t.app).get('/admin/callbacks?outcome=invalid').expect(200);
+    expect(list.text).not.toContain('<script>alert(1)');
+    expect(list.text).not.toContain('<img src=x');
+    expect(list.text).toContain('{\n  &#34;Body&#34;: {\n    &#34;note&#34;: &#34;&lt;script&gt;alert(1)&lt;/script&gt;&#34;\n  }\n}');
+    expect(list.text).toContain('ResultCode=0&amp;x=&lt;img src=x onerror=alert(1)&gt;');
+    // A long body shows its start in the list, and whole on its own page.
+    expect(list.text).not.toContain('END-OF-BODY');
+    expect(list.text).toContain(`href="/admin/callbacks/${big}">See the whole body`);
+    const full = await operator(t.app).get(`/admin/callbacks/${big}`).expect(200);
+    expect(full.text).toContain('END-OF-BODY');
+    expect(full.text).toContain('Body (JSON, formatted)');
+    const one = await operator(t.app).get(`/admin/callbacks/${text}`).expect(200);
+    expect(one.text).toContain('Body (as received)');
+    expect(json).toBeGreaterThan(0);
+    await operator(t.app).get('/admin/callbacks/99999999').expect(404);
+  });
+
+  it('when an unmatched callback is assigned by ticket reference, then the payments service gets the ticket and the operator, and the page reports the outcome', async () => {
+    const movie = await makeMovie(t.database.db);
+    const tk = await makeTicket(t.database.db, { movieId: movie, paymentStatus: 'Pending' });
+    const cb = await makeInbox(t.database.db, { outcome: 'unmatched', detail: 'unknown CheckoutRequestID' });
+    const calls: unknown[][] = [];
+    const fake = { assignCallback: async (...args: unknown[]) => { calls.push(args); return 'applied'; } };
+    await withPayments(fake, async () => {
+      const agent = operator(t.app);
+      const page = await agent.get(`/admin/callbacks/${cb}`).expect(200);
+      expect(page.text).toContain(`action="/admin/callbacks/${cb}/assign"`);
+      const res = await agent.post(`/admin/callbacks/${cb}/assign`).type('form').send({ _csrf: tokenIn(page.text), ticket: ` ${tk.ref} ` }).expect(303);
+      expect(res.headers.location).toBe(`/admin/callbacks/${cb}?assigned=applied`);
+      // A pasted ticket link works as well as the reference or the number.
+      await agent.post(`/admin/callbacks/${cb}/assign`).type('form').send({ _csrf: tokenIn(page.text), ticket: `http://localhost:3000/tickets/${tk.ref}` }).expect(303);
+      await agent.post(`/admin/callbacks/${cb}/assign`).type('form').send({ _csrf: tokenIn(page.text), ticket: String(tk.ticketId) }).expect(303);
+      expect(calls).toEqual([[cb, tk.ticketId, 'ops'], [cb, tk.ticketId, 'ops'], [cb, tk.ticketId, 'ops']]);
+      const after = await agent.get(res.headers.location!).expect(200);
+      expect(after.text).toContain('Assigned. The callback was processed with the outcome &#34;applied&#34;.');
+    });
+  });
+
+  it('when the ticket named does not exist, or the callback is not unmatched, then the operator is told and nothing is called', async () => {
+    const movie = await makeMovie(t.database.db);
+    const tk = await makeTicket(t.database.db, { movieId: movie });
+    const unmatched = await makeInbox(t.database.db, { outcome: 'unmatched' });
+    const applied = await makeInbox(t.database.db, { outcome: 'applied' });
+    const calls: unknown[] = [];
+    await withPayments({ assignCallback: async (...a: unknown[]) => { calls.push(a); return 'applied'; } }, async () => {
+      const agent = operator(t.app);
+      const page = await agent.get(`/admin/callbacks/${unmatched}`).expect(200);
+      const token = tokenIn(page.text);
+      const missing = await agent.post(`/admin/callbacks/${unmatched}/assign`).type('form').send({ _csrf: token, ticket: 'NoSuchTicketRef123' }).expect(422);
+      expect(missing.text).toContain('No ticket has that number or reference.');
+      expect(missing.text).toMatch(/id="ticket"[^>]*value="NoSuchTicketRef123"/);
+      const empty = await agent.post(`/admin/callbacks/${unmatched}/assign`).type('form').send({ _csrf: token, ticket: '' }).expect(422);
+      expect(empty.text).toContain('Enter the ticket number or its reference.');
+      const done = await agent.post(`/admin/callbacks/${applied}/assign`).type('form').send({ _csrf: token, ticket: String(tk.ticketId) }).expect(409);
+      expect(done.text).toContain('Only an unmatched callback can be assigned');
+      const appliedPage = await agent.get(`/admin/callbacks/${applied}`).expect(200);
+      expect(appliedPage.text).not.toContain('/assign"');
+    });
+    expect(calls).toEqual([]);
+  });
+
+  it('when the payments service is not available, then assigning answers 503 and changes nothing', async () => {
+    const movie = await makeMovie(t.database.db);
+    const tk = await makeTicket(t.database.db, { movieId: movie });
+    const cb = await makeInbox(t.database.db, { outcome: 'unmatched' });
+    await withPayments(undefined, async () => {
+      const agent = operator(t.app);
+      const token = tokenIn((await agent.get(`/admin/callbacks/${cb}`)).text);
+      const res = await agent.post(`/admin/callbacks/${cb}/assign`).type('form').send({ _csrf: token, ticket: String(tk.ticketId) }).expect(503);
+      expect(res.text).toContain('Assigning callbacks is not available');
+    });
+    const row = await t.database.db.selectFrom('callbackinbox').select('outcome').where('callbackId', '=', cb).executeTakeFirstOrThrow();
+    expect(row.outcome).toBe('unmatched');
+  });
+
+  it('when an unmatched success callback is assigned to the Pending ticket it paid for, then the ticket is Paid by the operator and the action is audited', async (ctx) => {
+    if (typeof (services.payments as { assignCallback?: unknown } | undefined)?.assignCallback !== 'function') {
+      ctx.skip('the payments service is not wired into deps.services yet');
+    }
+    const movie = await makeMovie(t.database.db, { price: 30, maximumTickets: 10, ticketsHeld: 2 });
+    const tk = await makeTicket(t.database.db, {
+      movieId: movie, paymentStatus: 'Pending', quantity: 2, totalAmount: 60, phoneNumber: '254708374149', holdsTickets: 1,
+      mpesaReceiptNumber: null, transactionDate: null, resultCode: null, confirmedBy: null,
+    });
+    // The push timed out: no CheckoutRequestID was ever learned, and the callback's id matched nothing.
+    await makePush(t.database.db, { ticketId: tk.ticketId, checkoutRequestId: null, status: 'Unknown', amount: 60, phoneNumber: '254708374149' });
+    const cb = await makeInbox(t.database.db, {
+      outcome: 'unmatched', checkoutRequestId: 'ws_CO_lost_000001', detail: 'unknown CheckoutRequestID',
+      body: successBody('ws_CO_lost_000001', 60, '254708374149', 'OPS1234567'),
+    });
+    const agent = operator(t.app);
+    const token = tokenIn((await agent.get(`/admin/callbacks/${cb}`)).text);
+    const res = await agent.post(`/admin/callbacks/${cb}/assign`).type('form').send({ _csrf: token, ticket: tk.ref }).expect(303);
+    expect(res.headers.location).toBe(`/admin/callbacks/${cb}?assigned=applied`);
+    const ticket = await t.database.db.selectFrom('ticket').selectAll().where('ticketId', '=', tk.ticketId).executeTakeFirstOrThrow();
+    expect(ticket).toMatchObject({ paymentStatus: 'Paid', mpesaReceiptNumber: 'OPS1234567', confirmedBy: 'operator' });
+    const inbox = await t.database.db.selectFrom('callbackinbox').selectAll().where('callbackId', '=', cb).executeTakeFirstOrThrow();
+    expect(inbox).toMatchObject({ outcome: 'applied', ticketId: tk.ticketId });
+    const audit = await auditRows(t.database.db, { ticketId: tk.ticketId });
+    expect(audit).toEqual([expect.objectContaining({ actor: 'ops', callbackId: cb })]);
+    const page = await agent.get(`/admin/callbacks/${cb}`).expect(200);
+    expect(page.text).toContain('by ops');
+    const timeline = await agent.get(`/admin/tickets/${tk.ticketId}`).expect(200);
+    expect(timeline.text).toMatch(/data-kind="audit"/);
+  });
+});
