@@ -10,6 +10,10 @@ import { checkPassed, describeCheck, verifyTickets } from '../support/verify.js'
 const MYSQL_RATIO_TARGET = 0.35;
 const P99_TARGET_MS = 25;
 
+/** CPU ms of a process per request between two readings (NaN where /proc is not there). */
+const cpuPer = (before: number | undefined, after: number | undefined, requests: number) =>
+  before === undefined || after === undefined || requests === 0 ? NaN : (after - before) / requests;
+
 /** Bodies for the baseline: the same shapes and sizes as the app gets, no database behind them. */
 function helloBodies(): PendingTickets {
   return new PendingTickets(1, 10_000, Array.from({ length: 10 }, (_, i) => i + 1), Array.from({ length: 10 }, (_, i) => 100 + 50 * i), new Date());
@@ -25,9 +29,11 @@ async function measureHello(ctx: Context) {
     if (s.helloWarmSeconds > 0) {
       await saturate({ url: hello.callbackUrl, connections: s.connections, duration: s.helloWarmSeconds, wrap: bodies.count, body });
     }
+    const cpu0 = hello.cpuMs();
     const sat = await saturate({ url: hello.callbackUrl, connections: s.connections, duration: s.helloSeconds, wrap: bodies.count, body });
+    const cpuPerRequest = cpuPer(cpu0, hello.cpuMs(), sat.requests);
     const steady = await paced({ url: hello.callbackUrl, rate: s.pacedRate, count: s.helloPacedCount, body });
-    return { sat, steady };
+    return { sat, steady, cpuPerRequest };
   } finally {
     await hello.stop();
   }
@@ -64,7 +70,9 @@ export async function callbacksScenario(ctx: Context): Promise<void> {
       const warm = await saturate({ url: app.callbackUrl, connections: s.connections, amount: s.warm, startIndex: warmAt, body });
       mark(warmAt, warm.answered, s.warm + gap);
       ctx.log(`  warm-up: ${warm.requests} callbacks`);
+      const cpu0 = app.cpuMs();
       sat = await saturate({ url: app.callbackUrl, connections: s.connections, amount: s.measured, startIndex: measureAt, body });
+      const cpuPerCallback = cpuPer(cpu0, app.cpuMs(), sat.requests);
       mark(measureAt, sat.answered, s.measured + gap);
       ctx.log(`  ${label(dialect)}: ${sat.rps.toFixed(0)} req/s, p50 ${ms(sat.latency.p50)}, p99 ${ms(sat.latency.p99)}, non-200 ${non200(sat)}`);
       const steady = await paced({ url: app.callbackUrl, rate: s.pacedRate, count: s.pacedCount, startIndex: pacedAt, body });
@@ -86,6 +94,15 @@ export async function callbacksScenario(ctx: Context): Promise<void> {
         ratio,
         target: dialect === 'mysql' ? { text: `ratio ≥ ${MYSQL_RATIO_TARGET}`, met: ratio >= MYSQL_RATIO_TARGET } : undefined,
         detail: `${sat.requests} callbacks in ${sat.seconds.toFixed(1)} s; latency under saturation p50 ${ms(sat.latency.p50)}, p99 ${ms(sat.latency.p99)} (baseline p99 ${ms(hello.sat.latency.p99)})`,
+      });
+      ctx.figure({
+        scenario: 'callbacks',
+        name: `App CPU time per callback, ${label(dialect)}`,
+        value: cpuPerCallback,
+        unit: 'ms',
+        baseline: { name: 'bare Express CPU per request', value: hello.cpuPerRequest },
+        ratio: cpuPerCallback / hello.cpuPerRequest,
+        detail: 'user + system time of the app process (/proc/<pid>/stat) over the saturation run, divided by the callbacks answered: unlike req/s it hardly depends on what else the machine is doing',
       });
       const bad = non200(sat) + non200(steady) + non200(warm);
       ctx.figure({

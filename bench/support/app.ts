@@ -20,6 +20,8 @@ export async function startApp(o: {
   workDir: string;
   env?: Record<string, string>;
   cpuProfileDir?: string;
+  /** Run the app from another checkout (A/B experiments); this repository by default. */
+  cwd?: string;
 }): Promise<AppProcess> {
   const port = await freePort();
   const child = await startNodeChild({
@@ -30,6 +32,7 @@ export async function startApp(o: {
     workDir: join(o.workDir, 'logs'),
     cpuProfileDir: o.cpuProfileDir,
     timeoutMs: 60_000,
+    cwd: o.cwd,
     env: {
       NODE_ENV: 'production',
       DATABASE_URL: o.databaseUrl,

@@ -47,6 +47,8 @@ export interface NodeChild {
   logFile: string;
   /** VmRSS and VmHWM of the child from /proc/<pid>/status, in bytes (Linux only; undefined elsewhere). */
   memory(): { rss: number; hwm: number } | undefined;
+  /** CPU time the child has used so far (user + system), in ms, from /proc/<pid>/stat (Linux only). */
+  cpuMs(): number | undefined;
   /** SIGTERM, wait for a clean exit (the app drains and closes the database), SIGKILL after `graceMs`. */
   stop(graceMs?: number): Promise<number | null>;
   /** The .cpuprofile written on exit, when started with `cpuProfileDir`. */
@@ -64,6 +66,8 @@ export interface StartOptions {
   workDir: string;
   cpuProfileDir?: string;
   timeoutMs?: number;
+  /** Another checkout to run the script from (A/B experiments on a copy of the code); the repository by default. */
+  cwd?: string;
 }
 
 /**
@@ -81,7 +85,7 @@ export async function startNodeChild(o: StartOptions): Promise<NodeChild> {
   }
   args.push(o.script);
   const child = spawn(process.execPath, args, {
-    cwd: ROOT,
+    cwd: o.cwd ?? ROOT,
     env: { ...baseEnv(), TIKITI_NO_DOTENV: '1', ...o.env, PORT: String(o.port) },
     stdio: ['ignore', fd, fd],
   });
@@ -112,6 +116,7 @@ export async function startNodeChild(o: StartOptions): Promise<NodeChild> {
     baseUrl,
     logFile,
     memory: () => readProcMemory(pid),
+    cpuMs: () => readProcCpuMs(pid),
     async stop(graceMs = 20_000) {
       if (exitCode !== undefined) return exitCode;
       child.kill('SIGTERM');
@@ -132,6 +137,18 @@ export function readProcMemory(pid: number): { rss: number; hwm: number } | unde
     const status = readFileSync(`/proc/${pid}/status`, 'utf8');
     const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) * 1024;
     return { rss: kb('VmRSS'), hwm: kb('VmHWM') };
+  } catch {
+    return undefined;
+  }
+}
+
+/** utime + stime of a process in ms (fields 14 and 15 of /proc/<pid>/stat, in clock ticks of 10 ms on Linux). */
+export function readProcCpuMs(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) is in parentheses and may hold spaces: count fields after the last ')'.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10;
   } catch {
     return undefined;
   }

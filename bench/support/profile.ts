@@ -32,6 +32,16 @@ function where(url: string): string {
 export function summariseProfile(file: string, top = 15): ProfileSummary {
   const p = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
   const byId = new Map(p.nodes.map((n) => [n.id, n]));
+  const parent = new Map<number, number>();
+  for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  // A native frame (a socket write, a SQLite step) says little alone: name the nearest JavaScript module above it.
+  const callerModule = (id: number): string => {
+    for (let up = parent.get(id); up !== undefined; up = parent.get(up)) {
+      const url = byId.get(up)?.callFrame.url;
+      if (url && !url.startsWith('node:')) return where(url);
+    }
+    return '?';
+  };
   const self = new Map<number, number>();
   for (let i = 0; i < p.samples.length; i++) {
     const id = p.samples[i]!;
@@ -50,7 +60,7 @@ export function summariseProfile(file: string, top = 15): ProfileSummary {
       continue;
     }
     busy += us;
-    const mod = functionName.startsWith('(') ? functionName : where(url);
+    const mod = functionName.startsWith('(') ? functionName : url ? where(url) : `native, from ${callerModule(id)}`;
     // tsx hands V8 one-line modules, so a line number says nothing there; keep it for node: internals and packages.
     const name = `${functionName || '(anonymous)'} ${mod}${url && lineNumber > 0 ? `:${lineNumber + 1}` : ''}`;
     frames.set(name, (frames.get(name) ?? 0) + us);

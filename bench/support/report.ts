@@ -162,7 +162,7 @@ database, which is why every figure has a same-run baseline.
   a time with a new phone number each time; rate limits are raised out of the way. The time is from sending
   POST /bookings to its 303. Baseline: the same with \`DARAJA_TOKEN_CACHE=off\` (a fresh token before every call, as
   the user's guide does). Every booking must leave a Pending ticket whose push Daraja accepted.
-- **Growth**: callbacks at a steady 200/s (so the p50 is service time, not queueing) with 1 thousand tickets in the
+- **Growth**: callbacks at a steady 50/s (far under the app's ceiling, so the p50 is service time, not queueing) with 1 thousand tickets in the
   database, then with 1 million: the million are settled tickets spread over six months, each with its push attempt and
   its callback in the inbox (old inbox bodies are short placeholders: only the table's size and indexes matter here),
   plus the same thousand Pending ones. The admin tickets list is measured by \`bench/admin-tickets.bench.ts\`.
