@@ -66,7 +66,7 @@ export async function growthScenario(ctx: Context): Promise<void> {
   await adminGrowth(ctx);
 }
 
-type AdminBench = (opts: { rows: number[]; dialects: string[] }) => Promise<unknown>;
+type AdminBench = (opts: { rows: number[]; dialects: string[]; log?: (line: string) => void }) => Promise<unknown>;
 
 /** The admin tickets list's growth, measured by bench/admin-tickets.bench.ts (another engineer's) when it exists. */
 async function adminGrowth(ctx: Context): Promise<void> {
@@ -83,7 +83,7 @@ async function adminGrowth(ctx: Context): Promise<void> {
     return;
   }
   ctx.log(`growth/admin: runAdminTicketsBench({ rows: [${ctx.sizes.admin.rows.join(', ')}] })…`);
-  const result = await mod.runAdminTicketsBench({ rows: ctx.sizes.admin.rows, dialects: ctx.dialects });
+  const result = await mod.runAdminTicketsBench({ rows: ctx.sizes.admin.rows, dialects: ctx.dialects, log: ctx.log });
   recordAdminResult(ctx, result);
 }
 
