@@ -3,7 +3,6 @@ import type { Request, RequestHandler } from 'express';
 import { doubleCsrf } from 'csrf-csrf';
 import { AppError } from '../errors.js';
 
-const SID_COOKIE = 'tikiti.sid';
 
 /**
  * CSRF protection for every form (double-submit cookie, signed, tied to a per-browser id cookie), from csrf-csrf.
@@ -12,6 +11,9 @@ const SID_COOKIE = 'tikiti.sid';
  */
 export function csrfProtection(opts: { secret: string; secure: boolean; skip: (req: Request) => boolean }) {
   const cookieOptions = { sameSite: 'lax' as const, path: '/', secure: opts.secure, httpOnly: true };
+  // Over https both cookies take the __Host- prefix: a sibling subdomain (another tunnel on the same parent domain)
+  // cannot plant them, so the double submit cannot be seeded from outside.
+  const SID_COOKIE = opts.secure ? '__Host-tikiti.sid' : 'tikiti.sid';
 
   const browserId: RequestHandler = (req, res, next) => {
     let sid = req.cookies?.[SID_COOKIE] as string | undefined;

@@ -197,7 +197,7 @@ describe.each(dialects)('https deployments on %s', (dialect) => {
     await t?.close();
   });
 
-  it('when PUBLIC_BASE_URL is https, then HSTS for a year, upgrade-insecure-requests, and every cookie Secure (the CSRF one __Host-)', async () => {
+  it('when PUBLIC_BASE_URL is https, then HSTS for a year, upgrade-insecure-requests, and every cookie Secure with the __Host- prefix', async () => {
     const movieId = await makeMovie(t.database.db);
     const res = await request(t.app).get(`/movies/${movieId}`).set('X-Forwarded-Proto', 'https');
     expect(res.status).toBe(200);
@@ -207,7 +207,7 @@ describe.each(dialects)('https deployments on %s', (dialect) => {
     expect(hsts).toMatch(/includeSubDomains/);
     expect(res.headers['content-security-policy']).toMatch(/upgrade-insecure-requests/);
     const cookies = res.headers['set-cookie'] as unknown as string[];
-    expect(cookies.map((c) => c.split('=')[0]).sort()).toEqual(['__Host-tikiti.csrf', 'tikiti.sid']);
+    expect(cookies.map((c) => c.split('=')[0]).sort()).toEqual(['__Host-tikiti.csrf', '__Host-tikiti.sid']);
     for (const c of cookies) {
       expect(c).toMatch(/;\s*Secure/i);
       expect(c).toMatch(/;\s*HttpOnly/i);
