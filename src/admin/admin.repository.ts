@@ -119,9 +119,16 @@ export async function moviesByIds(db: Db, ids: readonly number[]): Promise<Movie
   return db.selectFrom('movie').selectAll().where('movieId', 'in', [...new Set(ids)]).execute();
 }
 
-/** Movies for the filter's drop-down: upcoming and recent shows first, then older ones, capped. */
-export async function movieChoices(db: Db, limit: number): Promise<Array<Pick<Movie, 'movieId' | 'title' | 'showTime'>>> {
-  return db.selectFrom('movie').select(['movieId', 'title', 'showTime']).orderBy('showTime', 'desc').orderBy('movieId', 'desc').limit(limit).execute();
+/** Movies for the filter's drop-down: shows from `since` on, latest first, capped (movie_showTime). */
+export async function movieChoices(db: Db, since: Date, limit: number): Promise<Array<Pick<Movie, 'movieId' | 'title' | 'showTime'>>> {
+  return db
+    .selectFrom('movie')
+    .select(['movieId', 'title', 'showTime'])
+    .where('showTime', '>=', toDbTime(since))
+    .orderBy('showTime', 'desc')
+    .orderBy('movieId', 'desc')
+    .limit(limit)
+    .execute();
 }
 
 // ── the ticket page ─────────────────────────────────────────────────────────────────────────────────────────────

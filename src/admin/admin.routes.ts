@@ -21,11 +21,8 @@ export function adminRoutes(deps: AppDeps): Router {
     next();
   });
 
-  // Looked up on each use: the payments feature is wired into deps.services by the composition root.
-  const assigner = (): CallbackAssigner | undefined => {
-    const p = (deps.services as { payments?: Partial<CallbackAssigner> }).payments;
-    return typeof p?.assignCallback === 'function' ? (p as CallbackAssigner) : undefined;
-  };
+  // Looked up on each use rather than captured, so whatever deps.services holds at the time is what runs.
+  const assigner = (): CallbackAssigner | undefined => deps.services.payments;
   const admin = new AdminService(deps.database, deps.services.movies, deps.now, assigner);
   const actor = (res: Response): string => String(res.locals.adminUser ?? 'admin');
   const page = (res: Response, view: string, section: Section, locals: Record<string, unknown>, status = 200) =>

@@ -175,8 +175,12 @@ export class AdminService {
     };
   }
 
+  /**
+   * The movie drop-down: shows of the last 30 days and upcoming ones, at most 60, so the page stays the same size however
+   * long the cinema has run. Older shows are reached from the movies page ("Tickets" link), which selects them here.
+   */
   private async movieChoices(selected?: number): Promise<TicketsPage['movies']> {
-    const list = await movieChoices(this.h.db, 300);
+    const list = await movieChoices(this.h.db, addDays(this.now(), -30), 60);
     if (selected !== undefined && !list.some((m) => m.movieId === selected)) {
       const [m] = await moviesByIds(this.h.db, [selected]);
       if (m) list.unshift(m);

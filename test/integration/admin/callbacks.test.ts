@@ -166,10 +166,7 @@ describe.each(dialects)('admin callback inbox on %s', (dialect) => {
     expect(row.outcome).toBe('unmatched');
   });
 
-  it('when an unmatched success callback is assigned to the Pending ticket it paid for, then the ticket is Paid by the operator and the action is audited', async (ctx) => {
-    if (typeof (services.payments as { assignCallback?: unknown } | undefined)?.assignCallback !== 'function') {
-      ctx.skip('the payments service is not wired into deps.services yet');
-    }
+  it('when an unmatched success callback is assigned to the Pending ticket it paid for, then the ticket is Paid by the operator and the action is audited', async () => {
     const movie = await makeMovie(t.database.db, { price: 30, maximumTickets: 10, ticketsHeld: 2 });
     const tk = await makeTicket(t.database.db, {
       movieId: movie, paymentStatus: 'Pending', quantity: 2, totalAmount: 60, phoneNumber: '254708374149', holdsTickets: 1,
