@@ -146,8 +146,11 @@ export function adminRoutes(deps: AppDeps): Router {
     page(res, 'movies', 'movies', { title: 'Movies', m: await admin.movieList(), flash: saved ? `Movie ${saved} ${how}.` : undefined });
   });
 
-  const movieForm = (res: Response, locals: { movieId?: number; values: Record<string, string>; errors: Record<string, string>; taken?: number }, status = 200) =>
-    page(res, 'movie-form', 'movies', { title: locals.movieId ? `Edit movie ${locals.movieId}` : 'Add a movie', movieId: undefined, taken: undefined, ...locals }, status);
+  const movieForm = (
+    res: Response,
+    locals: { movieId?: number; name?: string; values: Record<string, string>; errors: Record<string, string>; taken?: number },
+    status = 200,
+  ) => page(res, 'movie-form', 'movies', { title: locals.name ? `Edit ${locals.name}` : 'Add a movie', movieId: undefined, taken: undefined, ...locals }, status);
 
   router.get('/movies/new', (_req, res) => {
     movieForm(res, { values: { price: '', maximumTickets: '' }, errors: {} });
@@ -162,7 +165,7 @@ export function adminRoutes(deps: AppDeps): Router {
 
   router.get('/movies/:movieId/edit', async (req, res) => {
     const f = await admin.movieForm(Number(req.params.movieId));
-    movieForm(res, { movieId: f.movie.movieId, values: f.values, errors: {}, taken: f.movie.maximumTickets - f.movie.ticketsLeft });
+    movieForm(res, { movieId: f.movie.movieId, name: f.movie.title, values: f.values, errors: {}, taken: f.movie.maximumTickets - f.movie.ticketsLeft });
   });
 
   router.post('/movies/:movieId', async (req, res) => {
@@ -171,7 +174,7 @@ export function adminRoutes(deps: AppDeps): Router {
     const r = await attempt(() => admin.updateMovie(movieId, values, actor(res)));
     if (!r.ok) {
       const f = await admin.movieForm(movieId);
-      return movieForm(res, { movieId, values, errors: r.error.fields, taken: f.movie.maximumTickets - f.movie.ticketsLeft }, 422);
+      return movieForm(res, { movieId, name: f.movie.title, values, errors: r.error.fields, taken: f.movie.maximumTickets - f.movie.ticketsLeft }, 422);
     }
     res.redirect(303, `/admin/movies?saved=${movieId}`);
   });

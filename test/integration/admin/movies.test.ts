@@ -75,6 +75,7 @@ describe.each(dialects)('admin movies on %s', (dialect) => {
     const form = await agent.get(`/admin/movies/${movieId}/edit`).expect(200);
     expect(form.text).toMatch(/id="showTime"[^>]*value="2031-03-05T20:30"/);
     expect(form.text).toMatch(/id="title"[^>]*value="Old Title"/);
+    expect(form.text).toContain('<h1>Edit Old Title</h1>');
     await agent
       .post(`/admin/movies/${movieId}`)
       .type('form')
