@@ -38,8 +38,9 @@ export function bookingFormSchema(maxTickets: number) {
         .trim()
         .min(1, BOOKING_MESSAGES.nameRequired)
         .max(100, BOOKING_MESSAGES.nameTooLong)
+        // Control characters, line separators and bidi overrides (which make a name read differently on admin pages).
         // eslint-disable-next-line no-control-regex
-        .refine((s) => !/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/.test(s), BOOKING_MESSAGES.nameControl),
+        .refine((s) => !/[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/.test(s), BOOKING_MESSAGES.nameControl),
     ),
     phoneNumber: text().transform((s, ctx) => {
       const r = normalizePhone(s);

@@ -118,7 +118,7 @@ export class MovieService {
   }
 
   async get(movieId: number): Promise<MovieView> {
-    const m = Number.isSafeInteger(movieId) ? await findMovie(this.db, movieId) : undefined;
+    const m = Number.isSafeInteger(movieId) && movieId > 0 ? await findMovie(this.db, movieId) : undefined;
     if (!m) throw new NotFoundError('movie');
     return toMovieView(m, this.now());
   }
@@ -138,7 +138,7 @@ export class MovieService {
 
   /** Edits a movie. Capacity cannot go below the tickets already held or sold. */
   async update(movieId: number, input: unknown): Promise<void> {
-    const existing = await findMovie(this.db, movieId);
+    const existing = Number.isSafeInteger(movieId) && movieId > 0 ? await findMovie(this.db, movieId) : undefined;
     if (!existing) throw new NotFoundError('movie');
     const data = this.validate(input, false);
     if (data.maximumTickets < existing.ticketsHeld) {

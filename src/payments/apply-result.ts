@@ -89,6 +89,10 @@ export async function applyResult(database: DatabaseHandle, now: Date, input: Ap
 
     // ── a success must be for this ticket's amount and phone, else nothing changes ──
     if (result.kind === 'paid') {
+      // A real Daraja success always carries Amount; one without it proves nothing about what was paid.
+      if (result.confirmedBy === 'callback' && result.amount === undefined) {
+        return finish('mismatch', 'a success without an Amount in its CallbackMetadata', ticket.ticketId);
+      }
       if (result.amount !== undefined && result.amount !== ticket.totalAmount) {
         return finish('mismatch', `amount ${result.amount} is not the ticket total ${ticket.totalAmount}`, ticket.ticketId);
       }

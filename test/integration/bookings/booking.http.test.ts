@@ -91,6 +91,7 @@ describe.each(dialects)('POST /bookings on %s', (dialect) => {
     ['an empty name', { customerName: '   ' }, 'customerName', BOOKING_MESSAGES.nameRequired],
     ['a 101-character name', { customerName: 'N'.repeat(101) }, 'customerName', BOOKING_MESSAGES.nameTooLong],
     ['a name with a control character', { customerName: 'Ami\u0007na' }, 'customerName', BOOKING_MESSAGES.nameControl],
+    ['a name with a bidi override', { customerName: 'Ami\u202Ena' }, 'customerName', BOOKING_MESSAGES.nameControl],
     ['letters in the phone', { phoneNumber: '07I2 345 678' }, 'phoneNumber', PHONE_MESSAGES.letters],
     ['a short phone', { phoneNumber: '0712 345' }, 'phoneNumber', PHONE_MESSAGES.tooShort],
     ['a foreign phone', { phoneNumber: '+255 712 345 678' }, 'phoneNumber', PHONE_MESSAGES.notKenyan],

@@ -139,10 +139,28 @@ describe.each(dialects)('callback hardening on %s', (dialect) => {
     }
   });
 
-  // Reported to payments (src/payments/apply-result.ts, the amount check skips an absent Amount): a success whose
-  // CallbackMetadata lacks Amount (or lacks CallbackMetadata altogether) is applied as Paid today. It needs the token
-  // and a live CheckoutRequestID, but a real Daraja success always carries Amount, so its absence should be 'mismatch'.
-  it.todo('when a success with the right token and id carries no Amount, then the ticket is not Paid (mismatch)');
+  it('when a success with the right token and id carries no Amount, then the ticket is not Paid (mismatch)', async () => {
+    const db = t.database.db;
+    const withoutAmount = (tk: PendingTicket) => {
+      const body = paidBody(tk) as { Body: { stkCallback: { CallbackMetadata: { Item: Array<{ Name: string }> } } } };
+      const items = body.Body.stkCallback.CallbackMetadata.Item;
+      body.Body.stkCallback.CallbackMetadata.Item = items.filter((i) => i.Name !== 'Amount');
+      return body;
+    };
+    const withoutMetadata = (tk: PendingTicket) => {
+      const body = paidBody(tk) as { Body: { stkCallback: Record<string, unknown> } };
+      delete body.Body.stkCallback.CallbackMetadata;
+      return body;
+    };
+    for (const [what, make] of [['no Amount item', withoutAmount], ['no CallbackMetadata', withoutMetadata]] as const) {
+      const tk = await insertPendingTicket(db);
+      const before = untouched(await ticketRow(db, tk.ticketId));
+      const res = await send(t, `/api/payments/callback/${TOKEN}`, make(tk));
+      expect(res.body, what).toEqual(ACK);
+      expect((await lastInboxRow(db)).outcome, what).toBe('mismatch');
+      expect(untouched(await ticketRow(db, tk.ticketId)), what).toEqual(before);
+    }
+  });
 
   it('when a forged failure names a Paid ticket, then it stays Paid with its receipt', async () => {
     const db = t.database.db;
