@@ -86,32 +86,42 @@ export interface StatusTotals {
   soldAmount: number;
 }
 
-/** Count, seats and shillings per status for everything the filter matches (a full aggregate: asked for separately). */
+/**
+ * Count, seats and shillings per status for everything the filter matches: a full aggregate, O(matching rows). One row
+ * of conditional sums rather than GROUP BY paymentStatus: grouped, MySQL/MariaDB walks a status index and fetches every
+ * row through it (4.3 s for 1M tickets on a default buffer pool, against 1.5 s for a plain scan).
+ */
 export async function ticketTotals(h: AdminDb, f: TicketQuery): Promise<StatusTotals[]> {
+  const statuses: PaymentStatus[] = ['Pending', 'Paid', 'Failed'];
   const q = applyTicketFilter(
     h,
-    h.db
-      .selectFrom('ticket')
-      .select((eb) => [
-        'paymentStatus',
-        eb.fn.countAll().as('tickets'),
-        eb.fn.sum('quantity').as('quantity'),
-        eb.fn.sum('totalAmount').as('amount'),
-        eb.fn.sum(sql<number>`case when holdsTickets = 1 then quantity else 0 end`).as('soldQuantity'),
-        eb.fn.sum(sql<number>`case when holdsTickets = 1 then totalAmount else 0 end`).as('soldAmount'),
-      ]),
+    h.db.selectFrom('ticket').select(
+      statuses.flatMap((s, i) => {
+        const when = sql.lit(s);
+        return [
+          sql<number>`sum(case when paymentStatus = ${when} then 1 else 0 end)`.as(`t${i}`),
+          sql<number>`sum(case when paymentStatus = ${when} then quantity else 0 end)`.as(`q${i}`),
+          sql<number>`sum(case when paymentStatus = ${when} then totalAmount else 0 end)`.as(`a${i}`),
+          sql<number>`sum(case when paymentStatus = ${when} and holdsTickets = 1 then quantity else 0 end)`.as(`sq${i}`),
+          sql<number>`sum(case when paymentStatus = ${when} and holdsTickets = 1 then totalAmount else 0 end)`.as(`sa${i}`),
+        ];
+      }),
+    ),
     f,
-  ).groupBy('paymentStatus');
-  const rows = await q.execute();
-  // MySQL answers SUM as a DECIMAL string, SQLite as a number.
-  return rows.map((r) => ({
-    paymentStatus: r.paymentStatus,
-    tickets: Number(r.tickets),
-    quantity: Number(r.quantity ?? 0),
-    amount: Number(r.amount ?? 0),
-    soldQuantity: Number(r.soldQuantity ?? 0),
-    soldAmount: Number(r.soldAmount ?? 0),
-  }));
+  );
+  const row = (await q.executeTakeFirst()) as Record<string, unknown> | undefined;
+  // MySQL answers SUM as a DECIMAL string, SQLite as a number; over no rows, SUM is NULL.
+  const n = (k: string) => Number(row?.[k] ?? 0);
+  return statuses
+    .map((paymentStatus, i) => ({
+      paymentStatus,
+      tickets: n(`t${i}`),
+      quantity: n(`q${i}`),
+      amount: n(`a${i}`),
+      soldQuantity: n(`sq${i}`),
+      soldAmount: n(`sa${i}`),
+    }))
+    .filter((t) => t.tickets > 0);
 }
 
 export async function moviesByIds(db: Db, ids: readonly number[]): Promise<Movie[]> {

@@ -58,7 +58,12 @@ export interface TicketsPage {
   firstPage: boolean;
   limit: number;
   movies: Array<{ movieId: number; label: string }>;
+  /** The totals are counted as the page loads only when the filter bounds the rows; otherwise on request. */
+  totalsAuto: boolean;
 }
+
+/** Up to this many days of bookings, the totals are counted without asking (a month is ~85 000 rows at 1M a year). */
+export const AUTO_TOTALS_DAYS = 31;
 
 export interface TotalsView {
   byStatus: Array<StatusTotals & { statusClass: string }>;
@@ -139,7 +144,7 @@ export class AdminService {
     const limit = pageSize(query.limit);
     const cursor = typeof query.after === 'string' && query.after !== '' ? decodeTimeKey(query.after) : undefined;
     const movies = await this.movieChoices(parsed.filter.movieId);
-    if (Object.keys(parsed.errors).length) return { parsed, rows: [], firstPage: true, limit, movies };
+    if (Object.keys(parsed.errors).length) return { parsed, rows: [], firstPage: true, limit, movies, totalsAuto: false };
 
     const found = await ticketPage(this.h, AdminService.toQuery(parsed.filter), { after: cursor, limit: limit + 1 });
     const page = found.slice(0, limit);
@@ -151,7 +156,20 @@ export class AdminService {
       firstPage: cursor === undefined,
       limit,
       movies,
+      totalsAuto: this.totalsAreCheap(parsed.filter),
     };
+  }
+
+  /**
+   * Whether the totals touch a bounded number of rows: one customer's phone, one show (its capacity), or bookings of at
+   * most AUTO_TOTALS_DAYS days. Everything else (all time, a status alone) is a full scan: 0.8 s on SQLite and 2 s on
+   * MariaDB at a million tickets, so it is counted only when the operator asks.
+   */
+  private totalsAreCheap(f: TicketFilter): boolean {
+    if (f.phone || f.movieId !== undefined) return true;
+    if (!f.from) return false;
+    const end = f.to ? addDays(nairobiDayStart(f.to), 1) : this.now();
+    return end.getTime() - nairobiDayStart(f.from).getTime() <= AUTO_TOTALS_DAYS * 86_400_000;
   }
 
   /** Totals for everything the filter matches. A full aggregate, so the list page asks for it separately. */

@@ -138,7 +138,15 @@ describe.each(dialects)('admin tickets on %s', (dialect) => {
       { movieId: movie, paymentStatus: 'Pending', quantity: 1, totalAmount: 20 },
     ]);
     const list = await operator(t.app).get(`/admin/tickets?movie=${movie}`).expect(200);
-    expect(list.text).toContain(`data-totals-src="/admin/tickets/totals?movie=${movie}&amp;fragment=1"`);
+    // One show's tickets are few: counted as the page loads. All time is a full scan: counted when asked.
+    expect(list.text).toContain(`data-totals-src="/admin/tickets/totals?movie=${movie}&amp;fragment=1" data-totals-auto="1"`);
+    const allTime = await operator(t.app).get('/admin/tickets?status=Paid').expect(200);
+    expect(allTime.text).toContain('data-totals-src="/admin/tickets/totals?status=Paid&amp;fragment=1">');
+    expect(allTime.text).toContain('href="/admin/tickets/totals?status=Paid" class="totals-link"');
+    const month = await operator(t.app).get('/admin/tickets?from=2025-03-01&to=2025-03-31').expect(200);
+    expect(month.text).toContain('data-totals-auto="1"');
+    const quarter = await operator(t.app).get('/admin/tickets?from=2025-01-01&to=2025-03-31').expect(200);
+    expect(quarter.text).not.toContain('data-totals-auto');
     const res = await operator(t.app).get(`/admin/tickets/totals?movie=${movie}`).expect(200);
     const row = (status: string) => new RegExp(`<tr data-status="${status}">.*?</tr>`, 's').exec(res.text)?.[0] ?? '';
     expect(row('Paid')).toMatch(/>3<\/td><td class="num">6<\/td><td class="num">KES 120</);
