@@ -80,7 +80,7 @@ export async function makeTicket(db: Db, over: TicketSeed): Promise<{ ticketId: 
   return { ticketId: Number(r.insertId), ref: row.ref, phoneNumber: row.phoneNumber };
 }
 
-/** Many tickets in one statement; returns their ids in insertion order. */
+/** Several tickets, inserted in the order given; returns their ids in that order. */
 export async function makeTickets(db: Db, rows: TicketSeed[]): Promise<number[]> {
   const ids: number[] = [];
   for (const r of rows) ids.push((await makeTicket(db, r)).ticketId);
