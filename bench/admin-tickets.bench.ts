@@ -169,10 +169,11 @@ async function measure(targets: Target[], samples: number, path: (t: Target) => 
   });
 }
 
-function mysqlUrlFor(base: string, rows: number): string {
-  // A schema per size, apart from the runner's other scenarios.
+function mysqlUrlFor(base: string, rows: number, run: string): string {
+  // A schema per size and per run: apart from the runner's other scenarios, and from another run of this benchmark
+  // on the same server (a fixed name let one run drop the other's database half-way through its fill).
   const u = new URL(base);
-  u.pathname = `/tikiti_bench_admin_${rows}`;
+  u.pathname = `/tikiti_bench_admin_${run}_${rows}`;
   return u.toString();
 }
 
@@ -193,7 +194,8 @@ export async function runAdminTicketsBench(opts: { rows: number[]; dialects: str
       if (d !== 'sqlite' && d !== 'mysql') throw new Error(`dialect ${d}: use sqlite or mysql`);
       const dialect = d as Dialect;
       const base = process.env.BENCH_MYSQL_URL ?? DEFAULT_MYSQL_URL;
-      const dbs = sizes.map((rows) => benchDatabase(dialect, join(workDir, `n${rows}`), mysqlUrlFor(base, rows)));
+      const run = randomBytes(3).toString('hex');
+      const dbs = sizes.map((rows) => benchDatabase(dialect, join(workDir, `n${rows}`), mysqlUrlFor(base, rows, run)));
       const targets: Target[] = [];
       try {
         const version = await dbs[0]!.version().catch(() => dialect);
