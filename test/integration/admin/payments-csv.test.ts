@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { Response } from 'superagent';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from '../../support/app.js';
@@ -62,12 +63,15 @@ describe.each(dialects)('admin payments CSV on %s', (dialect) => {
 
   it('when payments are exported for a movie, then the file is an attachment listing its Paid tickets oldest first, with full phones and Nairobi dates', async () => {
     const movie = await makeMovie(t.database.db, { title: 'CSV, "The Movie"' });
+    // A reference is base64url, so one in 64 starts with '-': it gets the same quote as any cell a spreadsheet would
+    // read as a formula (the Ticket ID column beside it is always plain).
+    const dashRef = `-${randomBytes(12).toString('base64url')}`;
     const first = await makeTicket(t.database.db, {
-      movieId: movie, paymentStatus: 'Paid', mpesaReceiptNumber: 'SFK1AB2CD3', phoneNumber: '254708374149', totalAmount: 45, quantity: 3,
+      ref: dashRef, movieId: movie, paymentStatus: 'Paid', mpesaReceiptNumber: 'SFK1AB2CD3', phoneNumber: '254708374149', totalAmount: 45, quantity: 3,
       customerName: 'Jane Otieno', createdAt: at('2025-05-14T17:10:00Z'), transactionDate: at('2025-05-14T17:12:01Z'),
     });
     const second = await makeTicket(t.database.db, {
-      movieId: movie, paymentStatus: 'Paid', mpesaReceiptNumber: null, phoneNumber: '254711222333', totalAmount: 15, quantity: 1,
+      ref: `A${randomBytes(12).toString('base64url')}`, movieId: movie, paymentStatus: 'Paid', mpesaReceiptNumber: null, phoneNumber: '254711222333', totalAmount: 15, quantity: 1,
       customerName: 'Query Confirmed', confirmedBy: 'query', createdAt: at('2025-05-14T18:00:00Z'), transactionDate: at('2025-05-14T18:05:00Z'),
       needsRefund: 1, holdsTickets: 0,
     });
@@ -84,7 +88,7 @@ describe.each(dialects)('admin payments CSV on %s', (dialect) => {
     const rows = parseCsv(text.slice(1));
     expect(rows[0]).toEqual(HEADER);
     expect(rows.slice(1)).toEqual([
-      ['SFK1AB2CD3', '2025-05-14 20:12:01', '254708374149', '45', first.ref, String(first.ticketId), 'CSV, "The Movie"', '3', 'Jane Otieno', 'callback', ''],
+      ['SFK1AB2CD3', '2025-05-14 20:12:01', '254708374149', '45', `'${dashRef}`, String(first.ticketId), 'CSV, "The Movie"', '3', 'Jane Otieno', 'callback', ''],
       ['', '2025-05-14 21:05:00', '254711222333', '15', second.ref, String(second.ticketId), 'CSV, "The Movie"', '1', 'Query Confirmed', 'query', 'refund due'],
     ]);
   });
