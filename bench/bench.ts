@@ -84,7 +84,14 @@ export async function runBench(opts: BenchOptions = {}): Promise<Report & { work
   try {
     for (const s of scenarios) {
       const started = performance.now();
-      await RUNNERS[s](ctx);
+      try {
+        await RUNNERS[s](ctx);
+      } catch (err) {
+        // One broken step (a database dropped under it, an app that will not start) must not cost the other figures.
+        const message = err instanceof Error ? err.message : String(err);
+        checks.push({ scenario: s, name: `${s} ran to the end`, passed: false, detail: message.split('\n')[0]! });
+        log(`! ${s} stopped: ${message}`);
+      }
       log(`${s}: done in ${((performance.now() - started) / 1000).toFixed(1)} s`);
     }
   } finally {

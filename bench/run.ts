@@ -1,6 +1,6 @@
 // `npm run bench [-- --smoke] [--only callbacks|booking|growth|memory[,…]] [--dialects mysql,sqlite] [--profile] [--out FILE] [--keep]`
 // Prints every figure with its same-run baseline and ratio; a complete run also rewrites docs/benchmarks.md.
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Dialect } from '../src/core/db/database.js';
@@ -47,7 +47,11 @@ for (const p of report.profiles) console.log(`\n${p.text}`);
 const complete = !report.smoke && only.length === 0;
 const out = values.out ?? (complete ? join(ROOT, 'docs', 'benchmarks.md') : undefined);
 if (out) {
-  writeFileSync(out, markdown(report));
+  // Analysis written by hand below this marker (what the figures mean, profiles read) survives a re-run.
+  const MARKER = '<!-- hand-written below: bench/run.ts keeps it on rewrite -->';
+  const previous = existsSync(out) ? readFileSync(out, 'utf8') : '';
+  const kept = previous.includes(MARKER) ? previous.slice(previous.indexOf(MARKER)) : `${MARKER}\n`;
+  writeFileSync(out, `${markdown(report)}\n${kept}`);
   console.log(`\nwritten to ${out}`);
 } else {
   console.log('\n(docs/benchmarks.md is only rewritten by a complete run; use --out FILE to write this one)');

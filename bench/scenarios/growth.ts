@@ -83,7 +83,15 @@ async function adminGrowth(ctx: Context): Promise<void> {
     return;
   }
   ctx.log(`growth/admin: runAdminTicketsBench({ rows: [${ctx.sizes.admin.rows.join(', ')}] })…`);
-  const result = await mod.runAdminTicketsBench({ rows: ctx.sizes.admin.rows, dialects: ctx.dialects, log: ctx.log });
+  let result: unknown;
+  try {
+    result = await mod.runAdminTicketsBench({ rows: ctx.sizes.admin.rows, dialects: ctx.dialects, log: ctx.log });
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    ctx.check({ scenario: 'growth', name: 'Admin tickets list benchmark ran to the end', passed: false, detail: message.split('\n')[0]! });
+    ctx.log(`! runAdminTicketsBench failed: ${message}`);
+    return;
+  }
   recordAdminResult(ctx, result);
 }
 
