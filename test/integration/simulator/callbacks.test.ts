@@ -59,10 +59,11 @@ describe('callback delivery', () => {
 
 describe('close()', () => {
   it('when closed before a prompt answers by itself, then no callback is ever sent', async () => {
-    const { receiver, s } = await setUp({}, { mode: 'auto', delayMs: 80 });
+    // The prompt would pay itself after 1 s: ample time to close first, even on a loaded runner.
+    const { receiver, s } = await setUp({}, { mode: 'auto', delayMs: 1000 });
     await push(s.base, { PhoneNumber: PAYS, CallBackURL: receiver.url });
     await s.sim.close();
-    await sleep(200);
+    await sleep(1300);
     expect(receiver.hits).toBe(0);
     expect(s.sim.prompts()[0]?.status).toBe('pending');
   });
