@@ -14,8 +14,9 @@ export const CALLBACK_BODY_LIMIT = 64 * 1024;
  * POST /api/payments/callback/:token — mounted before the app's body parsers and CSRF, because it reads its own body:
  * a parser's 413 or 400 would answer Safaricom with an error instead of storing what arrived. Any POST under the
  * callback path is stored (a missing or extra segment is a wrong token). The answer is always 200 with CALLBACK_ACK,
- * once the body is committed to the inbox; the one exception is a database that cannot store it (503), because
- * acknowledging a payment we did not keep would lose it.
+ * once the body is kept: committed to the inbox or, with the database down, fsynced to the spool file the reconciler
+ * drains. The one exception is a body that could be kept in neither (503), because acknowledging a payment we did
+ * not keep would lose it.
  */
 export function paymentCallbackRoutes(payments: PaymentService, logger: Logger): Router {
   const router = Router();
@@ -31,7 +32,7 @@ export function paymentCallbackRoutes(payments: PaymentService, logger: Logger):
         ...(body.bytes > CALLBACK_BODY_LIMIT ? { oversizeBytes: body.bytes } : {}),
       });
     } catch (err) {
-      logger.error({ event: 'payments.callback.not_stored', err: loggableError(err), bytes: body.bytes }, 'callback could NOT be stored; not acknowledged');
+      logger.error({ event: 'payments.callback.not_stored', err: loggableError(err), bytes: body.bytes }, 'callback could NOT be kept (inbox and spool both failed); not acknowledged');
       res.status(503).json({ ResultCode: 1, ResultDesc: 'Temporarily unavailable' });
       return;
     }

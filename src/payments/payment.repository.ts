@@ -235,7 +235,7 @@ export async function completePush(
 // ── the callback inbox ──────────────────────────────────────────────────────────────────────────────────────────
 
 export async function insertInboxRow(
-  db: Db,
+  db: Executor,
   row: { source: InboxSource; sourceIp: string | null; body: string; outcome: 'received' | 'rejected' | 'invalid'; detail: string | null; checkoutRequestId?: string | null; ticketId?: number | null; now: Date },
 ): Promise<number> {
   const at = toDbTime(row.now);

@@ -10,8 +10,9 @@ import { DarajaError } from '../daraja/errors.js';
 import { releaseTickets } from '../movies/movie.repository.js';
 import { enqueueNotification } from '../notifications/notification.repository.js';
 import { applyResult, InboxRowTaken, type Applied, type ResultTarget } from './apply-result.js';
+import { CallbackSpool, defaultSpoolPath, type DrainReport, type SpooledCallback } from './callback-spool.js';
 import {
-  findInboxRow, findPushByCheckoutId, findTicket, findUnansweredPushes, finishInboxRow, insertInboxRow,
+  findInboxRow, findPushByCheckoutId, findTicket, findUnansweredPushes, finishInboxRow, insertAudit, insertInboxRow,
   insertPushRequest, markPushAccepted, markPushAnsweredWithError, markTicketFailed, storeCheckoutId, unmatchedRowsNowKnown,
 } from './payment.repository.js';
 import { plainPhone, queryInboxBody, readInboxBody, type PaymentResult } from './payment-result.js';
@@ -28,7 +29,17 @@ export interface PaymentServiceDeps {
   config: Readonly<Config>;
   logger: Logger;
   now: () => Date;
+  /** Where callbacks go when the inbox cannot take them; default beside the database (see defaultSpoolPath). */
+  spoolPath?: string;
 }
+
+export type ReceiveResult =
+  | { callbackId: number; outcome: InboxOutcome }
+  /** The inbox could not take it; it is in the spool file until the database is back. */
+  | { callbackId: null; outcome: 'spooled'; spoolId: string };
+
+/** The audit action that marks an inbox row moved from the spool; its detail names the spool entry. */
+const SPOOLED_ACTION = 'callback.spooled';
 
 /** The failure reason of a Pending ticket nobody could settle within 10 × PAYMENT_TIMEOUT_SECONDS (contract §6). */
 export const NO_ANSWER_REASON = 'No answer from M-Pesa';
@@ -48,6 +59,7 @@ export class PaymentService {
   private readonly logger: Logger;
   private readonly now: () => Date;
   private readonly allowedIps: Set<string>;
+  readonly spool: CallbackSpool;
 
   constructor(deps: PaymentServiceDeps) {
     this.database = deps.database;
@@ -56,6 +68,7 @@ export class PaymentService {
     this.logger = deps.logger;
     this.now = deps.now;
     this.allowedIps = new Set(deps.config.callbackAllowedIps.map(normalizeIp));
+    this.spool = new CallbackSpool(deps.spoolPath ?? defaultSpoolPath(deps.config.databaseUrl));
   }
 
   // ── pushes ────────────────────────────────────────────────────────────────────────────────────────────────────
@@ -160,7 +173,9 @@ export class PaymentService {
   /**
    * The callback route's whole job: stores the raw body first (committed before anything else happens), then checks
    * the token and the source IP, then processes. Processing errors are logged and leave the row 'received' for the
-   * reconciler; only a failure to store the body throws (the route must not acknowledge what it did not keep).
+   * reconciler. When the inbox cannot take the body (database down), it goes to the spool file with its verdict and
+   * the reconciler moves it in later; this throws only when the spool cannot take it either (the route must not
+   * acknowledge what it did not keep).
    */
   async receiveCallback(input: {
     token: string;
@@ -168,8 +183,9 @@ export class PaymentService {
     rawBody: string;
     /** Set when the body was over the size limit: its full length in bytes (rawBody holds its beginning). */
     oversizeBytes?: number;
-  }): Promise<{ callbackId: number; outcome: InboxOutcome }> {
+  }): Promise<ReceiveResult> {
     const sourceIp = input.sourceIp ?? null;
+    const receivedAt = this.now();
     // The verdict needs nothing from the body, so it is stored with it: a crash can never leave an unauthenticated
     // body 'received' for later processing.
     const refusal = this.refusal(input.token, sourceIp);
@@ -177,22 +193,75 @@ export class PaymentService {
     const detail = refusal ?? (input.oversizeBytes !== undefined
       ? `body of ${input.oversizeBytes} bytes is over the limit; only its first ${Buffer.byteLength(input.rawBody)} bytes were kept`
       : null);
-    const callbackId = await insertInboxRow(this.database.db, {
-      source: 'callback', sourceIp, body: input.rawBody, outcome, detail, now: this.now(),
-    });
+    let callbackId: number;
+    try {
+      callbackId = await insertInboxRow(this.database.db, {
+        source: 'callback', sourceIp, body: input.rawBody, outcome, detail, now: receivedAt,
+      });
+    } catch (inboxErr) {
+      const spoolId = CallbackSpool.newId();
+      try {
+        await this.spool.append({ spoolId, receivedAt: receivedAt.toISOString(), sourceIp, body: input.rawBody, outcome, detail });
+      } catch (spoolErr) {
+        this.logger.error({ event: 'payments.callback.spool_failed', err: loggableError(spoolErr), inboxErr: loggableError(inboxErr), spool: this.spool.path },
+          'callback could be stored neither in the inbox nor in the spool file');
+        throw inboxErr;
+      }
+      this.logger.error({ event: 'payments.callback.spooled', err: loggableError(inboxErr), spoolId, outcome, spool: this.spool.path },
+        'the inbox could not store a callback; kept in the spool file until the database is back');
+      return { callbackId: null, outcome: 'spooled', spoolId };
+    }
+    return { callbackId, outcome: await this.processNewRow(callbackId, outcome, detail, sourceIp) };
+  }
+
+  /** Processes a row just stored; a processing error leaves it 'received' for the reconciler. */
+  private async processNewRow(callbackId: number, outcome: InboxOutcome, detail: string | null, sourceIp: string | null): Promise<InboxOutcome> {
     if (outcome !== 'received') {
       this.logger.warn({ event: 'payments.callback', callbackId, outcome, detail, sourceIp }, `callback ${outcome}`);
-      return { callbackId, outcome };
+      return outcome;
     }
     try {
       const row = await findInboxRow(this.database.db, callbackId);
       if (!row) throw new Error(`inbox row ${callbackId} vanished`);
-      return { callbackId, outcome: await this.processInboxRow(row) };
+      return await this.processInboxRow(row);
     } catch (err) {
       this.logger.error({ event: 'payments.callback.error', err: loggableError(err), callbackId },
         'callback stored but not processed; the reconciler will process it');
-      return { callbackId, outcome: 'received' };
+      return 'received';
     }
+  }
+
+  /**
+   * Moves spooled callbacks into the inbox and processes them (the reconciler runs this first, so also soon after
+   * start). Each entry is stored with an audit row naming its spoolId in one transaction, and an entry whose audit
+   * row exists is skipped: a drain repeated after a crash adds no second row.
+   */
+  async drainSpool(): Promise<DrainReport> {
+    const report = await this.spool.drain((entry) => this.storeSpooled(entry));
+    if (report.moved > 0 || report.left > 0 || report.unreadable > 0) {
+      this.logger[report.left > 0 || report.unreadable > 0 ? 'warn' : 'info'](
+        { event: 'payments.spool.drained', ...report, spool: this.spool.path },
+        report.left > 0 ? 'spooled callbacks moved into the inbox; some are still waiting for the database' : 'spooled callbacks moved into the inbox',
+      );
+    }
+    return report;
+  }
+
+  private async storeSpooled(entry: SpooledCallback): Promise<void> {
+    const now = this.now();
+    const marker = `spool ${entry.spoolId}`;
+    const callbackId = await inTransaction(this.database, async (tx) => {
+      const seen = await tx.selectFrom('auditlog').select('auditId')
+        .where('action', '=', SPOOLED_ACTION).where('detail', '=', marker).executeTakeFirst();
+      if (seen) return undefined;
+      const id = await insertInboxRow(tx, {
+        source: 'callback', sourceIp: entry.sourceIp, body: entry.body, outcome: entry.outcome, detail: entry.detail,
+        now: new Date(entry.receivedAt),
+      });
+      await insertAudit(tx, { actor: 'spool', action: SPOOLED_ACTION, ticketId: null, callbackId: id, detail: marker, now });
+      return id;
+    });
+    if (callbackId !== undefined) await this.processNewRow(callbackId, entry.outcome, entry.detail, entry.sourceIp);
   }
 
   /** Why a callback is refused (wrong token, IP outside the allow list), or undefined. Compares in constant time. */

@@ -40,10 +40,10 @@ const CONCURRENCY = 4;
 /**
  * Settles what callbacks did not (contract §6): every RECONCILE_INTERVAL_SECONDS it claims the Pending tickets due for
  * a check, asks STK Query about their newest open attempt and applies a final answer as a callback would be; after
- * 10 × PAYMENT_TIMEOUT_SECONDS it gives up on them ("No answer from M-Pesa"). It also processes inbox rows a crash
- * left behind. Several instances may run: a ticket is claimed by one at a time (SKIP LOCKED on MySQL, a
- * compare-and-set of nextCheckAt elsewhere) and its nextCheckAt moves one interval on, so it is queried at most once
- * per interval.
+ * 10 × PAYMENT_TIMEOUT_SECONDS it gives up on them ("No answer from M-Pesa"). It also moves callbacks spooled while
+ * the database was down into the inbox, and processes inbox rows a crash left behind. Several instances may run: a
+ * ticket is claimed by one at a time (SKIP LOCKED on MySQL, a compare-and-set of nextCheckAt elsewhere) and its
+ * nextCheckAt moves one interval on, so it is queried at most once per interval.
  */
 export class Reconciler implements BackgroundJob {
   readonly name = 'reconciler';
@@ -88,6 +88,7 @@ export class Reconciler implements BackgroundJob {
 
   private async run(): Promise<ReconcileReport> {
     const report: ReconcileReport = { checked: 0, paid: 0, failed: 0, expired: 0, waiting: 0, inboxReprocessed: 0 };
+    await this.drainSpool();
     report.inboxReprocessed = await this.reprocessInbox();
     await this.scheduleUnscheduled();
     for (let batch = 0; batch < MAX_BATCHES && !this.stopped; batch++) {
@@ -99,6 +100,16 @@ export class Reconciler implements BackgroundJob {
       this.deps.logger.info({ event: 'payments.reconciled', ...report }, 'reconcile run');
     }
     return report;
+  }
+
+  /** Callbacks spooled while the database was down go into the inbox first, so this run settles them like the rest. */
+  private async drainSpool(): Promise<void> {
+    try {
+      await this.deps.payments.drainSpool();
+    } catch (err) {
+      // The disk, not the database: the spool stays as it is and the next run tries again.
+      this.deps.logger.error({ event: 'payments.spool.drain_failed', err: loggableError(err) }, 'could not read the callback spool');
+    }
   }
 
   /** Inbox rows a crash left 'received', then 'unmatched' rows whose CheckoutRequestID an attempt now carries. */
