@@ -1,0 +1,123 @@
+import { randomBytes } from 'node:crypto';
+import { sql } from 'kysely';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { Db } from '../../../src/core/db/database.js';
+import { createTestDatabase, type TestDatabase } from '../../support/db.js';
+import { formSession, postBooking, postCallback, spawnApp, type AppProcess, type Sent } from '../../support/process.js';
+import { countWhere, heldDrift, makeShow, sleep, waitSettled } from './helpers.js';
+
+// Issue 6.6: two app processes on one MySQL database, bookings spread across both, the same callbacks posted to both,
+// and both reconcilers running over the same due tickets (254700000005 is settled only by STK Query, 254700000008
+// only by a callback matched on phone and amount). Every ticket changes state exactly once: one notification each.
+//
+// Instance A mounts the built-in simulator (auto mode); B uses it too, through DARAJA_BASE_URL, as two instances in
+// production share one Daraja. (With a simulator each, B's STK Query would not know A's CheckoutRequestIDs.) B has
+// credentials of its own: like Daraja, the simulator invalidates an app's previous token whenever it issues one, so two
+// instances sharing one consumer key knock out each other's tokens (see the todo below).
+
+const ACK = JSON.stringify({ ResultCode: 0, ResultDesc: 'Success' });
+
+const refOf = (s: Sent) => (s.kind === 'answered' && s.status === 303 ? String(s.headers.location).replace('/tickets/', '') : undefined);
+
+async function attemptFor(db: Db, ref: string) {
+  return db.selectFrom('ticket').innerJoin('pushrequest', 'pushrequest.ticketId', 'ticket.ticketId')
+    .select(['ticket.ticketId', 'ticket.phoneNumber', 'ticket.totalAmount', 'pushrequest.checkoutRequestId'])
+    .where('ticket.ref', '=', ref).executeTakeFirstOrThrow();
+}
+
+function success(p: { checkoutRequestId: string; amount: number; phone: string }): string {
+  return JSON.stringify({
+    Body: {
+      stkCallback: {
+        MerchantRequestID: '29115-34620561-1', CheckoutRequestID: p.checkoutRequestId, ResultCode: 0,
+        ResultDesc: 'The service request is processed successfully.',
+        CallbackMetadata: {
+          Item: [
+            { Name: 'Amount', Value: p.amount }, { Name: 'MpesaReceiptNumber', Value: `T${randomBytes(5).toString('hex').toUpperCase().slice(0, 9)}` },
+            { Name: 'TransactionDate', Value: 20250514201201 }, { Name: 'PhoneNumber', Value: Number(p.phone) },
+          ],
+        },
+      },
+    },
+  });
+}
+
+describe.skipIf(!process.env.TEST_MYSQL_URL)('two app processes on one MySQL database', () => {
+  let database: TestDatabase | undefined;
+  const apps: AppProcess[] = [];
+  afterAll(async () => {
+    await Promise.all(apps.map((a) => a.stop(2000)));
+    await database?.drop();
+  });
+
+  it('when bookings are spread over both, the same callbacks reach both and both reconcilers see the same due tickets, then every ticket changes state exactly once and ends Paid', async () => {
+    database = await createTestDatabase('mysql');
+    const db = database.db;
+    const movieId = await makeShow(db, 10);
+    const a = await spawnApp(database.url, { SIMULATOR_DELAY_MS: '400' });
+    apps.push(a);
+    const b = await spawnApp(database.url, {
+      DARAJA_BASE_URL: `${a.baseUrl}/simulator`, DARAJA_CONSUMER_KEY: 'instance-b', DARAJA_CONSUMER_SECRET: 'instance-b-secret',
+    });
+    apps.push(b);
+    const sessions = new Map([[a, await formSession(a.baseUrl, movieId)], [b, await formSession(b.baseUrl, movieId)]]);
+
+    // 254708374149 pays with a callback; 254700000005 only STK Query knows about; 254700000008's push is never answered
+    // and its callback is matched by phone and amount, so each of those gets its own amount (quantity).
+    const plan: Array<{ app: AppProcess; phone: string; quantity: number }> = [];
+    for (let i = 0; i < 4; i++) {
+      const app = i % 2 === 0 ? a : b;
+      plan.push({ app, phone: '0708374149', quantity: 1 }, { app, phone: '0700000005', quantity: 2 }, { app, phone: '0700000008', quantity: 3 + i });
+    }
+    const answers = await Promise.all(plan.map((p, i) =>
+      postBooking(p.app.baseUrl, sessions.get(p.app)!, { movieId, customerName: `Twin ${i}`, phoneNumber: p.phone, quantity: p.quantity })));
+    const refs = answers.map((s, i) => {
+      const ref = refOf(s);
+      expect(ref, `booking ${i}: ${JSON.stringify(s).slice(0, 300)}`).toBeTruthy();
+      return ref!;
+    });
+
+    // The same callback, ten copies at once, half to each instance: for the 254708374149 tickets before the
+    // simulator's own arrives, and for the 254700000005 tickets just as both reconcilers find them due.
+    const flood = async (ref: string) => {
+      const at = await attemptFor(db, ref);
+      expect(at.checkoutRequestId).toMatch(/^ws_CO_/);
+      const body = success({ checkoutRequestId: at.checkoutRequestId!, amount: at.totalAmount, phone: at.phoneNumber });
+      const sent = await Promise.all(Array.from({ length: 10 }, (_, i) => postCallback((i % 2 === 0 ? a : b).baseUrl, body)));
+      for (const s of sent) expect(s).toMatchObject({ kind: 'answered', status: 200, body: ACK });
+    };
+    await Promise.all(plan.map((p, i) => (p.phone === '0708374149' ? flood(refs[i]!) : undefined)));
+    await sleep(900);
+    await Promise.all(plan.map((p, i) => (p.phone === '0700000005' && i % 2 === 1 ? flood(refs[i]!) : undefined)));
+
+    await waitSettled(db, 12_000);
+    // Then every callback either instance took, replayed to both: nothing may change.
+    const taken = await db.selectFrom('callbackinbox').select('body').where('source', '=', 'callback').where('outcome', '=', 'applied').execute();
+    await Promise.all(taken.flatMap((r) => [postCallback(a.baseUrl, r.body), postCallback(b.baseUrl, r.body)]));
+    await waitSettled(db, 5000);
+
+    const tickets = await db.selectFrom('ticket').select(['ticketId', 'ref', 'paymentStatus', 'confirmedBy', 'phoneNumber']).execute();
+    expect(tickets).toHaveLength(plan.length);
+    expect(tickets.filter((t) => t.paymentStatus !== 'Paid')).toEqual([]);
+    // Exactly one state change per ticket: one notification each, and one 'applied' row that made it Paid.
+    const notes = await db.selectFrom('notification').select(['ticketId', sql<number>`count(*)`.as('n')]).groupBy('ticketId').execute();
+    expect(notes.map((n) => Number(n.n))).toEqual(Array<number>(plan.length).fill(1));
+    expect(new Set(notes.map((n) => n.ticketId))).toEqual(new Set(tickets.map((t) => t.ticketId)));
+    // Both routes to Paid were exercised: by STK Query (a reconciler) and by callback.
+    const by = (phone: string) => tickets.filter((t) => t.phoneNumber === phone).map((t) => t.confirmedBy);
+    expect(by('254700000005')).toContain('query');
+    expect(new Set(by('254700000008'))).toEqual(new Set(['callback']));
+    expect(new Set(by('254708374149'))).toEqual(new Set(['callback']));
+    expect(await countWhere(db, 'callbackinbox', 'outcome', 'received')).toBe(0);
+    expect(await heldDrift(db)).toEqual([]);
+
+    await Promise.all([a.stop(), b.stop()]);
+    expect(await a.exited).toEqual({ code: 0, signal: null });
+    expect(await b.exited).toEqual({ code: 0, signal: null });
+  }, 40_000);
+
+  // Found by this test: with one consumer key, each instance's token fetch invalidates the other's token; every
+  // 404.001.03 makes the loser fetch again (invalidating the winner's), and a push refused twice in a row is Failed
+  // "a problem on our side". Needs a token shared between instances (database or Redis) in src/daraja.
+  it.todo("when two instances share one consumer key, then their token fetches do not knock out each other's pushes");
+});
