@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import axios, { type AxiosInstance } from 'axios';
 import { darajaTimestamp } from '../core/time.js';
@@ -12,6 +13,7 @@ import {
 } from './errors.js';
 import { stkPassword } from './password.js';
 import { maskPhone, normalizePhone } from './phone.js';
+import { MemoryTokenStore, type StoredToken, type TokenStore } from './token-store.js';
 
 export interface DarajaConfig {
   baseUrl: string;
@@ -66,6 +68,11 @@ export interface DarajaClientOptions {
   now?: () => Date;
   /** Backoff for token fetches and queries; pushes are never retried. */
   retry?: Partial<RetryPolicy>;
+  /**
+   * Where the access token is shared with the other instances of this app (default: this process's memory). Daraja
+   * keeps one valid token per consumer key, so instances that each fetch their own knock out each other's.
+   */
+  tokenStore?: TokenStore;
 }
 
 const DEFAULT_RETRY: RetryPolicy = { retries: 2, baseDelayMs: 200, maxDelayMs: 1000 };
@@ -75,6 +82,10 @@ const TOKEN_EARLY_REFRESH_MS = 60_000;
 const DEFAULT_EXPIRES_IN_S = 3599;
 /** No retry is started unless at least this much of the deadline would be left for it. */
 const MIN_ATTEMPT_MS = 50;
+/** How often an instance that lost the lease looks for the token the winner is fetching. */
+const TOKEN_POLL_MS = 50;
+/** Refused tokens remembered, so a stale token still in the store is not taken up again. */
+const REJECTED_TOKENS_KEPT = 8;
 
 const INVALID_TOKEN = '404.001.03';
 const BUSY_CODES = new Set(['500.003.02', '500.003.03', '500.003.1001']);
@@ -138,14 +149,20 @@ export class DarajaClient {
   private readonly now: () => Date;
   private readonly retry: RetryPolicy;
   private readonly cacheTokens: boolean;
+  private readonly tokenStore: TokenStore;
+  /** This client's name on a token lease (no meaning beyond telling instances apart). */
+  private readonly owner = `${process.pid}-${randomBytes(6).toString('hex')}`;
   private cached?: { token: string; refreshAt: number };
   private inFlight?: Promise<string>;
+  /** Tokens Daraja refused (or invalidateToken dropped), newest last: never taken from the store again. */
+  private rejected: string[] = [];
 
   constructor(private readonly config: DarajaConfig, opts: DarajaClientOptions = {}) {
     this.logger = (opts.logger ?? silentLogger).child({ component: 'daraja' });
     this.now = opts.now ?? (() => new Date());
     this.retry = { ...DEFAULT_RETRY, ...opts.retry };
     this.cacheTokens = config.cacheTokens ?? true;
+    this.tokenStore = opts.tokenStore ?? new MemoryTokenStore();
     this.http = axios.create({
       baseURL: config.baseUrl,
       timeout: config.timeoutMs,
@@ -160,17 +177,18 @@ export class DarajaClient {
     });
   }
 
-  /** A valid access token: the cached one, the one being fetched, or a new one. */
+  /** A valid access token: the cached one, the one being fetched, one another instance saved, or a new one. */
   getAccessToken(): Promise<string> {
-    if (!this.cacheTokens) return this.fetchToken();
+    if (!this.cacheTokens) return this.fetchToken(performance.now() + this.config.timeoutMs).then((t) => t.token);
     const cached = this.cachedToken();
     if (cached !== undefined) return Promise.resolve(cached);
-    this.inFlight ??= this.fetchToken().finally(() => { this.inFlight = undefined; });
+    this.inFlight ??= this.obtainToken().finally(() => { this.inFlight = undefined; });
     return this.inFlight;
   }
 
-  /** Forgets the cached token; the next call fetches a new one. */
+  /** Forgets the cached token and will not take it from the store again; the next call fetches a new one. */
   invalidateToken(): void {
+    if (this.cached) this.rememberRejected(this.cached.token);
     this.cached = undefined;
   }
 
@@ -250,7 +268,76 @@ export class DarajaClient {
 
   /** Drops the cache only if it still holds the token that was refused, so concurrent callers refresh only once. */
   private dropToken(token: string): void {
+    this.rememberRejected(token);
     if (this.cached?.token === token) this.cached = undefined;
+  }
+
+  private rememberRejected(token: string): void {
+    if (this.rejected.includes(token)) return;
+    this.rejected.push(token);
+    if (this.rejected.length > REJECTED_TOKENS_KEPT) this.rejected.shift();
+  }
+
+  private usable(stored: StoredToken | undefined): stored is StoredToken {
+    return stored !== undefined && !this.rejected.includes(stored.token) && this.now().getTime() < stored.refreshAt.getTime();
+  }
+
+  /**
+   * A token for this process's cache: a fresh one from the store (another instance may have fetched it), else a new
+   * one fetched under the store's lease so only one instance fetches at a time; an instance that loses the lease waits
+   * for the winner's token. If the store fails, the token is fetched without it: a payment matters more than the
+   * other instances' tokens.
+   */
+  private async obtainToken(): Promise<string> {
+    const deadline = performance.now() + this.config.timeoutMs;
+    let waited = false;
+    for (;;) {
+      const stored = await this.storeStep('read', () => this.tokenStore.read());
+      if (stored.ok && this.usable(stored.value)) {
+        this.cached = { token: stored.value.token, refreshAt: stored.value.refreshAt.getTime() };
+        this.logger.debug({ event: 'daraja.token.shared', waited }, 'Using the access token from the shared store');
+        return stored.value.token;
+      }
+      const leased = stored.ok
+        ? await this.storeStep('lease', () => this.tokenStore.tryLease(this.owner, this.config.timeoutMs))
+        : stored;
+      if (!leased.ok || leased.value) return this.fetchAndShare(deadline, leased.ok);
+      waited = true;
+      if (performance.now() + TOKEN_POLL_MS >= deadline) {
+        throw new DarajaNetworkError(
+          `Daraja token: another instance held the token lease and saved no token within ${this.config.timeoutMs} ms; nothing was sent`,
+          { operation: 'token', kind: 'timeout', outcome: 'refused' },
+        );
+      }
+      await sleep(TOKEN_POLL_MS);
+    }
+  }
+
+  private async fetchAndShare(deadline: number, leased: boolean): Promise<string> {
+    let fetched: StoredToken;
+    try {
+      fetched = await this.fetchToken(deadline);
+    } catch (err) {
+      if (leased) await this.storeStep('release', () => this.tokenStore.release(this.owner));
+      throw err;
+    }
+    this.cached = { token: fetched.token, refreshAt: fetched.refreshAt.getTime() };
+    if (leased) await this.storeStep('save', () => this.tokenStore.save(fetched.token, fetched.refreshAt, this.owner), fetched.token);
+    return fetched.token;
+  }
+
+  /** One store call; a failure is logged (never with the token) and reported, not thrown. */
+  private async storeStep<T>(step: string, call: () => Promise<T>, secret?: string): Promise<{ ok: true; value: T } | { ok: false }> {
+    try {
+      return { ok: true, value: await call() };
+    } catch (err) {
+      const e = err as { code?: unknown; message?: unknown };
+      let message = typeof e.message === 'string' ? e.message : String(err);
+      if (secret) message = message.split(secret).join('[redacted]');
+      this.logger.warn({ event: 'daraja.token.store_failed', step, code: typeof e.code === 'string' ? e.code : undefined },
+        `The shared token store failed (${step}): ${message.slice(0, 300)}; going on without it`);
+      return { ok: false };
+    }
   }
 
   /** A token within the caller's deadline; a shared fetch may go on after this caller gives up, for the next one. */
@@ -279,8 +366,8 @@ export class DarajaClient {
     );
   }
 
-  private fetchToken(): Promise<string> {
-    const deadline = performance.now() + this.config.timeoutMs;
+  /** A new token from Daraja (which invalidates the previous one), with when to replace it. */
+  private fetchToken(deadline: number): Promise<StoredToken> {
     return this.withRetry('token', deadline, async () => {
       const issuedAt = this.now().getTime();
       const headers: Record<string, string> = {};
@@ -299,11 +386,8 @@ export class DarajaClient {
           this.logger.warn({ event: 'daraja.token.expiry_missing' }, `Daraja sent no usable expires_in; assuming ${DEFAULT_EXPIRES_IN_S} s`);
           expiresIn = DEFAULT_EXPIRES_IN_S;
         }
-        if (this.cacheTokens) {
-          this.cached = { token: json.access_token, refreshAt: issuedAt + expiresIn * 1000 - TOKEN_EARLY_REFRESH_MS };
-        }
         this.logger.debug({ event: 'daraja.token.fetched', expiresIn, ms: answer.durationMs }, 'Daraja access token fetched');
-        return json.access_token;
+        return { token: json.access_token, refreshAt: new Date(issuedAt + expiresIn * 1000 - TOKEN_EARLY_REFRESH_MS) };
       }
       throw this.answerError('token', answer);
     });

@@ -16,3 +16,4 @@ export {
   type StkQueryResult, type RetryPolicy,
 } from './daraja.client.js';
 export { runDarajaCheck, type DarajaCheckOptions, type DarajaEnv } from './check.js';
+export { MemoryTokenStore, credentialFingerprint, type TokenStore, type StoredToken } from './token-store.js';
