@@ -1,9 +1,11 @@
 import type { Migration } from 'kysely';
 import * as initial from './001-initial.js';
 import * as adminIndexes from './002-admin-indexes.js';
+import * as darajaToken from './003-daraja-token.js';
 
 /** Every migration, in order. Add new ones here; names sort, and applied names are kept in kysely_migration. */
 export const migrations: Record<string, Migration> = {
   '001-initial': initial,
   '002-admin-indexes': adminIndexes,
+  '003-daraja-token': darajaToken,
 };

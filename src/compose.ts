@@ -7,6 +7,8 @@ import type { Logger } from './core/logger.js';
 import { seedDemoMoviesIfNoneUpcoming } from './movies/demo-movies.js';
 import { MovieService } from './movies/movie.service.js';
 import { DarajaClient } from './daraja/daraja.client.js';
+import { credentialFingerprint } from './daraja/token-store.js';
+import { DbTokenStore } from './payments/daraja-token.store.js';
 import { createSimulator, type Simulator } from './simulator/index.js';
 import { createRateLimits } from './core/http/rate-limit.js';
 import { BookingService } from './bookings/booking.service.js';
@@ -64,7 +66,10 @@ export async function buildRuntime(config: Readonly<Config>, logger: Logger, opt
   const routers: Router[] = [];
   const closers: Array<() => Promise<void>> = [];
 
-  const daraja = new DarajaClient(config.daraja, { logger: logger.child({ component: 'daraja' }), now });
+  // The token lives in the database so every instance on it uses the same one: Daraja invalidates an app's previous
+  // token whenever a new one is issued (docs/daraja-client.md).
+  const tokenStore = new DbTokenStore(database.db, credentialFingerprint(config.daraja.baseUrl, config.daraja.consumerKey));
+  const daraja = new DarajaClient(config.daraja, { logger: logger.child({ component: 'daraja' }), now, tokenStore });
 
   // The built-in simulator lives inside this process, but the client still reaches it over HTTP (config.daraja.baseUrl),
   // exactly as it would reach Safaricom.

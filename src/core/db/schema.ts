@@ -11,6 +11,7 @@ export interface Database {
   callbackinbox: CallbackInboxTable;
   notification: NotificationTable;
   auditlog: AuditLogTable;
+  darajatoken: DarajaTokenTable;
 }
 
 export type DbTime = string;
@@ -124,6 +125,20 @@ export interface AuditLogTable {
   ticketId: number | null;
   callbackId: number | null;
   detail: string | null;
+}
+
+/** The Daraja access token shared by the app's instances, one row per Daraja app (see migrations/003). */
+export interface DarajaTokenTable {
+  /** sha256 hex of base URL + consumer key: never the key or secret in clear. */
+  credentialId: string;
+  /** A secret: never logged. Null until the first fetch. */
+  accessToken: string | null;
+  /** When to replace the token (60 s before Daraja's expiry). */
+  refreshAt: DbTime | null;
+  /** The instance allowed to fetch a new token until leaseUntil. */
+  leaseOwner: string | null;
+  leaseUntil: DbTime | null;
+  updatedAt: DbTime;
 }
 
 export type Movie = Selectable<MovieTable>;
