@@ -78,9 +78,10 @@ export interface LoadLog {
  */
 export async function load(
   target: { baseUrl: string; session: FormSession; movieId: number },
-  opts: { phones: string[]; workers: number; tag: string; stop: () => boolean },
+  opts: { phones: string[]; workers: number; tag: string; stop: () => boolean; log?: LoadLog },
 ): Promise<LoadLog> {
-  const log: LoadLog = { bookings: [], callbacks: [] };
+  // The caller may pass its own log to watch progress while the load runs.
+  const log: LoadLog = opts.log ?? { bookings: [], callbacks: [] };
   let seq = 0;
   const booker = async () => {
     while (!opts.stop()) {

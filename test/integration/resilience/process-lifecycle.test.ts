@@ -3,7 +3,7 @@ import { describe, expect, it, onTestFinished } from 'vitest';
 import type { Dialect } from '../../../src/core/db/database.js';
 import { createTestDatabase, dialects } from '../../support/db.js';
 import { formSession, postBooking, spawnApp, type AppProcess, type Sent } from '../../support/process.js';
-import { countWhere, heldDrift, inboxCheckoutIds, load, makeShow, sleep, waitSettled } from './helpers.js';
+import { countWhere, heldDrift, inboxCheckoutIds, load, makeShow, sleep, waitSettled, type LoadLog } from './helpers.js';
 
 // Issue 6.5 with the app as a real process (`node --import tsx src/server.ts`): SIGTERM under load loses nothing it
 // accepted; kill -9 mid-load and a restart leave no ticket Pending and no callback unprocessed. PAYMENT_TIMEOUT_SECONDS
@@ -46,8 +46,11 @@ describe.each(dialects)('SIGTERM to the app as a real process on %s', (dialect) 
     const session = await formSession(app.baseUrl, movieId);
 
     let exited = false;
-    const running = load({ baseUrl: app.baseUrl, session, movieId }, { phones: LOAD_PHONES, workers: 2, tag: 'term', stop: () => exited });
-    await sleep(700);
+    const progress: LoadLog = { bookings: [], callbacks: [] };
+    const running = load({ baseUrl: app.baseUrl, session, movieId }, { phones: LOAD_PHONES, workers: 2, tag: 'term', stop: () => exited, log: progress });
+    // Under way for real before the signal, however slow the runner: a few bookings and callbacks already answered.
+    const started = Date.now();
+    while ((progress.bookings.length < 6 || progress.callbacks.length < 6) && Date.now() - started < 20_000) await sleep(50);
     // A request that is slow by nature (254700000008: the push is held past DARAJA_TIMEOUT_MS) is in flight at SIGTERM,
     // on a keep-alive connection, as a browser or a load balancer sends it.
     const keepAlive = new Agent({ keepAlive: true });
