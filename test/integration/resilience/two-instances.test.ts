@@ -3,7 +3,7 @@ import { sql } from 'kysely';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Db } from '../../../src/core/db/database.js';
 import { createTestDatabase, type TestDatabase } from '../../support/db.js';
-import { formSession, postBooking, postCallback, spawnApp, type AppProcess, type Sent } from '../../support/process.js';
+import { formSession, postBooking, postCallback, send, spawnApp, type AppProcess, type Sent } from '../../support/process.js';
 import { countWhere, heldDrift, makeShow, sleep, waitSettled } from './helpers.js';
 
 // Issue 6.6: two app processes on one MySQL database, bookings spread across both, the same callbacks posted to both,
@@ -11,9 +11,9 @@ import { countWhere, heldDrift, makeShow, sleep, waitSettled } from './helpers.j
 // only by a callback matched on phone and amount). Every ticket changes state exactly once: one notification each.
 //
 // Instance A mounts the built-in simulator (auto mode); B uses it too, through DARAJA_BASE_URL, as two instances in
-// production share one Daraja. (With a simulator each, B's STK Query would not know A's CheckoutRequestIDs.) B has
-// credentials of its own: like Daraja, the simulator invalidates an app's previous token whenever it issues one, so two
-// instances sharing one consumer key knock out each other's tokens (see the todo below).
+// production share one Daraja. (With a simulator each, B's STK Query would not know A's CheckoutRequestIDs.) Both use
+// the same consumer key: like Daraja, the simulator invalidates an app's previous token whenever it issues one, so the
+// instances share one token through the database (darajatoken) instead of knocking out each other's.
 
 const ACK = JSON.stringify({ ResultCode: 0, ResultDesc: 'Success' });
 
@@ -43,22 +43,21 @@ function success(p: { checkoutRequestId: string; amount: number; phone: string }
 }
 
 describe.skipIf(!process.env.TEST_MYSQL_URL)('two app processes on one MySQL database', () => {
-  let database: TestDatabase | undefined;
+  const databases: TestDatabase[] = [];
   const apps: AppProcess[] = [];
   afterAll(async () => {
     await Promise.all(apps.map((a) => a.stop(2000)));
-    await database?.drop();
+    await Promise.all(databases.map((d) => d.drop()));
   });
 
   it('when bookings are spread over both, the same callbacks reach both and both reconcilers see the same due tickets, then every ticket changes state exactly once and ends Paid', async () => {
-    database = await createTestDatabase('mysql');
+    const database = await createTestDatabase('mysql');
+    databases.push(database);
     const db = database.db;
     const movieId = await makeShow(db, 10);
     const a = await spawnApp(database.url, { SIMULATOR_DELAY_MS: '400' });
     apps.push(a);
-    const b = await spawnApp(database.url, {
-      DARAJA_BASE_URL: `${a.baseUrl}/simulator`, DARAJA_CONSUMER_KEY: 'instance-b', DARAJA_CONSUMER_SECRET: 'instance-b-secret',
-    });
+    const b = await spawnApp(database.url, { DARAJA_BASE_URL: `${a.baseUrl}/simulator` });
     apps.push(b);
     const sessions = new Map([[a, await formSession(a.baseUrl, movieId)], [b, await formSession(b.baseUrl, movieId)]]);
 
@@ -114,14 +113,51 @@ describe.skipIf(!process.env.TEST_MYSQL_URL)('two app processes on one MySQL dat
     }
     expect(await countWhere(db, 'callbackinbox', 'outcome', 'received')).toBe(0);
     expect(await heldDrift(db)).toEqual([]);
+    // One consumer key, so one shared token and no push refused for it.
+    expect(await db.selectFrom('pushrequest').select(['status', 'errorCode']).where('status', '=', 'Refused').execute()).toEqual([]);
+    expect(await db.selectFrom('darajatoken').select('credentialId').execute()).toHaveLength(1);
 
     await Promise.all([a.stop(), b.stop()]);
     expect(await a.exited).toEqual({ code: 0, signal: null });
     expect(await b.exited).toEqual({ code: 0, signal: null });
   }, 40_000);
 
-  // Found by this test: with one consumer key, each instance's token fetch invalidates the other's token; every
-  // 404.001.03 makes the loser fetch again (invalidating the winner's), and a push refused twice in a row is Failed
-  // "a problem on our side". Needs a token shared between instances (database or Redis) in src/daraja.
-  it.todo("when two instances share one consumer key, then their token fetches do not knock out each other's pushes");
+  // Found by the test above: with one consumer key, each instance's token fetch invalidated the other's token; every
+  // 404.001.03 made the loser fetch again (invalidating the winner's), and a push refused twice in a row was Failed
+  // "a problem on our side". Here the shared token is knocked out (as `npm run daraja:check` or a third process would)
+  // just before a burst of pushes on both instances, so both meet 404.001.03 at once and must not both refresh.
+  it("when two instances share one consumer key and their token is replaced under a burst of pushes on both, then one fetches a new token, the other uses it, and no push is refused", async () => {
+    const database = await createTestDatabase('mysql');
+    databases.push(database);
+    const db = database.db;
+    const movieId = await makeShow(db, 10);
+    const a = await spawnApp(database.url);
+    apps.push(a);
+    const b = await spawnApp(database.url, { DARAJA_BASE_URL: `${a.baseUrl}/simulator` });
+    apps.push(b);
+    const sessions = new Map([[a, await formSession(a.baseUrl, movieId)], [b, await formSession(b.baseUrl, movieId)]]);
+    const book = (app: AppProcess, name: string) =>
+      postBooking(app.baseUrl, sessions.get(app)!, { movieId, customerName: name, phoneNumber: '0708374149', quantity: 1 });
+
+    // Both instances hold the shared token before it is knocked out.
+    for (const s of [await book(a, 'Warm A'), await book(b, 'Warm B')]) expect(refOf(s), JSON.stringify(s).slice(0, 300)).toBeTruthy();
+    const knockOut = async () => {
+      const r = await send({ method: 'GET', url: `${a.baseUrl}/simulator/oauth/v1/generate?grant_type=client_credentials` });
+      expect(r).toMatchObject({ kind: 'answered', status: 200 });
+    };
+    for (let round = 0; round < 3; round++) {
+      await knockOut();
+      const burst = await Promise.all(Array.from({ length: 8 }, (_, i) => book(i % 2 ? b : a, `Burst ${round}-${i}`)));
+      for (const s of burst) expect(refOf(s), JSON.stringify(s).slice(0, 300)).toBeTruthy();
+    }
+
+    const pushes = await db.selectFrom('pushrequest').select(['pushRequestId', 'status', 'errorCode', 'errorMessage', 'checkoutRequestId']).execute();
+    expect(pushes).toHaveLength(2 + 3 * 8);
+    expect(pushes.filter((p) => p.status === 'Refused' || p.status === 'Unknown' || p.errorCode !== null)).toEqual([]);
+    expect(pushes.every((p) => p.checkoutRequestId?.startsWith('ws_CO_'))).toBe(true);
+    await waitSettled(db, 12_000);
+    expect(await countWhere(db, 'ticket', 'paymentStatus', 'Failed')).toBe(0);
+    expect(await db.selectFrom('darajatoken').select(['accessToken', 'leaseOwner']).execute())
+      .toEqual([{ accessToken: expect.stringMatching(/^\w{28}$/), leaseOwner: null }]);
+  }, 40_000);
 });
