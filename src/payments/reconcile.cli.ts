@@ -5,6 +5,8 @@ import { openDatabase } from '../core/db/database.js';
 import { migrateToLatest } from '../core/db/migrate.js';
 import { createLogger } from '../core/logger.js';
 import { DarajaClient } from '../daraja/daraja.client.js';
+import { credentialFingerprint } from '../daraja/token-store.js';
+import { DbTokenStore } from './daraja-token.store.js';
 import { PaymentService } from './payment.service.js';
 import { Reconciler } from './reconciler.js';
 
@@ -24,7 +26,9 @@ async function main(): Promise<number> {
   try {
     await migrateToLatest(database.db);
     const now = () => new Date();
-    const daraja = new DarajaClient(config.daraja, { logger: logger.child({ component: 'daraja' }), now });
+    // The running instances' token, so this pass does not knock it out by fetching its own.
+    const tokenStore = new DbTokenStore(database.db, credentialFingerprint(config.daraja.baseUrl, config.daraja.consumerKey));
+    const daraja = new DarajaClient(config.daraja, { logger: logger.child({ component: 'daraja' }), now, tokenStore });
     const payments = new PaymentService({ database, daraja, config, logger: logger.child({ component: 'payments' }), now });
     const reconciler = new Reconciler({ database, daraja, config, logger: logger.child({ component: 'reconciler' }), now, payments });
     const report = await reconciler.runOnce();
