@@ -10,7 +10,7 @@ import { maskPhone } from '../daraja/phone.js';
 import { GENERIC_FAILURE } from '../daraja/result-codes.js';
 import { findMovie, holdTickets } from '../movies/movie.repository.js';
 import type { PushStartResult } from '../payments/payment.service.js';
-import { inTransaction } from '../payments/transaction.js';
+import { inTransaction } from '../core/db/transaction.js';
 import { fieldErrors, toMovieView, type MovieView } from '../movies/movie.service.js';
 import { bookingFormSchema, formValues, type BookingInput } from './booking.schema.js';
 import { findTicketByRef, insertTicket, reopenFailedTicket, type TicketWithMovie } from './ticket.repository.js';

@@ -9,7 +9,7 @@ import {
   latestPushId, markTicketFailed, markTicketPaid, storeCheckoutId,
 } from './payment.repository.js';
 import { comparePhone, type PaymentResult } from './payment-result.js';
-import { inTransaction, type Executor } from './transaction.js';
+import { inTransaction, type Executor } from '../core/db/transaction.js';
 
 /** Which attempt a result belongs to. */
 export type ResultTarget =

@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import { Router } from 'express';
 import type { Logger } from '../core/logger.js';
 import type { PaymentService } from './payment.service.js';
-import { loggableError } from './transaction.js';
+import { loggableError } from '../core/db/transaction.js';
 
 /** Daraja ignores what we answer, but it is the documented acknowledgement and the contract's (§3, §5). */
 export const CALLBACK_ACK = { ResultCode: 0, ResultDesc: 'Success' } as const;

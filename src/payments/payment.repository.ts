@@ -3,7 +3,7 @@ import type {
   CallbackInboxRow, ConfirmedBy, InboxOutcome, InboxSource, PushRequest, Ticket,
 } from '../core/db/schema.js';
 import { toDbTime } from '../core/db/time.js';
-import type { Executor } from './transaction.js';
+import type { Executor } from '../core/db/transaction.js';
 
 // The payments SQL. Every state change is a conditional UPDATE whose WHERE names the state it leaves, so a repeat or
 // a concurrent duplicate changes nothing (numUpdatedRows 0) and the caller can tell.

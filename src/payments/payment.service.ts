@@ -16,7 +16,7 @@ import {
   insertPushRequest, markPushAccepted, markPushAnsweredWithError, markTicketFailed, storeCheckoutId, unmatchedRowsNowKnown,
 } from './payment.repository.js';
 import { plainPhone, queryInboxBody, readInboxBody, type PaymentResult } from './payment-result.js';
-import { inTransaction, isDuplicateKey, loggableError } from './transaction.js';
+import { inTransaction, isDuplicateKey, loggableError } from '../core/db/transaction.js';
 
 export type PushStartResult =
   | { kind: 'accepted'; checkoutRequestId: string }

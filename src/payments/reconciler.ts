@@ -6,7 +6,7 @@ import type { Logger } from '../core/logger.js';
 import type { DarajaClient, StkQueryResult } from '../daraja/daraja.client.js';
 import { findTicket, inboxRowsLeftReceived, latestOpenPushWithId, unmatchedRowsNowKnown } from './payment.repository.js';
 import type { PaymentService } from './payment.service.js';
-import { inTransaction, loggableError } from './transaction.js';
+import { inTransaction, loggableError } from '../core/db/transaction.js';
 
 export interface ReconcileReport {
   /** Pending tickets claimed and looked at. */

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { sql } from 'kysely';
-import type { DatabaseHandle, Db, Tx } from '../core/db/database.js';
+import type { DatabaseHandle, Db, Tx } from './database.js';
 
 /** What a repository function runs on inside `inTransaction`: a Kysely transaction, or SQLite's single connection. */
 export type Executor = Db | Tx;
