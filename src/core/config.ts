@@ -7,6 +7,7 @@ import {
   SANDBOX_SHORTCODE,
   forbiddenWordsIn,
 } from '../daraja/constants.js';
+import type { DarajaConfig } from '../daraja/daraja.client.js';
 
 /**
  * The only module that reads process.env. It parses everything once, checks the rules Safaricom enforces at start
@@ -22,20 +23,8 @@ export interface Config {
   darajaEnv: DarajaEnv;
   /** True when the built-in simulator is mounted at /simulator (simulator mode without DARAJA_BASE_URL). */
   mountSimulator: boolean;
-  daraja: {
-    baseUrl: string;
-    consumerKey?: string;
-    consumerSecret?: string;
-    passkey: string;
-    shortcode: string;
-    transactionType: 'CustomerPayBillOnline' | 'CustomerBuyGoodsOnline';
-    partyB: string;
-    callbackUrl: string;
-    accountReference: string;
-    transactionDesc: string;
-    timeoutMs: number;
-    cacheTokens: boolean;
-  };
+  /** Everything the Daraja client needs (cacheTokens always decided here). */
+  daraja: DarajaConfig & { cacheTokens: boolean };
   publicBaseUrl: string;
   callbackToken: string;
   callbackAllowedIps: string[];

@@ -103,6 +103,18 @@ export function fieldErrors(error: z.ZodError): Record<string, string> {
   return fields;
 }
 
+/** Validated input as the movie row stores it. */
+function movieRow(data: MovieInput) {
+  return {
+    title: data.title,
+    description: data.description,
+    showTime: toDbTime(data.showTime),
+    price: data.price,
+    maximumTickets: data.maximumTickets,
+    imageUrl: data.imageUrl || null,
+  };
+}
+
 export class MovieService {
   constructor(private readonly db: Db, private readonly now: () => Date = () => new Date()) {}
 
@@ -125,15 +137,7 @@ export class MovieService {
 
   /** Validates and creates a movie; throws ValidationError with a message per field. */
   async create(input: unknown): Promise<number> {
-    const data = this.validate(input, true);
-    return insertMovie(this.db, {
-      title: data.title,
-      description: data.description,
-      showTime: toDbTime(data.showTime),
-      price: data.price,
-      maximumTickets: data.maximumTickets,
-      imageUrl: data.imageUrl || null,
-    });
+    return insertMovie(this.db, movieRow(this.validate(input, true)));
   }
 
   /** Edits a movie. Capacity cannot go below the tickets already held or sold. */
@@ -146,14 +150,7 @@ export class MovieService {
         maximumTickets: `Maximum tickets cannot be below the ${existing.ticketsHeld} already sold or held`,
       });
     }
-    const ok = await updateMovie(this.db, movieId, {
-      title: data.title,
-      description: data.description,
-      showTime: toDbTime(data.showTime),
-      price: data.price,
-      maximumTickets: data.maximumTickets,
-      imageUrl: data.imageUrl || null,
-    });
+    const ok = await updateMovie(this.db, movieId, movieRow(data));
     if (!ok) {
       throw new ValidationError({ maximumTickets: 'Maximum tickets cannot be below the tickets already sold or held' });
     }

@@ -1,9 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort } from '../../support/process.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The repository root: the app is started from here, as README says. */
 export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -20,21 +22,6 @@ export interface AppProcess {
   stop(): Promise<void>;
 }
 
-/** A port the OS says is free right now (released before the app binds it; collisions are unlikely on a CI box). */
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      if (addr === null || typeof addr === 'string') return reject(new Error('no port'));
-      srv.close(() => resolve(addr.port));
-    });
-  });
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * Starts the real app the way README says (`node --import tsx src/server.ts` from the repository root) on a free
