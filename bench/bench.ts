@@ -1,5 +1,5 @@
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Dialect } from '../src/core/db/database.js';
@@ -98,6 +98,7 @@ export async function runBench(opts: BenchOptions = {}): Promise<Report & { work
     for (const db of databases.values()) await db.dispose().catch(() => undefined);
     if (!opts.keepWorkDir) rmSync(workDir, { recursive: true, force: true });
     report.seconds = (performance.now() - t0) / 1000;
+    report.machine.loadAverageEnd = loadavg().map((x) => x.toFixed(2)).join(' ');
   }
   return report;
 }

@@ -18,7 +18,7 @@ interface Answer {
 }
 
 /** One browser: keeps its cookies, talks over one keep-alive connection. */
-class VirtualUser {
+export class VirtualUser {
   private readonly agent = new Agent({ keepAlive: true, maxSockets: 1 });
   private readonly cookies = new Map<string, string>();
   csrf = '';
@@ -65,7 +65,7 @@ class VirtualUser {
   }
 }
 
-async function startSimulator(delayMs: number): Promise<{ url: string; close(): Promise<void> }> {
+export async function startSimulator(delayMs: number): Promise<{ url: string; close(): Promise<void> }> {
   // Manual mode: the prompts just wait, so no callback traffic mixes into the booking timings.
   const sim = createSimulator({ mode: 'manual', delayMs: 0, responseDelayMs: delayMs, maxEntries: 100_000 });
   const app = express();

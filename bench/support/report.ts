@@ -1,5 +1,7 @@
+import { execFileSync } from 'node:child_process';
 import { cpus, loadavg, release, totalmem } from 'node:os';
 import type { Check, Figure } from '../context.js';
+import { ROOT } from './processes.js';
 
 export interface Machine {
   cpu: string;
@@ -10,6 +12,21 @@ export interface Machine {
   date: string;
   databases: string[];
   loadAverage: string;
+  /** Set when the run ends: the 1, 5 and 15 minute load averages then (other work on the box shows up here). */
+  loadAverageEnd?: string;
+  /** The commit the app ran from, and how many files under src/ and migrations/ differed from it at the start. */
+  code: string;
+}
+
+function codeVersion(): string {
+  try {
+    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src', 'migrations'], { cwd: ROOT, encoding: 'utf8' })
+      .split('\n').filter(Boolean).length;
+    return dirty ? `${head} + ${dirty} uncommitted file(s) in src/ and migrations/` : head;
+  } catch {
+    return 'unknown (not a git checkout)';
+  }
 }
 
 export function machine(databases: string[]): Machine {
@@ -23,6 +40,7 @@ export function machine(databases: string[]): Machine {
     date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
     databases,
     loadAverage: loadavg().map((x) => x.toFixed(2)).join(' '),
+    code: codeVersion(),
   };
 }
 
@@ -83,7 +101,8 @@ export function markdown(r: Report): string {
   lines.push(`| Node | ${m.node} |`);
   lines.push(`| Databases | ${cell(m.databases.join('; ') || '—')} |`);
   lines.push(`| Date | ${m.date} |`);
-  lines.push(`| Load average at start | ${m.loadAverage} |`);
+  lines.push(`| Load average (1, 5, 15 min) at start / end | ${m.loadAverage} / ${m.loadAverageEnd ?? '—'} |`);
+  lines.push(`| Code | ${cell(m.code)} |`);
   lines.push(`| Run | ${r.scenarios.join(', ')}; ${Math.round(r.seconds)} s in all |`);
   lines.push('');
   lines.push('## Figures');
