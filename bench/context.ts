@@ -39,7 +39,8 @@ export interface Sizes {
   booking: { delayMs: number; warm: number; bookings: number };
   growth: { small: number; large: number; warm: number; rate: number };
   memory: { connections: number; first: number; total: number; settleMs: number };
-  admin: { rows: number[] };
+  /** Sizes for runAdminTicketsBench; `samples` undefined lets it choose. */
+  admin: { rows: number[]; samples?: number };
 }
 
 export const FULL: Sizes = {
@@ -63,7 +64,7 @@ export const SMOKE: Sizes = {
   booking: { delayMs: 200, warm: 1, bookings: 3 },
   growth: { small: 150, large: 3000, warm: 30, rate: 200 },
   memory: { connections: 16, first: 300, total: 900, settleMs: 200 },
-  admin: { rows: [100, 1000] },
+  admin: { rows: [100, 1000], samples: 5 },
 };
 
 export interface Context {

@@ -66,7 +66,7 @@ export async function growthScenario(ctx: Context): Promise<void> {
   await adminGrowth(ctx);
 }
 
-type AdminBench = (opts: { rows: number[]; dialects: string[]; log?: (line: string) => void }) => Promise<unknown>;
+type AdminBench = (opts: { rows: number[]; dialects: string[]; samples?: number; log?: (line: string) => void }) => Promise<unknown>;
 
 /** The admin tickets list's growth, measured by bench/admin-tickets.bench.ts (another engineer's) when it exists. */
 async function adminGrowth(ctx: Context): Promise<void> {
@@ -85,7 +85,7 @@ async function adminGrowth(ctx: Context): Promise<void> {
   ctx.log(`growth/admin: runAdminTicketsBench({ rows: [${ctx.sizes.admin.rows.join(', ')}] })…`);
   let result: unknown;
   try {
-    result = await mod.runAdminTicketsBench({ rows: ctx.sizes.admin.rows, dialects: ctx.dialects, log: ctx.log });
+    result = await mod.runAdminTicketsBench({ rows: ctx.sizes.admin.rows, dialects: ctx.dialects, samples: ctx.sizes.admin.samples, log: ctx.log });
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     ctx.check({ scenario: 'growth', name: 'Admin tickets list benchmark ran to the end', passed: false, detail: message.split('\n')[0]! });
