@@ -1,5 +1,5 @@
 // The operator's tickets list (/admin/tickets) with 1 thousand versus 1 million tickets: the first page must cost
-// about the same, because it is a keyset page over an index (issue 8). Run alone:
+// about the same, because it is a keyset page over an index. Run alone:
 //   node --import tsx bench/admin-tickets.bench.ts            (SQLite; MySQL too when BENCH_MYSQL_URL is set)
 //   BENCH_ADMIN_ROWS=1000,100000 node --import tsx bench/admin-tickets.bench.ts
 // or through `npm run bench` (bench/scenarios/growth.ts calls runAdminTicketsBench).

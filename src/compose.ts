@@ -1,145 +1,158 @@
-import type { Express, Router } from 'express';
-import { createApp, type AppDeps } from './app.js';
-import type { Config } from './core/config.js';
+import type { Config } from './config.js';
 import { openDatabase, type DatabaseHandle } from './core/db/database.js';
 import { migrateToLatest } from './core/db/migrate.js';
+import type { BackgroundJob } from './core/jobs.js';
 import type { Logger } from './core/logger.js';
-import { seedDemoMoviesIfNoneUpcoming } from './movies/demo-movies.js';
-import { MovieService } from './movies/movie.service.js';
+import { OperatorService } from './admin/operator.service.js';
+import { BookingService } from './bookings/booking.service.js';
+import { renderRateLimited } from './bookings/booking.routes.js';
+import { createRateLimits, type RateLimits } from './bookings/rate-limit.js';
 import { DarajaClient } from './daraja/daraja.client.js';
 import { credentialFingerprint } from './daraja/token-store.js';
-import { DbTokenStore } from './payments/daraja-token.store.js';
-import { createSimulator, type Simulator } from './simulator/index.js';
-import { createRateLimits } from './core/http/rate-limit.js';
-import { BookingService } from './bookings/booking.service.js';
-import { bookingRoutes, renderRateLimited } from './bookings/booking.routes.js';
+import { seedDemoMoviesIfNoneUpcoming } from './movies/demo-movies.js';
+import { MovieService } from './movies/movie.service.js';
 import { NotificationSender } from './notifications/notification.sender.js';
-import { EmailNotifier, LogNotifier } from './notifications/notifier.js';
-import { PaymentService } from './payments/payment.service.js';
-import { paymentCallbackRoutes } from './payments/callback.routes.js';
+import { EmailNotifier, LogNotifier, type MailTransport } from './notifications/notifier.js';
+import { CallbackIntake } from './payments/callback-intake.js';
+import { CallbackSpool, defaultSpoolPath } from './payments/callback-spool.js';
+import { PushService } from './payments/push.service.js';
 import { Reconciler } from './payments/reconciler.js';
+import { ResultApplier } from './payments/result-applier.js';
+import { createSimulator, type Simulator } from './simulator/index.js';
+import { DarajaTokenRepository } from './store/daraja-token.repository.js';
 
-/** A background job the runtime starts after listening and stops first on shutdown. */
-export interface BackgroundJob {
-  name: string;
-  start(): void;
-  stop(): Promise<void>;
-}
-
-export interface Runtime {
-  app: Express;
-  deps: AppDeps;
+/** Everything the app and the commands run on, built once from the config. */
+export interface Services {
+  config: Readonly<Config>;
+  logger: Logger;
+  database: DatabaseHandle;
+  now: () => Date;
+  daraja: DarajaClient;
+  /** The built-in simulator, when mounted (DARAJA_ENV=simulator without DARAJA_BASE_URL). */
+  simulator?: Simulator;
+  movies: MovieService;
+  bookings: BookingService;
+  /** Abuse limits (bookings per client, pushes per phone); fresh counts with each build unless REDIS_URL is set. */
+  rateLimits: RateLimits;
+  payments: { pushes: PushService; intake: CallbackIntake; applier: ResultApplier; reconciler: Reconciler };
+  operator: OperatorService;
+  notifications: NotificationSender;
+  /** The reconciler and the notification sender: started by startJobs, stopped first by stop. */
   jobs: BackgroundJob[];
-  /** Starts the background jobs (reconciler, notification sender). */
   startJobs(): void;
-  /** Stops jobs, then closes the database. Call after the HTTP server has drained. */
+  /** Stops the jobs, closes the simulator, the limits' Redis and (unless it was handed in) the database. */
   stop(): Promise<void>;
 }
 
-export interface RuntimeOptions {
-  /** An already open database (tests); otherwise DATABASE_URL is opened. */
+export interface BuildOptions {
+  /** An already open database (tests); otherwise DATABASE_URL is opened, and closed by stop(). */
   database?: DatabaseHandle;
   now?: () => Date;
+  /** Apply pending migrations first. Default true. */
+  migrate?: boolean;
+  /** Seed the demo catalogue (outside production, when no show is upcoming). Default true: the server; commands say false. */
+  seed?: boolean;
+  /** Where callbacks go while the inbox cannot take them; default beside the database (see defaultSpoolPath). */
+  spoolPath?: string;
+  /** Send email through this instead of SMTP_URL (tests). */
+  mailTransport?: MailTransport;
+  /** Keys of the rate limits in Redis (tests use their own). */
+  rateLimitPrefix?: string;
+  /** false: a fresh Daraja token before every call, the user's guide's way. The booking benchmark's baseline only. */
+  cacheTokens?: boolean;
 }
 
 /**
- * The composition root: every dependency is built here once, from the config, and handed down. No DI framework;
- * tests call this with their own config and database.
+ * The composition root: every service is built here, once, from the config, and handed down. The server and every
+ * command (reconcile, daraja:check, migrate) use it, so they run on the same object graph (the shared Daraja token
+ * store above all: a client of its own would knock out the running instances' token). No DI framework.
  */
-export async function buildRuntime(config: Readonly<Config>, logger: Logger, opts: RuntimeOptions = {}): Promise<Runtime> {
+export async function buildServices(config: Readonly<Config>, logger: Logger, opts: BuildOptions = {}): Promise<Services> {
   const database = opts.database ?? (await openDatabase(config.databaseUrl));
   const now = opts.now ?? (() => new Date());
-  try {
-    const applied = await migrateToLatest(database.db);
-    if (applied.length) logger.info({ applied }, 'database migrated');
-    if (config.darajaEnv !== 'production') {
-      const seeded = await seedDemoMoviesIfNoneUpcoming(database.db, now());
-      if (seeded) logger.info({ seeded }, 'demo movies seeded');
+  if (opts.migrate !== false) {
+    try {
+      const applied = await migrateToLatest(database.db);
+      if (applied.length) logger.info({ applied }, 'database migrated');
+      if (opts.seed !== false && !config.isProduction) {
+        const seeded = await seedDemoMoviesIfNoneUpcoming(database.db, now());
+        if (seeded) logger.info({ seeded }, 'demo movies seeded');
+      }
+    } catch (err) {
+      if (!opts.database) await database.close();
+      throw err;
     }
-  } catch (err) {
-    if (!opts.database) await database.close();
-    throw err;
   }
-
-  const jobs: BackgroundJob[] = [];
-  const earlyRouters: Router[] = [];
-  const routers: Router[] = [];
-  const closers: Array<() => Promise<void>> = [];
+  const log = (component: string) => logger.child({ component });
 
   // The token lives in the database so every instance on it uses the same one: Daraja invalidates an app's previous
-  // token whenever a new one is issued (docs/daraja-client.md).
-  const tokenStore = new DbTokenStore(database.db, credentialFingerprint(config.daraja.baseUrl, config.daraja.consumerKey));
-  const daraja = new DarajaClient(config.daraja, { logger: logger.child({ component: 'daraja' }), now, tokenStore });
+  // token whenever a new one is issued (docs/adr).
+  const tokenStore = new DarajaTokenRepository(database.db, credentialFingerprint(config.daraja.baseUrl, config.daraja.consumerKey));
+  const daraja = new DarajaClient(config.daraja, { logger: log('daraja'), now, tokenStore, ...(opts.cacheTokens === false ? { cacheTokens: false } : {}) });
 
   // The built-in simulator lives inside this process, but the client still reaches it over HTTP (config.daraja.baseUrl),
   // exactly as it would reach Safaricom.
-  let simulator: Simulator | undefined;
-  if (config.mountSimulator) {
-    simulator = createSimulator({
+  const simulator = config.mountSimulator
+    ? createSimulator({
       passkey: config.daraja.passkey,
       consumerKey: config.daraja.consumerKey,
       consumerSecret: config.daraja.consumerSecret,
       mode: config.simulator.mode,
       delayMs: config.simulator.delayMs,
-      logger: logger.child({ component: 'simulator' }),
+      logger: log('simulator'),
       now,
-    });
-    const sim = simulator;
-    closers.push(() => sim.close());
-  }
+    })
+    : undefined;
 
-  // Payments: the callback reads its own body, so it is mounted before the parsers; the reconciler settles the rest.
-  const paymentsLogger = logger.child({ component: 'payments' });
-  const payments = new PaymentService({ database, daraja, config, logger: paymentsLogger, now });
-  earlyRouters.push(paymentCallbackRoutes(payments, paymentsLogger));
-  jobs.push(new Reconciler({ database, daraja, config, logger: logger.child({ component: 'reconciler' }), now, payments }));
+  const paymentsLog = log('payments');
+  const applier = new ResultApplier({ database, logger: paymentsLog, now });
+  const pushes = new PushService({ database, daraja, applier, logger: paymentsLog, now });
+  const intake = new CallbackIntake({
+    database, applier, logger: paymentsLog, now,
+    spool: new CallbackSpool(opts.spoolPath ?? defaultSpoolPath(config.databaseUrl)),
+    callbackToken: config.callbackToken,
+    allowedIps: config.callbackAllowedIps,
+  });
+  const reconciler = new Reconciler({ database, daraja, applier, intake, config, logger: log('reconciler'), now });
 
-  // Bookings: the abuse limits (memory, or Redis with REDIS_URL), the booking service, and the notification sender.
-  const rateLimits = createRateLimits(config, { logger: logger.child({ component: 'rate-limit' }), onLimited: renderRateLimited });
-  closers.push(() => rateLimits.close());
+  const rateLimits = createRateLimits(config, {
+    logger: log('rate-limit'), onLimited: renderRateLimited, ...(opts.rateLimitPrefix ? { prefix: opts.rateLimitPrefix } : {}),
+  });
   const bookings = new BookingService({
     database,
-    payments,
-    config,
-    logger: logger.child({ component: 'bookings' }),
+    pushes,
+    config: {
+      maxTicketsPerBooking: config.maxTicketsPerBooking,
+      paymentTimeoutSeconds: config.paymentTimeoutSeconds,
+      accountReference: config.daraja.accountReference,
+    },
+    logger: log('bookings'),
     now,
   });
-  jobs.push(
-    new NotificationSender({
-      db: database.db,
-      logger: logger.child({ component: 'notifications' }),
-      now,
-      publicBaseUrl: config.publicBaseUrl,
-      log: new LogNotifier(logger.child({ component: 'notifications' })),
-      email: config.smtpUrl && config.mailFrom ? new EmailNotifier({ smtpUrl: config.smtpUrl, from: config.mailFrom }) : undefined,
-    }),
-  );
 
-  const deps: AppDeps = {
-    config,
-    database,
-    logger,
-    daraja,
-    simulator,
-    now,
-    services: {
-      movies: new MovieService(database.db, now),
-      bookings,
-      rateLimits,
-      payments,
-    },
-    earlyRouters,
-    routers,
-    simulatorRouter: simulator?.router,
-  };
+  const notificationsLog = log('notifications');
+  const email = opts.mailTransport && config.mailFrom
+    ? new EmailNotifier({ from: config.mailFrom, transport: opts.mailTransport })
+    : config.smtpUrl && config.mailFrom ? new EmailNotifier({ smtpUrl: config.smtpUrl, from: config.mailFrom }) : undefined;
+  const notifications = new NotificationSender({
+    db: database.db, logger: notificationsLog, now, publicBaseUrl: config.publicBaseUrl, log: new LogNotifier(notificationsLog), email,
+  });
 
-  routers.push(bookingRoutes(deps, rateLimits));
-  const app = createApp(deps);
-
+  const jobs: BackgroundJob[] = [reconciler, notifications];
   let stopped = false;
   return {
-    app,
-    deps,
+    config,
+    logger,
+    database,
+    now,
+    daraja,
+    simulator,
+    movies: new MovieService(database, now),
+    bookings,
+    rateLimits,
+    payments: { pushes, intake, applier, reconciler },
+    operator: new OperatorService({ database, now }, applier),
+    notifications,
     jobs,
     startJobs() {
       for (const j of jobs) j.start();
@@ -148,7 +161,8 @@ export async function buildRuntime(config: Readonly<Config>, logger: Logger, opt
       if (stopped) return;
       stopped = true;
       for (const j of jobs) await j.stop().catch((err) => logger.error({ err, job: j.name }, 'job did not stop cleanly'));
-      for (const c of closers) await c().catch((err) => logger.error({ err }, 'close failed'));
+      await simulator?.close().catch((err) => logger.error({ err }, 'simulator did not close cleanly'));
+      await rateLimits.close().catch((err) => logger.error({ err }, 'rate-limit store did not close cleanly'));
       if (!opts.database) await database.close();
     },
   };

@@ -6,8 +6,9 @@ import {
   SANDBOX_PASSKEY,
   SANDBOX_SHORTCODE,
   forbiddenWordsIn,
-} from '../daraja/constants.js';
-import type { DarajaConfig } from '../daraja/daraja.client.js';
+  type DarajaEnv,
+} from './daraja/constants.js';
+import type { DarajaConfig } from './daraja/daraja.client.js';
 
 /**
  * The only module that reads process.env. It parses everything once, checks the rules Safaricom enforces at start
@@ -15,16 +16,14 @@ import type { DarajaConfig } from '../daraja/daraja.client.js';
  * line per problem naming the variable and the fix.
  */
 
-export type DarajaEnv = 'simulator' | 'sandbox' | 'production';
-
 export interface Config {
   port: number;
   databaseUrl: string;
   darajaEnv: DarajaEnv;
   /** True when the built-in simulator is mounted at /simulator (simulator mode without DARAJA_BASE_URL). */
   mountSimulator: boolean;
-  /** Everything the Daraja client needs (cacheTokens always decided here). */
-  daraja: DarajaConfig & { cacheTokens: boolean };
+  /** Everything the Daraja client needs. */
+  daraja: DarajaConfig;
   publicBaseUrl: string;
   callbackToken: string;
   callbackAllowedIps: string[];
@@ -37,10 +36,11 @@ export interface Config {
   smtpUrl?: string;
   mailFrom?: string;
   admin?: { user: string; password: string };
-  simulator: { mode: 'manual' | 'auto'; delayMs: number; port: number };
+  simulator: { mode: 'manual' | 'auto'; delayMs: number };
   logLevel: string;
   /** Secret used to sign CSRF tokens; random per start unless CSRF_SECRET is set (set it when several instances run). */
   csrfSecret: string;
+  /** DARAJA_ENV=production: real money. No demo movies are seeded, static files are cached. */
   isProduction: boolean;
 }
 
@@ -71,7 +71,6 @@ const schema = z.object({
   ),
   DARAJA_PARTY_B: optionalString,
   DARAJA_TIMEOUT_MS: int(10_000, 100, 120_000),
-  DARAJA_TOKEN_CACHE: z.preprocess(blankToUndefined, z.enum(['on', 'off']).default('on')),
   ACCOUNT_REFERENCE: z.preprocess(blankToUndefined, z.string().default('Tikiti')),
   TRANSACTION_DESC: z.preprocess(blankToUndefined, z.string().default('Movie ticket')),
   PUBLIC_BASE_URL: optionalString,
@@ -91,13 +90,11 @@ const schema = z.object({
   ADMIN_PASSWORD: optionalString,
   SIMULATOR_MODE: z.preprocess(blankToUndefined, z.enum(['manual', 'auto']).default('manual')),
   SIMULATOR_DELAY_MS: int(1500, 0, 600_000),
-  SIMULATOR_PORT: int(4000, 1, 65535),
   LOG_LEVEL: z.preprocess(
     blankToUndefined,
     z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   ),
   CSRF_SECRET: optionalString,
-  NODE_ENV: optionalString,
 });
 
 const FIX: Record<string, string> = {
@@ -106,7 +103,6 @@ const FIX: Record<string, string> = {
   DARAJA_TRANSACTION_TYPE: 'use CustomerPayBillOnline or CustomerBuyGoodsOnline',
   SIMULATOR_MODE: 'use manual or auto',
   LOG_LEVEL: 'use fatal, error, warn, info, debug, trace or silent',
-  DARAJA_TOKEN_CACHE: 'use on or off',
 };
 
 function parseTrustProxy(raw: string): string | boolean | number {
@@ -252,7 +248,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
       accountReference: e.ACCOUNT_REFERENCE,
       transactionDesc: e.TRANSACTION_DESC,
       timeoutMs: e.DARAJA_TIMEOUT_MS,
-      cacheTokens: e.DARAJA_TOKEN_CACHE === 'on',
     },
     publicBaseUrl,
     callbackToken: callbackToken!,
@@ -270,10 +265,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     smtpUrl: e.SMTP_URL,
     mailFrom: e.MAIL_FROM,
     admin,
-    simulator: { mode: e.SIMULATOR_MODE, delayMs: e.SIMULATOR_DELAY_MS, port: e.SIMULATOR_PORT },
+    simulator: { mode: e.SIMULATOR_MODE, delayMs: e.SIMULATOR_DELAY_MS },
     logLevel: e.LOG_LEVEL,
     csrfSecret: e.CSRF_SECRET ?? randomBytes(32).toString('hex'),
-    isProduction: darajaEnv === 'production' || e.NODE_ENV === 'production',
+    isProduction: darajaEnv === 'production',
   };
   return Object.freeze(config);
 }

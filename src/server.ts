@@ -1,22 +1,17 @@
 import { createServer, type ServerResponse } from 'node:http';
-import { ConfigError, loadConfigFromEnvironment } from './core/config.js';
-import { createLogger } from './core/logger.js';
-import { buildRuntime } from './compose.js';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { createApp } from './app.js';
+import { runCli, type CliContext } from './cli/run-cli.js';
+import { buildServices, type BuildOptions } from './compose.js';
 
-/** The entry point: read config, build everything once, listen, and shut down gracefully on SIGTERM/SIGINT. */
-async function main(): Promise<void> {
-  let config;
-  try {
-    config = await loadConfigFromEnvironment();
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      console.error(`Tikiti cannot start.\n${err.problems.map((p) => `  ✗ ${p}`).join('\n')}`);
-      process.exit(1);
-    }
-    throw err;
-  }
-  const logger = createLogger({ level: config.logLevel, pretty: Boolean(process.stdout.isTTY) });
-  const runtime = await buildRuntime(config, logger);
+/**
+ * Builds everything once, listens on PORT, and shuts down gracefully on SIGTERM/SIGINT: no new connections, every
+ * request taken is answered (each with Connection: close), then the jobs stop and the process exits 0.
+ */
+export async function serve({ config, logger }: CliContext, opts: BuildOptions = {}): Promise<never> {
+  const services = await buildServices(config, logger, opts);
+  const app = createApp(services);
   let shuttingDown = false;
   const inFlight = new Set<ServerResponse>();
   const server = createServer((req, res) => {
@@ -25,7 +20,7 @@ async function main(): Promise<void> {
     // During shutdown every answer closes its connection: a keep-alive connection would otherwise carry on after
     // its last answer and hold the process open until the 15 s cut-off, which drops whatever it is doing then.
     if (shuttingDown) res.setHeader('Connection', 'close');
-    runtime.app(req, res);
+    app(req, res);
   });
   server.keepAliveTimeout = 65_000; // longer than common load balancers' idle timeout
   server.headersTimeout = 66_000;
@@ -40,7 +35,7 @@ async function main(): Promise<void> {
       },
       `Tikiti is listening on http://localhost:${config.port}`,
     );
-    runtime.startJobs();
+    services.startJobs();
   });
 
   const shutdown = (signal: string) => {
@@ -59,7 +54,7 @@ async function main(): Promise<void> {
     sweep.unref();
     server.close(async () => {
       clearInterval(sweep);
-      await runtime.stop();
+      await services.stop();
       clearTimeout(force);
       logger.info('stopped');
       logger.flush?.();
@@ -69,9 +64,11 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
   process.on('unhandledRejection', (reason) => logger.error({ err: reason }, 'unhandled promise rejection'));
+  // Runs until a signal; the exit code comes from the shutdown.
+  return new Promise<never>(() => {});
 }
 
-main().catch((err) => {
-  console.error('Tikiti failed to start:', err instanceof Error ? err.message : err);
-  process.exit(1);
-});
+// The entry point (`npm start`): this file run directly, not imported.
+if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
+  runCli('Tikiti failed to start', (ctx) => serve(ctx));
+}

@@ -1,6 +1,5 @@
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import type { Dialect } from '../../src/core/db/database.js';
+import { runAdminTicketsBench } from '../admin-tickets.bench.js';
 import { label, ms, type Context } from '../context.js';
 import { startApp } from '../support/app.js';
 import { fillDatabase } from '../support/data.js';
@@ -66,26 +65,12 @@ export async function growthScenario(ctx: Context): Promise<void> {
   await adminGrowth(ctx);
 }
 
-type AdminBench = (opts: { rows: number[]; dialects: string[]; samples?: number; log?: (line: string) => void }) => Promise<unknown>;
-
-/** The admin tickets list's growth, measured by bench/admin-tickets.bench.ts (another engineer's) when it exists. */
+/** The admin tickets list's growth, measured by bench/admin-tickets.bench.ts. */
 async function adminGrowth(ctx: Context): Promise<void> {
-  const file = fileURLToPath(new URL('../admin-tickets.bench.ts', import.meta.url));
-  if (!existsSync(file)) {
-    ctx.note('Admin tickets list growth: not measured, bench/admin-tickets.bench.ts does not exist yet.');
-    return;
-  }
-  // A specifier TypeScript does not resolve: the file is someone else's and may not exist when this compiles.
-  const spec = '../admin-tickets.bench.js';
-  const mod = (await import(spec)) as { runAdminTicketsBench?: AdminBench };
-  if (typeof mod.runAdminTicketsBench !== 'function') {
-    ctx.note('Admin tickets list growth: bench/admin-tickets.bench.ts does not export runAdminTicketsBench.');
-    return;
-  }
   ctx.log(`growth/admin: runAdminTicketsBench({ rows: [${ctx.sizes.admin.rows.join(', ')}] })…`);
   let result: unknown;
   try {
-    result = await mod.runAdminTicketsBench({ rows: ctx.sizes.admin.rows, dialects: ctx.dialects, samples: ctx.sizes.admin.samples, log: ctx.log });
+    result = await runAdminTicketsBench({ rows: ctx.sizes.admin.rows, dialects: ctx.dialects, samples: ctx.sizes.admin.samples, log: ctx.log });
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     ctx.check({ scenario: 'growth', name: 'Admin tickets list benchmark ran to the end', passed: false, detail: message.split('\n')[0]! });

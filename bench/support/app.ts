@@ -22,11 +22,13 @@ export async function startApp(o: {
   cpuProfileDir?: string;
   /** Run the app from another checkout (A/B experiments); this repository by default. */
   cwd?: string;
+  /** The entry point; `npm start`'s src/server.ts by default. */
+  script?: string;
 }): Promise<AppProcess> {
   const port = await freePort();
   const child = await startNodeChild({
     name: o.name,
-    script: 'src/server.ts',
+    script: o.script ?? 'src/server.ts',
     port,
     readyPath: '/readyz',
     workDir: join(o.workDir, 'logs'),

@@ -179,7 +179,7 @@ database, which is why every figure has a same-run baseline.
 - **Booking overhead**: a Daraja simulator of its own (the project's, in the bench process) answers every Daraja call
   after D = 200 ms. One browser-like user opens the movie page once (CSRF cookie and token) and then books one ticket at
   a time with a new phone number each time; rate limits are raised out of the way. The time is from sending
-  POST /bookings to its 303. Baseline: the same with \`DARAJA_TOKEN_CACHE=off\` (a fresh token before every call, as
+  POST /bookings to its 303. Baseline: the same app with the Daraja client's token cache off (a fresh token before every call, as
   the user's guide does). Every booking must leave a Pending ticket whose push Daraja accepted.
 - **Growth**: callbacks at a steady 50/s (far under the app's ceiling, so the p50 is service time, not queueing) with 1 thousand tickets in the
   database, then with 1 million: the million are settled tickets spread over six months, each with its push attempt and

@@ -1,14 +1,10 @@
 import { AppError } from '../core/errors.js';
+import type { TimeKey } from '../store/ticket-lists.repository.js';
 
 /**
  * Keyset ("seek") pagination: a page link carries the sort key of the last row shown, and the next page starts after
  * it. Unlike OFFSET, the database never walks the rows already shown, so page 20 000 costs what page 1 costs.
  */
-export interface TimeKey {
-  /** A stored time, 'YYYY-MM-DD HH:MM:SS.mmm' (UTC). */
-  at: string;
-  id: number;
-}
 
 const STORED_TIME = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d{1,6})?$/;
 

@@ -1,11 +1,10 @@
 import type { PaymentStatus } from '../core/db/schema.js';
 import { normalizePhone } from '../daraja/phone.js';
+import type { PhoneMatch } from '../store/ticket-lists.repository.js';
 import { isCalendarDate } from './nairobi.js';
 
 export const PAYMENT_STATUSES: readonly PaymentStatus[] = ['Pending', 'Paid', 'Failed'];
 
-/** How an operator's phone entry is matched: the whole number, or the digits it ends with. */
-export type PhoneMatch = { kind: 'exact'; phone: string } | { kind: 'tail'; digits: string };
 
 /** The tickets filter, as parsed from the query string. Dates are Nairobi calendar dates, both ends inclusive. */
 export interface TicketFilter {
@@ -79,7 +78,7 @@ export function parsePhoneMatch(input: string): PhoneMatch | undefined {
   const bare = digits.replace(/^\+/, '');
   if (bare.length >= 10) {
     const n = normalizePhone(input);
-    if (n.ok) return { kind: 'exact', phone: n.phone };
+    if (n.ok) return { kind: 'exact', phone: n.value };
   }
   if (digits.startsWith('+') || bare.length < MIN_PHONE_DIGITS || bare.length > 12) return undefined;
   return { kind: 'tail', digits: bare };

@@ -1,7 +1,10 @@
 import { Router, type Request, type Response } from 'express';
-import type { AppDeps } from '../app.js';
-import { setPushPhone, type RateLimits } from '../core/http/rate-limit.js';
-import type { BookingForm, BookingService, TicketView } from './booking.service.js';
+import { NotFoundError } from '../core/errors.js';
+import { unreachable } from '../core/result.js';
+import { formValues, parseBookingForm } from './booking.schema.js';
+import type { BookingForm, BookingRefusal, BookingService } from './booking.service.js';
+import { setPushPhone, type RateLimits } from './rate-limit.js';
+import type { TicketView } from './ticket-view.js';
 
 const refParam = (req: Request): string => {
   const v = req.params.ref;
@@ -10,6 +13,12 @@ const refParam = (req: Request): string => {
 
 /** Seconds between meta refreshes of a Pending ticket page when JavaScript is off. */
 export const NOSCRIPT_REFRESH_SECONDS = 5;
+
+export interface BookingRoutesDeps {
+  bookings: BookingService;
+  limits: Pick<RateLimits, 'bookingsPerIp' | 'pushesPerPhone'>;
+  maxTicketsPerBooking: number;
+}
 
 function renderForm(res: Response, status: number, form: BookingForm): void {
   res.status(status).render('movies/show', {
@@ -22,6 +31,20 @@ function renderForm(res: Response, status: number, form: BookingForm): void {
   });
 }
 
+function renderRefusal(res: Response, r: BookingRefusal): void {
+  switch (r.kind) {
+    case 'movie_not_found':
+      throw new NotFoundError('movie');
+    case 'invalid':
+    case 'show_started':
+      return renderForm(res, 422, r.form);
+    case 'not_enough_left':
+      return renderForm(res, 409, r.form);
+    default:
+      unreachable(r);
+  }
+}
+
 function renderTicket(res: Response, ticket: TicketView, opts: { status?: number; formError?: string } = {}): void {
   res.set('Cache-Control', 'no-store');
   res.status(opts.status ?? 200).render('tickets/show', {
@@ -32,56 +55,69 @@ function renderTicket(res: Response, ticket: TicketView, opts: { status?: number
   });
 }
 
-/**
- * POST /bookings, the ticket page, its status JSON and retry. Thin: each step calls one service method. The
- * service is read from deps on each request so a test can swap it.
- */
-export function bookingRoutes(deps: AppDeps, limits: RateLimits): Router {
+/** POST /bookings, the ticket page, its status JSON and retry. Thin: parse, call one service method, render. */
+export function bookingRoutes(deps: BookingRoutesDeps): Router {
+  const { bookings, limits } = deps;
   const router = Router();
-  const bookings = (): BookingService => deps.services.bookings;
   const ticketUrl = (ref: string) => `/tickets/${encodeURIComponent(ref)}`;
+  const ticketOr404 = async (ref: string): Promise<TicketView> => {
+    const t = await bookings.ticket(ref);
+    if (!t.ok) throw new NotFoundError('ticket');
+    return t.value;
+  };
 
   router.post(
     '/bookings',
     limits.bookingsPerIp,
     async (req, res, next) => {
-      const r = await bookings().validate(req.body);
-      if (!r.ok) return renderForm(res, r.status, r.form);
-      res.locals.booking = r.booking;
-      setPushPhone(res, r.booking.phoneNumber);
+      const r = await bookings.review(parseBookingForm(req.body, deps.maxTicketsPerBooking), formValues(req.body));
+      if (!r.ok) return renderRefusal(res, r.error);
+      res.locals.booking = r.value;
+      setPushPhone(res, r.value.phoneNumber);
       next();
     },
     limits.pushesPerPhone,
     async (_req, res) => {
-      const r = await bookings().book(res.locals.booking);
-      if (!r.ok) return renderForm(res, r.status, r.form);
-      res.redirect(303, ticketUrl(r.ref));
+      const r = await bookings.book(res.locals.booking);
+      if (!r.ok) return renderRefusal(res, r.error);
+      res.redirect(303, ticketUrl(r.value.ref));
     },
   );
 
   router.get('/tickets/:ref', async (req, res) => {
-    renderTicket(res, await bookings().ticket(refParam(req)));
+    renderTicket(res, await ticketOr404(refParam(req)));
   });
 
   router.get('/tickets/:ref/status', async (req, res) => {
-    const body = await bookings().status(refParam(req));
-    res.set('Cache-Control', 'no-store').json(body);
+    const r = await bookings.status(refParam(req));
+    if (!r.ok) throw new NotFoundError('ticket');
+    res.set('Cache-Control', 'no-store').json(r.value);
   });
 
   router.post(
     '/tickets/:ref/retry',
     async (req, res, next) => {
-      const target = await bookings().retryTarget(refParam(req));
-      if (target.status !== 'Failed') return res.redirect(303, ticketUrl(refParam(req)));
-      setPushPhone(res, target.phoneNumber);
+      const target = await bookings.retryTarget(refParam(req));
+      if (!target.ok) throw new NotFoundError('ticket');
+      if (target.value.status !== 'Failed') return res.redirect(303, ticketUrl(refParam(req)));
+      setPushPhone(res, target.value.phoneNumber);
       next();
     },
     limits.pushesPerPhone,
     async (req, res) => {
       const ref = refParam(req);
-      const r = await bookings().retry(ref);
-      if (r.kind === 'refused') {
-        return renderTicket(res, await bookings().ticket(ref), { status: 409, formError: r.reason });
+      const r = await bookings.retry(ref);
+      if (!r.ok) {
+        switch (r.error.kind) {
+          case 'not_found':
+            throw new NotFoundError('ticket');
+          case 'not_failed':
+            break;
+          case 'cannot_hold':
+            return renderTicket(res, await ticketOr404(ref), { status: 409, formError: r.error.reason });
+          default:
+            unreachable(r.error);
+        }
       }
       res.redirect(303, ticketUrl(ref));
     },

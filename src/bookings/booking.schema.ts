@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { fieldErrors } from '../core/errors.js';
+import { err, ok, type Result } from '../core/result.js';
 import { normalizePhone } from '../daraja/phone.js';
 
 /** Customer-facing messages of the booking form, one per field and problem. */
@@ -39,16 +41,15 @@ export function bookingFormSchema(maxTickets: number) {
         .min(1, BOOKING_MESSAGES.nameRequired)
         .max(100, BOOKING_MESSAGES.nameTooLong)
         // Control characters, line separators and bidi overrides (which make a name read differently on admin pages).
-        // eslint-disable-next-line no-control-regex
         .refine((s) => !/[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/.test(s), BOOKING_MESSAGES.nameControl),
     ),
     phoneNumber: text().transform((s, ctx) => {
       const r = normalizePhone(s);
       if (!r.ok) {
-        ctx.addIssue({ code: 'custom', message: r.message });
+        ctx.addIssue({ code: 'custom', message: r.error });
         return z.NEVER;
       }
-      return r.phone;
+      return r.value;
     }),
     quantity: text().pipe(
       z
@@ -100,3 +101,21 @@ export function formValues(body: unknown): Record<string, string> {
   }
   return out;
 }
+
+/** What is wrong with a posted form: the movie it was for (when readable) and a message per field. */
+export interface BookingFormProblems {
+  movieId: number | undefined;
+  errors: Record<string, string>;
+}
+
+/** Parses a posted booking form: the booking, or a message per field (formValues gives what was typed). */
+export function parseBookingForm(body: unknown, maxTickets: number): Result<BookingInput, BookingFormProblems> {
+  const parsed = bookingFormSchema(maxTickets).safeParse(body ?? {});
+  if (parsed.success) return ok(parsed.data);
+  const rawId = (body as Record<string, unknown> | undefined)?.movieId;
+  const id = Number(typeof rawId === 'string' ? rawId.trim() : NaN);
+  const errors = fieldErrors(parsed.error);
+  delete errors.movieId;
+  return err({ movieId: Number.isSafeInteger(id) && id > 0 ? id : undefined, errors });
+}
+

@@ -3,10 +3,10 @@ import { rateLimit, type ClientRateLimitInfo, type IncrementResponse, type Optio
 import { RedisStore } from 'rate-limit-redis';
 import { createClient } from 'redis';
 import type { Config } from '../config.js';
-import type { Logger } from '../logger.js';
+import type { Logger } from '../core/logger.js';
 
 /**
- * The two abuse limits of contract §2 (issue 7 item 3):
+ * The two abuse limits on bookings:
  * - bookings per client address on POST /bookings (a 422 does not count: a typo costs nothing);
  * - STK pushes per phone, keyed on the normalized number a route puts in `res.locals.pushPhone` after validation, so
  *   nobody can spam someone's phone with PIN prompts ("STK push bombing"). Only answers below 400 count: a sold-out

@@ -1,6 +1,10 @@
-// `npm run daraja:check [--push 2547XXXXXXXX]`: the configured Daraja credentials, tried for real. Exit 1 when wrong.
-import { ConfigError, loadConfigFromEnvironment } from '../core/config.js';
-import { runDarajaCheck } from './check.js';
+// `npm run daraja:check [-- --push 2547XXXXXXXX]`: the configured Daraja credentials, tried for real. Exit 1 when wrong.
+// It uses the app's own client on the token the running instances share: a token of its own would replace theirs.
+import { buildServices } from '../compose.js';
+import { runDarajaCheck } from '../daraja/check.js';
+import { runCli } from './run-cli.js';
+
+const USAGE = 'Usage: npm run daraja:check [-- --push 2547XXXXXXXX]';
 
 function parseArgs(argv: string[]): { push?: string; help: boolean } {
   const args: { push?: string; help: boolean } = { help: false };
@@ -9,37 +13,27 @@ function parseArgs(argv: string[]): { push?: string; help: boolean } {
     if (a === '--help' || a === '-h') args.help = true;
     else if (a === '--push') args.push = argv[++i] ?? '';
     else if (a.startsWith('--push=')) args.push = a.slice('--push='.length);
-    else throw new Error(`Unknown argument ${JSON.stringify(a)}. Usage: npm run daraja:check [-- --push 2547XXXXXXXX]`);
+    else throw new Error(`Unknown argument ${JSON.stringify(a)}. ${USAGE}`);
   }
   return args;
 }
 
-async function main(): Promise<number> {
-  const args = parseArgs(process.argv.slice(2));
+runCli('Daraja check failed', async ({ config, logger, args: argv }) => {
+  const args = parseArgs(argv);
   if (args.help) {
-    console.log('Usage: npm run daraja:check [-- --push 2547XXXXXXXX]\nGets a Daraja access token with the configured credentials and, with --push, sends a KES 1 STK push.');
+    console.log(`${USAGE}\nGets a Daraja access token with the configured credentials and, with --push, sends a KES 1 STK push.`);
     return 0;
   }
-  let config;
+  const services = await buildServices(config, logger, { seed: false });
   try {
-    config = await loadConfigFromEnvironment();
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      console.log('Daraja check: the configuration is not valid.');
-      for (const p of err.problems) console.log(`  WRONG  ${p}`);
-      return 1;
-    }
-    throw err;
+    const ok = await runDarajaCheck(config.daraja, {
+      darajaEnv: config.darajaEnv,
+      client: services.daraja,
+      ...(args.push !== undefined ? { push: args.push } : {}),
+      out: (line) => console.log(line),
+    });
+    return ok ? 0 : 1;
+  } finally {
+    await services.stop();
   }
-  const ok = await runDarajaCheck(config.daraja, {
-    darajaEnv: config.darajaEnv,
-    ...(args.push !== undefined ? { push: args.push } : {}),
-    out: (line) => console.log(line),
-  });
-  return ok ? 0 : 1;
-}
-
-main().then(
-  (code) => { process.exitCode = code; },
-  (err: unknown) => { console.error(err instanceof Error ? err.message : String(err)); process.exitCode = 1; },
-);
+}, { logLevel: (level) => (level === 'info' ? 'warn' : level) });

@@ -1,3 +1,5 @@
+import type { z } from 'zod';
+
 /**
  * One error base for the whole app. `code` is stable UPPER_SNAKE for logs and tests; `status` is the HTTP status a
  * route should answer with; `publicMessage` is safe to show a customer (never SQL, stacks or secrets).
@@ -35,4 +37,14 @@ export class ConflictError extends AppError {
   constructor(code: string, publicMessage: string) {
     super(code, publicMessage, { status: 409, publicMessage });
   }
+}
+
+/** zod issues → one message per field (the first for each), for a 422 form or JSON. */
+export function fieldErrors(error: z.ZodError): Record<string, string> {
+  const fields: Record<string, string> = {};
+  for (const issue of error.issues) {
+    const key = String(issue.path[0] ?? '_');
+    fields[key] ??= issue.message;
+  }
+  return fields;
 }

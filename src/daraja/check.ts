@@ -1,16 +1,22 @@
 import type { Logger } from '../core/logger.js';
-import { FORBIDDEN_URL_WORDS, MAX_ACCOUNT_REFERENCE, MAX_TRANSACTION_DESC, PRODUCTION_BASE_URL, SANDBOX_BASE_URL, SANDBOX_PASSKEY, SANDBOX_SHORTCODE, forbiddenWordsIn } from './constants.js';
+import {
+  FORBIDDEN_URL_WORDS, MAX_ACCOUNT_REFERENCE, MAX_TRANSACTION_DESC, PRODUCTION_BASE_URL, SANDBOX_BASE_URL, SANDBOX_PASSKEY,
+  SANDBOX_SHORTCODE, forbiddenWordsIn, type DarajaEnv,
+} from './constants.js';
 import { DarajaClient, type DarajaConfig } from './daraja.client.js';
 import { DarajaAuthError, DarajaBusyError, DarajaError, DarajaInvalidRequestError, DarajaNetworkError, DarajaSubscriberBusyError } from './errors.js';
 import { maskPhone, normalizePhone } from './phone.js';
-
-export type DarajaEnv = 'simulator' | 'sandbox' | 'production';
 
 export interface DarajaCheckOptions {
   darajaEnv: DarajaEnv;
   /** Send a KES 1 push to this phone after the token check. */
   push?: string;
   out: (line: string) => void;
+  /**
+   * The client to check with. Give the app's (on its shared token store): a client of its own would fetch a new token,
+   * which Daraja takes as replacing the running instances' one.
+   */
+  client?: DarajaClient;
   logger?: Logger;
   now?: () => Date;
 }
@@ -29,7 +35,7 @@ export async function runDarajaCheck(config: DarajaConfig, opts: DarajaCheckOpti
   out(`Daraja check: DARAJA_ENV=${darajaEnv}, ${config.baseUrl}`);
   checkSettings(config, darajaEnv, { ok, wrong, note });
 
-  const client = new DarajaClient(config, { ...(opts.logger ? { logger: opts.logger } : {}), ...(opts.now ? { now: opts.now } : {}) });
+  const client = opts.client ?? new DarajaClient(config, { ...(opts.logger ? { logger: opts.logger } : {}), ...(opts.now ? { now: opts.now } : {}) });
   let gotToken = false;
   try {
     await client.getAccessToken();
@@ -47,11 +53,11 @@ export async function runDarajaCheck(config: DarajaConfig, opts: DarajaCheckOpti
     } else {
       const phone = normalizePhone(opts.push);
       if (!phone.ok) {
-        wrong(`--push ${JSON.stringify(opts.push)}: ${phone.message}`);
+        wrong(`--push ${JSON.stringify(opts.push)}: ${phone.error}`);
       } else {
         try {
-          const accepted = await client.stkPush({ phoneNumber: phone.phone, amount: 1 });
-          ok(`Daraja accepted a KES 1 push to ${maskPhone(phone.phone)} (CheckoutRequestID ${accepted.checkoutRequestId}): the passkey, shortcode, timestamp and callback URL were accepted. Look at the phone; the result arrives at the callback URL.`);
+          const accepted = await client.stkPush({ phoneNumber: phone.value, amount: 1 });
+          ok(`Daraja accepted a KES 1 push to ${maskPhone(phone.value)} (CheckoutRequestID ${accepted.checkoutRequestId}): the passkey, shortcode, timestamp and callback URL were accepted. Look at the phone; the result arrives at the callback URL.`);
         } catch (err) {
           wrong(explainPushFailure(err, config));
         }

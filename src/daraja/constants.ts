@@ -1,3 +1,6 @@
+/** Where the app sends its Daraja calls: the built-in simulator, Safaricom's sandbox or production. */
+export type DarajaEnv = 'simulator' | 'sandbox' | 'production';
+
 /** Daraja hosts: the same paths exist on both. */
 export const SANDBOX_BASE_URL = 'https://sandbox.safaricom.co.ke';
 export const PRODUCTION_BASE_URL = 'https://api.safaricom.co.ke';

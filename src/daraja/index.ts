@@ -1,5 +1,5 @@
 export {
-  SANDBOX_BASE_URL, PRODUCTION_BASE_URL, SANDBOX_SHORTCODE, SANDBOX_PASSKEY, FORBIDDEN_URL_WORDS, forbiddenWordsIn,
+  type DarajaEnv, SANDBOX_BASE_URL, PRODUCTION_BASE_URL, SANDBOX_SHORTCODE, SANDBOX_PASSKEY, FORBIDDEN_URL_WORDS, forbiddenWordsIn,
   MIN_AMOUNT, MAX_AMOUNT, MAX_ACCOUNT_REFERENCE, MAX_TRANSACTION_DESC, PATHS,
 } from './constants.js';
 export { normalizePhone, maskPhone, PHONE_MESSAGES, type NormalizedPhone } from './phone.js';
@@ -15,5 +15,5 @@ export {
   DarajaClient, type DarajaConfig, type DarajaClientOptions, type StkPushRequest, type StkPushAccepted,
   type StkQueryResult, type RetryPolicy,
 } from './daraja.client.js';
-export { runDarajaCheck, type DarajaCheckOptions, type DarajaEnv } from './check.js';
+export { runDarajaCheck, type DarajaCheckOptions } from './check.js';
 export { MemoryTokenStore, credentialFingerprint, type TokenStore, type StoredToken } from './token-store.js';

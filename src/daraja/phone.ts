@@ -1,9 +1,11 @@
+import type { Result } from '../core/result.js';
+
 /**
- * Kenyan mobile numbers as customers type them (contract §4): 07XXXXXXXX, 01XXXXXXXX, +2547…, 2547…, +2541…, 2541…,
+ * Kenyan mobile numbers as customers type them: 07XXXXXXXX, 01XXXXXXXX, +2547…, 2547…, +2541…, 2541…,
  * with spaces or dashes. Daraja wants 2547XXXXXXXX / 2541XXXXXXXX and answers "Invalid PhoneNumber" to anything else,
  * so we refuse early with a message that says what to fix.
  */
-export type NormalizedPhone = { ok: true; phone: string } | { ok: false; message: string };
+export type NormalizedPhone = Result<string, string>;
 
 const EXAMPLE = 'like 0712 345 678 or +254 712 345 678';
 
@@ -17,9 +19,9 @@ export const PHONE_MESSAGES = {
   tooLong: `This number is too long: a Kenyan mobile number has 10 digits, ${EXAMPLE}.`,
 } as const;
 
-const fail = (message: string): NormalizedPhone => ({ ok: false, message });
+const fail = (message: string): NormalizedPhone => ({ ok: false, error: message });
 
-/** Normalizes to 254XXXXXXXXX, or says in one sentence what is wrong with the input. */
+/** Normalizes to 254XXXXXXXXX (`value`), or says in one sentence what is wrong with the input (`error`). */
 export function normalizePhone(input: string): NormalizedPhone {
   const trimmed = (typeof input === 'string' ? input : '').trim();
   if (trimmed === '') return fail(PHONE_MESSAGES.empty);
@@ -46,7 +48,7 @@ export function normalizePhone(input: string): NormalizedPhone {
   if (national[0] !== '7' && national[0] !== '1') return fail(PHONE_MESSAGES.notKenyan);
   if (national.length < 9) return fail(PHONE_MESSAGES.tooShort);
   if (national.length > 9) return fail(PHONE_MESSAGES.tooLong);
-  return { ok: true, phone: `254${national}` };
+  return { ok: true, value: `254${national}` };
 }
 
 /** Hides the middle of a number for logs and pages: '254708374149' → '2547•••••149'. */

@@ -1,6 +1,6 @@
-import type { Db } from '../core/db/database.js';
+import type { Executor } from '../core/db/transaction.js';
 import { toDbTime } from '../core/db/time.js';
-import { countUpcoming, insertMovie } from './movie.repository.js';
+import { countUpcoming, insertMovie } from '../store/movie.repository.js';
 
 const DEMO = [
   { title: 'Oppenheimer', poster: 'oppenheimer', price: 15, maximumTickets: 60, day: 0, hour: 20, minutes: 30,
@@ -27,7 +27,7 @@ function nairobiAt(now: Date, day: number, hour: number, minutes: number): Date 
  * Seeds the demo catalogue when no show is upcoming (a fresh database, or a demo database left alone for weeks).
  * Never called in production.
  */
-export async function seedDemoMoviesIfNoneUpcoming(db: Db, now = new Date()): Promise<number> {
+export async function seedDemoMoviesIfNoneUpcoming(db: Executor, now = new Date()): Promise<number> {
   if ((await countUpcoming(db, now)) > 0) return 0;
   for (const m of DEMO) {
     await insertMovie(db, {
@@ -37,7 +37,7 @@ export async function seedDemoMoviesIfNoneUpcoming(db: Db, now = new Date()): Pr
       price: m.price,
       maximumTickets: m.maximumTickets,
       imageUrl: `/posters/${m.poster}.svg`,
-    });
+    }, now);
   }
   return DEMO.length;
 }

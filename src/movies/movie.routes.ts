@@ -1,24 +1,27 @@
 import { Router } from 'express';
-import type { AppDeps } from '../app.js';
+import { NotFoundError } from '../core/errors.js';
+import type { MovieService } from './movie.service.js';
 
 /** Catalogue pages and the public JSON list. */
-export function movieRoutes(deps: AppDeps): Router {
+export function movieRoutes(deps: { movies: MovieService; maxTicketsPerBooking: number }): Router {
   const router = Router();
-  const { movies } = deps.services;
+  const { movies } = deps;
 
   router.get('/', async (_req, res) => {
     res.render('movies/index', { title: 'Now showing', movies: await movies.nowShowing() });
   });
 
   router.get('/movies/:movieId', async (req, res) => {
-    const movie = await movies.get(Number(req.params.movieId));
+    const r = await movies.get(Number(req.params.movieId));
+    if (!r.ok) throw new NotFoundError('movie');
+    const movie = r.value;
     res.render('movies/show', {
       title: movie.title,
       movie,
       values: { quantity: '1' },
       errors: {},
       formError: undefined,
-      maxTickets: Math.min(deps.config.maxTicketsPerBooking, Math.max(movie.ticketsLeft, 1)),
+      maxTickets: Math.min(deps.maxTicketsPerBooking, Math.max(movie.ticketsLeft, 1)),
     });
   });
 

@@ -1,7 +1,7 @@
 import { fromDbTime } from '../core/db/time.js';
 import { formatNairobi } from '../core/time.js';
 import { GENERIC_FAILURE } from '../daraja/result-codes.js';
-import type { NotificationContent } from './notification.repository.js';
+import type { NotificationContent } from '../store/notification.repository.js';
 
 const kes = (n: number) => `KES ${n.toLocaleString('en-KE')}`;
 

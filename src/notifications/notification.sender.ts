@@ -1,4 +1,4 @@
-import type { BackgroundJob } from '../compose.js';
+import type { BackgroundJob } from '../core/jobs.js';
 import type { Db } from '../core/db/database.js';
 import type { Logger } from '../core/logger.js';
 import { maskPhone } from '../daraja/phone.js';
@@ -10,7 +10,7 @@ import {
   markNotificationAttemptFailed,
   markNotificationSent,
   type NotificationContent,
-} from './notification.repository.js';
+} from '../store/notification.repository.js';
 import { maskEmail, type Notifier, type OutgoingMessage } from './notifier.js';
 
 export interface NotificationSenderDeps {

@@ -1,15 +1,16 @@
 import type { DatabaseHandle } from '../core/db/database.js';
 import type { InboxOutcome, PushRequest, Ticket } from '../core/db/schema.js';
-import { toDbTime } from '../core/db/time.js';
-import { describeResultCode, maskPhone } from '../daraja/index.js';
-import { holdTickets, releaseTickets } from '../movies/movie.repository.js';
-import { enqueueNotification } from '../notifications/notification.repository.js';
-import {
-  addReceipt, claimInboxRow, completePush, findPush, findTicket, finishInboxRow, flagForRefund, insertAudit,
-  latestPushId, markTicketFailed, markTicketPaid, storeCheckoutId,
-} from './payment.repository.js';
-import { comparePhone, type PaymentResult } from './payment-result.js';
 import { inTransaction, type Executor } from '../core/db/transaction.js';
+import { describeResultCode, maskPhone } from '../daraja/index.js';
+import { insertAudit } from '../store/audit.repository.js';
+import { claimInboxRow, finishInboxRow } from '../store/callback-inbox.repository.js';
+import { holdTickets, releaseTickets } from '../store/movie.repository.js';
+import { enqueueNotification } from '../store/notification.repository.js';
+import {
+  complete, findPush, insertOperatorAttempt, latestPushId, lockFreeAttempt, lockPush, storeCheckoutId,
+} from '../store/push-request.repository.js';
+import { addReceipt, flagForRefund, lockTicket, markFailed, markPaid } from '../store/ticket.repository.js';
+import { comparePhone, type PaymentResult } from './payment-result.js';
 
 /** Which attempt a result belongs to. */
 export type ResultTarget =
@@ -54,7 +55,6 @@ class Invariant extends Error {}
  * leaves, so a repeat or a concurrent duplicate finds nothing to change ('duplicate'). A Paid ticket never goes back.
  */
 export async function applyResult(database: DatabaseHandle, now: Date, input: ApplyInput): Promise<Applied> {
-  const lock = database.dialect === 'mysql';
   return inTransaction(database, async (tx) => {
     if (!(await claimInboxRow(tx, input.callbackId, input.expected, now))) throw new InboxRowTaken();
     const { result, checkoutRequestId, target } = input;
@@ -66,7 +66,7 @@ export async function applyResult(database: DatabaseHandle, now: Date, input: Ap
       if (target.kind === 'operator') {
         await insertAudit(tx, {
           actor: target.actor, action: 'callback.assign', ticketId: target.ticketId, callbackId: input.callbackId,
-          detail: `${outcome}: ${detail}`, now,
+          detail: `${outcome}: ${detail}`, at: now,
         });
       }
       return { outcome, detail, ticketId, ticketChange };
@@ -76,14 +76,15 @@ export async function applyResult(database: DatabaseHandle, now: Date, input: Ap
     let ticket: Ticket | undefined;
     let push: PushRequest | undefined;
     if (target.kind === 'operator') {
-      ticket = await findTicket(tx, target.ticketId, lock);
+      ticket = await lockTicket(tx, target.ticketId);
       if (!ticket) return finish('unmatched', 'the ticket the operator chose does not exist', null);
-      push = await freeAttempt(tx, ticket.ticketId, lock);
+      push = await lockFreeAttempt(tx, ticket.ticketId);
     } else {
+      // The attempt names its ticket; the ticket is locked before the attempt (the lock order).
       const unlocked = await findPush(tx, target.pushRequestId);
       if (!unlocked) return finish('unmatched', 'the push attempt is gone', null);
-      ticket = await findTicket(tx, unlocked.ticketId, lock);
-      push = await findPush(tx, target.pushRequestId, lock);
+      ticket = await lockTicket(tx, unlocked.ticketId);
+      push = await lockPush(tx, target.pushRequestId);
       if (!ticket || !push) return finish('unmatched', 'the push attempt or its ticket is gone', null);
     }
 
@@ -103,7 +104,7 @@ export async function applyResult(database: DatabaseHandle, now: Date, input: Ap
 
     // ── the CheckoutRequestID goes onto the attempt it was matched to ──
     if (target.kind === 'operator') {
-      if (push === undefined) push = await newOperatorAttempt(tx, ticket, checkoutRequestId, now);
+      if (push === undefined) push = await operatorAttempt(tx, ticket, checkoutRequestId, now);
       else if (!(await storeCheckoutId(tx, push.pushRequestId, { checkoutRequestId }))) throw new Invariant('attempt changed under lock');
     }
     if (push === undefined) throw new Invariant('no attempt');
@@ -115,7 +116,7 @@ export async function applyResult(database: DatabaseHandle, now: Date, input: Ap
     }
 
     const attempt: PushRequest = push;
-    const attemptDone = !(await completePush(tx, attempt.pushRequestId, {
+    const attemptDone = !(await complete(tx, attempt.pushRequestId, {
       resultCode: result.kind === 'paid' ? '0' : result.resultCode, resultDesc: result.resultDesc, now,
     }));
     const email = ticket.email;
@@ -126,7 +127,7 @@ export async function applyResult(database: DatabaseHandle, now: Date, input: Ap
         case 'Pending': {
           // A Pending ticket holds its tickets; if it somehow does not, hold them now or flag the money for refund.
           const holds = ticket.holdsTickets === 1 || (await holdTickets(tx, ticket.movieId, ticket.quantity));
-          if (!(await markTicketPaid(tx, ticket.ticketId, 'Pending', {
+          if (!(await markPaid(tx, ticket.ticketId, 'Pending', {
             mpesaReceiptNumber: result.receipt, transactionDate: result.transactionDate, confirmedBy: confirmedBy!,
             holdsTickets: holds ? 1 : 0, needsRefund: holds ? 0 : 1, now,
           }))) throw new Invariant('ticket changed under lock');
@@ -137,7 +138,7 @@ export async function applyResult(database: DatabaseHandle, now: Date, input: Ap
           // Late: the ticket expired or failed, yet the money was taken. Never lose it: Paid if the seats are still
           // there, else Paid and flagged for refund.
           const held = await holdTickets(tx, ticket.movieId, ticket.quantity);
-          if (!(await markTicketPaid(tx, ticket.ticketId, 'Failed', {
+          if (!(await markPaid(tx, ticket.ticketId, 'Failed', {
             mpesaReceiptNumber: result.receipt, transactionDate: result.transactionDate, confirmedBy: confirmedBy!,
             holdsTickets: held ? 1 : 0, needsRefund: held ? 0 : 1, now,
           }))) throw new Invariant('ticket changed under lock');
@@ -170,41 +171,33 @@ export async function applyResult(database: DatabaseHandle, now: Date, input: Ap
       // A newer attempt (a retry) is in flight: this failure belongs to the old one only.
       return finish(attemptDone ? 'duplicate' : 'applied', 'failure of an earlier attempt: the ticket waits for the newer one', ticket.ticketId);
     }
-    if (ticket.holdsTickets === 1) await releaseTickets(tx, ticket.movieId, ticket.quantity);
-    if (!(await markTicketFailed(tx, ticket.ticketId, {
+    const failed = await failPending(tx, ticket, {
       resultCode: result.resultCode, failureReason: describeResultCode(result.resultCode, result.resultDesc), now,
-    }))) throw new Invariant('ticket changed under lock');
-    await enqueueNotification(tx, { ticketId: ticket.ticketId, kind: 'Failed', email }, now);
+    });
+    if (!failed) throw new Invariant('ticket changed under lock');
     return finish('applied', `failed: ResultCode ${result.resultCode}`, ticket.ticketId, 'failed');
   });
 }
 
-/** The ticket's newest attempt that has no CheckoutRequestID and no result yet (the one an operator's match is for). */
-async function freeAttempt(tx: Executor, ticketId: number, lock: boolean): Promise<PushRequest | undefined> {
-  let q = tx
-    .selectFrom('pushrequest')
-    .selectAll()
-    .where('ticketId', '=', ticketId)
-    .where('checkoutRequestId', 'is', null)
-    .where('status', '!=', 'Completed')
-    .orderBy('pushRequestId', 'desc')
-    .limit(1);
-  if (lock) q = q.forUpdate();
-  return q.executeTakeFirst();
+/**
+ * Pending → Failed with its seats released and the customer told, inside the caller's transaction (the ticket already
+ * locked). Every way a ticket fails goes through here: a failure result, a refused push, no answer in time. False
+ * when the ticket had already left Pending.
+ */
+export async function failPending(
+  tx: Executor,
+  ticket: Ticket,
+  p: { resultCode: string | null; failureReason: string; now: Date },
+): Promise<boolean> {
+  if (ticket.paymentStatus !== 'Pending' || !(await markFailed(tx, ticket.ticketId, p))) return false;
+  if (ticket.holdsTickets === 1) await releaseTickets(tx, ticket.movieId, ticket.quantity);
+  await enqueueNotification(tx, { ticketId: ticket.ticketId, kind: 'Failed', email: ticket.email }, p.now);
+  return true;
 }
 
-/** An attempt we have no record of (its id is only in the callback): recorded so the result has a home. */
-async function newOperatorAttempt(tx: Executor, ticket: Ticket, checkoutRequestId: string, now: Date): Promise<PushRequest> {
-  const at = toDbTime(now);
-  const r = await tx
-    .insertInto('pushrequest')
-    .values({
-      ticketId: ticket.ticketId, checkoutRequestId, merchantRequestId: null, phoneNumber: ticket.phoneNumber,
-      amount: ticket.totalAmount, status: 'Accepted', resultCode: null, resultDesc: null, errorCode: null,
-      errorMessage: 'recorded by an operator matching a callback', createdAt: at, answeredAt: at, completedAt: null,
-    })
-    .executeTakeFirstOrThrow();
-  const push = await findPush(tx, Number(r.insertId));
+/** An attempt we have no record of (its id is only in the callback the operator chose): recorded so the result has a home. */
+async function operatorAttempt(tx: Executor, ticket: Ticket, checkoutRequestId: string, now: Date): Promise<PushRequest> {
+  const push = await findPush(tx, await insertOperatorAttempt(tx, ticket, checkoutRequestId, now));
   if (!push) throw new Invariant('inserted attempt not found');
   return push;
 }

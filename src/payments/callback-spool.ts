@@ -56,8 +56,8 @@ export function defaultSpoolPath(databaseUrl: string): string {
 }
 
 /**
- * The callback spool: an append-only JSON-lines file that keeps callbacks while the inbox cannot (contract §5: the
- * callback is always answered 200, so what arrived must be kept somewhere before that answer).
+ * The callback spool: an append-only JSON-lines file that keeps callbacks while the inbox cannot (the callback is
+ * always answered 200, so what arrived must be kept somewhere before that answer).
  *
  * Writing: one entry per line, appended and fsynced before `append` resolves, one write at a time in this process.
  * Each line starts with a newline too, so a line torn by a crash can never swallow the next entry.

@@ -1,10 +1,10 @@
 import type { IncomingMessage } from 'node:http';
 import { Router } from 'express';
-import type { Logger } from '../core/logger.js';
-import type { PaymentService } from './payment.service.js';
 import { loggableError } from '../core/db/transaction.js';
+import type { Logger } from '../core/logger.js';
+import type { CallbackIntake } from './callback-intake.js';
 
-/** Daraja ignores what we answer, but it is the documented acknowledgement and the contract's (§3, §5). */
+/** Daraja ignores what we answer, but it is the documented acknowledgement, and what docs/routes.md promises. */
 export const CALLBACK_ACK = { ResultCode: 0, ResultDesc: 'Success' } as const;
 
 /** Bodies over this are cut to it (a real callback is about 1 KB). */
@@ -18,14 +18,15 @@ export const CALLBACK_BODY_LIMIT = 64 * 1024;
  * drains. The one exception is a body that could be kept in neither (503), because acknowledging a payment we did
  * not keep would lose it.
  */
-export function paymentCallbackRoutes(payments: PaymentService, logger: Logger): Router {
+export function callbackRoutes(deps: { intake: Pick<CallbackIntake, 'receive'>; logger: Logger }): Router {
+  const { intake, logger } = deps;
   const router = Router();
   router.post('/api/payments/callback{/*token}', async (req, res) => {
     const segments: unknown = (req.params as Record<string, unknown>).token;
     const token = Array.isArray(segments) ? segments.join('/') : '';
     const body = await readBody(req, CALLBACK_BODY_LIMIT);
     try {
-      await payments.receiveCallback({
+      await intake.receive({
         token,
         sourceIp: req.ip,
         rawBody: body.text,

@@ -1,5 +1,6 @@
 import type { CallbackInboxRow, ConfirmedBy } from '../core/db/schema.js';
 import { fromDbTime } from '../core/db/time.js';
+import { err, ok, type Result } from '../core/result.js';
 import { parseStkCallback } from '../daraja/index.js';
 
 /** A final answer about one push attempt, from a callback, an STK Query or an operator. */
@@ -17,9 +18,8 @@ export type PaymentResult =
   }
   | { kind: 'failed'; resultCode: string; resultDesc: string };
 
-export type ReadInbox =
-  | { ok: true; checkoutRequestId: string; result: PaymentResult }
-  | { ok: false; error: string };
+/** An inbox body read as a result for one CheckoutRequestID, or why it cannot be. */
+export type ReadInbox = Result<{ checkoutRequestId: string; result: PaymentResult }, string>;
 
 /** Our CheckoutRequestID column is 64 wide; Daraja's ids are about 32. A longer one cannot be ours. */
 const MAX_CHECKOUT_ID = 64;
@@ -33,17 +33,17 @@ export function readInboxBody(row: Pick<CallbackInboxRow, 'source' | 'body' | 'r
   try {
     json = JSON.parse(row.body);
   } catch {
-    return { ok: false, error: row.body.trim() === '' ? 'empty body' : 'body is not JSON' };
+    return err(row.body.trim() === '' ? 'empty body' : 'body is not JSON');
   }
   const receivedAt = fromDbTime(row.receivedAt);
   if (row.source === 'query') return readQueryBody(json, receivedAt);
 
   const parsed = parseStkCallback(json);
-  if (!parsed.ok) return { ok: false, error: parsed.error };
+  if (!parsed.ok) return err(parsed.error);
   const cb = parsed.value;
-  if (cb.checkoutRequestId.length > MAX_CHECKOUT_ID) return { ok: false, error: 'CheckoutRequestID is too long to be a Daraja id' };
+  if (cb.checkoutRequestId.length > MAX_CHECKOUT_ID) return err('CheckoutRequestID is too long to be a Daraja id');
   if (!cb.succeeded) {
-    return { ok: true, checkoutRequestId: cb.checkoutRequestId, result: { kind: 'failed', resultCode: cb.resultCode, resultDesc: cb.resultDesc } };
+    return ok({ checkoutRequestId: cb.checkoutRequestId, result: { kind: 'failed', resultCode: cb.resultCode, resultDesc: cb.resultDesc } });
   }
   const result: PaymentResult = {
     kind: 'paid',
@@ -55,7 +55,7 @@ export function readInboxBody(row: Pick<CallbackInboxRow, 'source' | 'body' | 'r
   };
   if (cb.amount !== undefined) result.amount = cb.amount;
   if (cb.phoneNumber !== undefined) result.phone = cb.phoneNumber;
-  return { ok: true, checkoutRequestId: cb.checkoutRequestId, result };
+  return ok({ checkoutRequestId: cb.checkoutRequestId, result });
 }
 
 /** The body we store for an STK Query answer (the client returns it already read, so we keep its fields). */
@@ -68,12 +68,12 @@ function readQueryBody(json: unknown, receivedAt: Date): ReadInbox {
   const id = typeof j?.CheckoutRequestID === 'string' ? j.CheckoutRequestID : '';
   const code = typeof j?.ResultCode === 'string' || typeof j?.ResultCode === 'number' ? String(j.ResultCode).trim() : '';
   const desc = typeof j?.ResultDesc === 'string' ? j.ResultDesc : '';
-  if (id === '' || code === '') return { ok: false, error: 'not an STK Query answer' };
+  if (id === '' || code === '') return err('not an STK Query answer');
   if (code === '0') {
     // The query knows no receipt; the payment is dated when we learned of it.
-    return { ok: true, checkoutRequestId: id, result: { kind: 'paid', resultDesc: desc, receipt: null, transactionDate: receivedAt, confirmedBy: 'query' } };
+    return ok({ checkoutRequestId: id, result: { kind: 'paid', resultDesc: desc, receipt: null, transactionDate: receivedAt, confirmedBy: 'query' } });
   }
-  return { ok: true, checkoutRequestId: id, result: { kind: 'failed', resultCode: code, resultDesc: desc } };
+  return ok({ checkoutRequestId: id, result: { kind: 'failed', resultCode: code, resultDesc: desc } });
 }
 
 /** A callback's PhoneNumber as 254XXXXXXXXX when it is a plain number; undefined when masked or hashed. */

@@ -1,12 +1,14 @@
-import type { BackgroundJob } from '../compose.js';
-import type { Config } from '../core/config.js';
 import type { DatabaseHandle } from '../core/db/database.js';
-import { fromDbTime, toDbTime } from '../core/db/time.js';
+import { fromDbTime } from '../core/db/time.js';
+import { inTransaction, loggableError } from '../core/db/transaction.js';
+import type { BackgroundJob } from '../core/jobs.js';
 import type { Logger } from '../core/logger.js';
 import type { DarajaClient, StkQueryResult } from '../daraja/daraja.client.js';
-import { findTicket, inboxRowsLeftReceived, latestOpenPushWithId, unmatchedRowsNowKnown } from './payment.repository.js';
-import type { PaymentService } from './payment.service.js';
-import { inTransaction, loggableError } from '../core/db/transaction.js';
+import { inboxRowsLeftReceived, unmatchedRowsNowKnown } from '../store/callback-inbox.repository.js';
+import { latestOpenPushWithId } from '../store/push-request.repository.js';
+import { claimDueTickets, findTicket, scheduleFirstChecks } from '../store/ticket.repository.js';
+import type { CallbackIntake } from './callback-intake.js';
+import type { ResultApplier } from './result-applier.js';
 
 export interface ReconcileReport {
   /** Pending tickets claimed and looked at. */
@@ -24,10 +26,11 @@ export interface ReconcileReport {
 export interface ReconcilerDeps {
   database: DatabaseHandle;
   daraja: DarajaClient;
-  config: Readonly<Config>;
+  applier: ResultApplier;
+  intake: CallbackIntake;
+  config: { paymentTimeoutSeconds: number; reconcileIntervalSeconds: number };
   logger: Logger;
   now: () => Date;
-  payments: PaymentService;
 }
 
 /** A 'received' row younger than this may still be in the hands of the request that stored it. */
@@ -38,12 +41,12 @@ const MAX_BATCHES = 10;
 const CONCURRENCY = 4;
 
 /**
- * Settles what callbacks did not (contract §6): every RECONCILE_INTERVAL_SECONDS it claims the Pending tickets due for
- * a check, asks STK Query about their newest open attempt and applies a final answer as a callback would be; after
+ * Settles what callbacks did not: every RECONCILE_INTERVAL_SECONDS it claims the Pending tickets due for a check,
+ * asks STK Query about their newest open attempt and applies a final answer as a callback would be; after
  * 10 × PAYMENT_TIMEOUT_SECONDS it gives up on them ("No answer from M-Pesa"). It also moves callbacks spooled while
  * the database was down into the inbox, and processes inbox rows a crash left behind. Several instances may run: a
- * ticket is claimed by one at a time (SKIP LOCKED on MySQL, a compare-and-set of nextCheckAt elsewhere) and its
- * nextCheckAt moves one interval on, so it is queried at most once per interval.
+ * ticket is claimed by one at a time and its nextCheckAt moves one interval on, so it is queried at most once per
+ * interval (store/ticket.repository.ts, claimDueTickets).
  */
 export class Reconciler implements BackgroundJob {
   readonly name = 'reconciler';
@@ -105,7 +108,7 @@ export class Reconciler implements BackgroundJob {
   /** Callbacks spooled while the database was down go into the inbox first, so this run settles them like the rest. */
   private async drainSpool(): Promise<void> {
     try {
-      await this.deps.payments.drainSpool();
+      await this.deps.intake.drainSpool();
     } catch (err) {
       // The disk, not the database: the spool stays as it is and the next run tries again.
       this.deps.logger.error({ event: 'payments.spool.drain_failed', err: loggableError(err) }, 'could not read the callback spool');
@@ -114,19 +117,19 @@ export class Reconciler implements BackgroundJob {
 
   /** Inbox rows a crash left 'received', then 'unmatched' rows whose CheckoutRequestID an attempt now carries. */
   private async reprocessInbox(): Promise<number> {
-    const { database, payments, logger } = this.deps;
+    const { database, applier, logger } = this.deps;
     let n = 0;
     const left = await inboxRowsLeftReceived(database.db, new Date(this.deps.now().getTime() - RECEIVED_GRACE_MS), BATCH);
     for (const row of left) {
       try {
-        if ((await payments.processInboxRow(row)) !== 'received') n++;
+        if ((await applier.processInboxRow(row)) !== 'received') n++;
       } catch (err) {
         logger.error({ event: 'payments.reconcile.inbox_failed', err: loggableError(err), callbackId: row.callbackId }, 'inbox row could not be processed');
       }
     }
     for (const row of await unmatchedRowsNowKnown(database.db, BATCH)) {
       try {
-        if ((await payments.processInboxRow(row)) !== 'unmatched') n++;
+        if ((await applier.processInboxRow(row)) !== 'unmatched') n++;
       } catch (err) {
         logger.error({ event: 'payments.reconcile.inbox_failed', err: loggableError(err), callbackId: row.callbackId }, 'inbox row could not be processed');
       }
@@ -136,81 +139,21 @@ export class Reconciler implements BackgroundJob {
 
   /** A Pending ticket without nextCheckAt is due PAYMENT_TIMEOUT_SECONDS after pendingSince. */
   private async scheduleUnscheduled(): Promise<void> {
-    const { db } = this.deps.database;
-    const rows = await db
-      .selectFrom('ticket')
-      .select(['ticketId', 'pendingSince'])
-      .where('paymentStatus', '=', 'Pending')
-      .where('nextCheckAt', 'is', null)
-      .limit(BATCH * MAX_BATCHES)
-      .execute();
-    for (const r of rows) {
-      const due = new Date(fromDbTime(r.pendingSince).getTime() + this.deps.config.paymentTimeoutSeconds * 1000);
-      await db
-        .updateTable('ticket')
-        .set({ nextCheckAt: toDbTime(due) })
-        .where('ticketId', '=', r.ticketId)
-        .where('paymentStatus', '=', 'Pending')
-        .where('nextCheckAt', 'is', null)
-        .execute();
-    }
+    await scheduleFirstChecks(this.deps.database.db, this.deps.config.paymentTimeoutSeconds * 1000, BATCH * MAX_BATCHES);
   }
 
   /** Claims up to BATCH due tickets for this instance by moving their nextCheckAt one interval on. */
-  private async claimDue(): Promise<number[]> {
-    const { database, config } = this.deps;
+  private claimDue(): Promise<number[]> {
     const now = this.deps.now();
-    const nowText = toDbTime(now);
-    const next = toDbTime(new Date(now.getTime() + config.reconcileIntervalSeconds * 1000));
-
-    if (database.dialect === 'mysql' && database.supportsSkipLocked) {
-      // Rows another instance is claiming right now are skipped, not waited for; the short transaction moves them on.
-      return inTransaction(database, async (tx) => {
-        const rows = await tx
-          .selectFrom('ticket')
-          .select('ticketId')
-          .where('paymentStatus', '=', 'Pending')
-          .where('nextCheckAt', '<=', nowText)
-          .orderBy('nextCheckAt')
-          .limit(BATCH)
-          .forUpdate()
-          .skipLocked()
-          .execute();
-        const ids = rows.map((r) => r.ticketId);
-        if (ids.length > 0) await tx.updateTable('ticket').set({ nextCheckAt: next }).where('ticketId', 'in', ids).execute();
-        return ids;
-      });
-    }
-
-    // SQLite (and MySQL without SKIP LOCKED): compare-and-set on the nextCheckAt we read; a loser claims nothing.
-    const rows = await database.db
-      .selectFrom('ticket')
-      .select(['ticketId', 'nextCheckAt'])
-      .where('paymentStatus', '=', 'Pending')
-      .where('nextCheckAt', '<=', nowText)
-      .orderBy('nextCheckAt')
-      .limit(BATCH)
-      .execute();
-    const ids: number[] = [];
-    for (const r of rows) {
-      if (r.nextCheckAt === null) continue;
-      const u = await database.db
-        .updateTable('ticket')
-        .set({ nextCheckAt: next })
-        .where('ticketId', '=', r.ticketId)
-        .where('paymentStatus', '=', 'Pending')
-        .where('nextCheckAt', '=', r.nextCheckAt)
-        .executeTakeFirst();
-      if (Number(u.numUpdatedRows) === 1) ids.push(r.ticketId);
-    }
-    return ids;
+    const next = new Date(now.getTime() + this.deps.config.reconcileIntervalSeconds * 1000);
+    return inTransaction(this.deps.database, (tx) => claimDueTickets(tx, now, next, BATCH));
   }
 
   private async reconcileTicket(ticketId: number, report: ReconcileReport): Promise<void> {
-    const { database, daraja, payments, logger, config } = this.deps;
+    const { database, daraja, applier, logger, config } = this.deps;
     if (this.stopped) return;
     try {
-      const ticket = await findTicket(database.db, ticketId, false);
+      const ticket = await findTicket(database.db, ticketId);
       if (ticket?.paymentStatus !== 'Pending') return;
       report.checked++;
       const ageMs = this.deps.now().getTime() - fromDbTime(ticket.pendingSince).getTime();
@@ -227,13 +170,13 @@ export class Reconciler implements BackgroundJob {
             'STK Query failed; will ask again');
         }
         if (answer && answer.state !== 'processing') {
-          await payments.recordQueryResult(ticketId, push.checkoutRequestId, answer);
-          const after = await findTicket(database.db, ticketId, false);
+          await applier.recordQueryResult(ticketId, push.checkoutRequestId, answer);
+          const after = await findTicket(database.db, ticketId);
           if (after?.paymentStatus === 'Paid') { report.paid++; return; }
           if (after?.paymentStatus === 'Failed') { report.failed++; return; }
         }
       }
-      if (tooOld && (await payments.expire(ticketId))) {
+      if (tooOld && (await applier.expire(ticketId))) {
         report.expired++;
         return;
       }

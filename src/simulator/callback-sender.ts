@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 
-export interface RetryPolicy {
+export interface CallbackRetry {
   /** Tries in all, the first included. */
   attempts: number;
   /** Wait before the second try; it doubles before each further try. */
@@ -24,7 +24,7 @@ const ATTEMPT_TIMEOUT_MS = 10_000;
 export async function deliverCallback(
   url: string,
   body: unknown,
-  policy: RetryPolicy,
+  policy: CallbackRetry,
   signal: AbortSignal,
   onAttempt: (attempt: number) => void = () => {},
 ): Promise<Delivery> {

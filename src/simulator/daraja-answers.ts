@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type { Result } from '../core/result.js';
 
 /** A synchronous Daraja answer: the HTTP status and the JSON body, ready for `res.status().json()`. */
 export interface DarajaAnswer {
@@ -13,7 +14,8 @@ export interface DarajaFailure {
   errorMessage: string;
 }
 
-export type Checked<T> = { ok: true; value: T } | { ok: false; failure: DarajaFailure };
+/** A request that passed Daraja's checks, or the failure Daraja would answer with. */
+export type Checked<T> = Result<T, DarajaFailure>;
 
 const hex = (bytes: number) => randomBytes(bytes).toString('hex');
 

@@ -6,7 +6,7 @@ export const TRANSACTION_TYPES = ['CustomerPayBillOnline', 'CustomerBuyGoodsOnli
 export type TransactionType = (typeof TRANSACTION_TYPES)[number];
 
 /** A push that passed every check, with Daraja's loosely typed fields normalised. */
-export interface StkPushRequest {
+export interface CheckedStkPush {
   businessShortCode: string;
   timestamp: string;
   transactionType: TransactionType;
@@ -87,11 +87,11 @@ interface Signed {
 /** The three fields push and query both lead with: BusinessShortCode, Password and Timestamp, well formed. */
 function checkSigned(f: Fields, ctx: CheckContext): Checked<Signed> {
   const businessShortCode = shortcode(f.BusinessShortCode);
-  if (businessShortCode === undefined) return { ok: false, failure: invalidField('BusinessShortCode') };
+  if (businessShortCode === undefined) return { ok: false, error: invalidField('BusinessShortCode') };
   const password = f.Password;
-  if (typeof password !== 'string' || password === '') return { ok: false, failure: invalidField('Password') };
+  if (typeof password !== 'string' || password === '') return { ok: false, error: invalidField('Password') };
   const ts = timestamp(f.Timestamp, ctx.now);
-  if (ts === undefined) return { ok: false, failure: invalidField('Timestamp') };
+  if (ts === undefined) return { ok: false, error: invalidField('Timestamp') };
   return { ok: true, value: { businessShortCode, password, timestamp: ts } };
 }
 
@@ -106,9 +106,9 @@ function checkCredentials(s: Signed, ctx: CheckContext): DarajaFailure | undefin
 }
 
 /** Checks an STK push body the way Daraja does: the first bad field in Daraja's parameter order is reported. */
-export function checkStkPush(body: unknown, ctx: CheckContext): Checked<StkPushRequest> {
+export function checkStkPush(body: unknown, ctx: CheckContext): Checked<CheckedStkPush> {
   const f = fieldsOf(body);
-  const fail = (field: string): Checked<StkPushRequest> => ({ ok: false, failure: invalidField(field) });
+  const fail = (field: string): Checked<CheckedStkPush> => ({ ok: false, error: invalidField(field) });
 
   const signed = checkSigned(f, ctx);
   if (!signed.ok) return signed;
@@ -134,7 +134,7 @@ export function checkStkPush(body: unknown, ctx: CheckContext): Checked<StkPushR
   if (transactionDesc === undefined || transactionDesc.length > MAX_TRANSACTION_DESC) return fail('TransactionDesc');
 
   const failure = checkCredentials(signed.value, ctx);
-  if (failure) return { ok: false, failure };
+  if (failure) return { ok: false, error: failure };
   return {
     ok: true,
     value: {
@@ -151,10 +151,10 @@ export function checkStkQuery(body: unknown, ctx: CheckContext): Checked<StkQuer
   if (!signed.ok) return signed;
   const checkoutRequestId = f.CheckoutRequestID;
   if (typeof checkoutRequestId !== 'string' || checkoutRequestId === '') {
-    return { ok: false, failure: invalidField('CheckoutRequestID') };
+    return { ok: false, error: invalidField('CheckoutRequestID') };
   }
 
   const failure = checkCredentials(signed.value, ctx);
-  if (failure) return { ok: false, failure };
+  if (failure) return { ok: false, error: failure };
   return { ok: true, value: { businessShortCode: signed.value.businessShortCode, checkoutRequestId } };
 }

@@ -3,10 +3,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../core/logger.js';
 import { darajaTimestamp } from '../core/time.js';
 import { maskPhone } from '../daraja/phone.js';
-import { deliverCallback, type RetryPolicy } from './callback-sender.js';
+import { deliverCallback, type CallbackRetry } from './callback-sender.js';
 import { FAILURES, darajaRequestId, errorAnswer, invalidField, type DarajaAnswer } from './daraja-answers.js';
 import { checkStkPush, checkStkQuery, type CheckContext } from './daraja-requests.js';
-import { PromptStore, TOKEN_LIFETIME_SECONDS, TokenStore, type SimulatorPrompt } from './simulator.state.js';
+import { IssuedTokens, PromptStore, TOKEN_LIFETIME_SECONDS, type SimulatorPrompt } from './simulator.state.js';
 import { RESULT_DESC, TEST_NUMBERS, type ResultCode } from './test-numbers.js';
 
 /** Every option resolved to a value; `createSimulator` fills the defaults. */
@@ -21,7 +21,7 @@ export interface SimulatorSettings {
   responseDelayMs: number;
   merchantName: string;
   maxEntries: number;
-  callbackRetry: RetryPolicy;
+  callbackRetry: CallbackRetry;
   holdMs: number;
   logger: Logger;
   now: () => Date;
@@ -92,7 +92,7 @@ function originOf(url: string): string {
  */
 export class SimulatorService {
   private readonly store: PromptStore;
-  private readonly tokens: TokenStore;
+  private readonly tokens: IssuedTokens;
   private readonly timers = new Set<NodeJS.Timeout>();
   /** Cancels the timer that answers a prompt by itself. */
   private readonly promptTimers = new Map<string, () => void>();
@@ -103,7 +103,7 @@ export class SimulatorService {
 
   constructor(readonly settings: SimulatorSettings) {
     this.store = new PromptStore(settings.maxEntries, (p) => this.cancelPromptTimer(p.checkoutRequestId));
-    this.tokens = new TokenStore(settings.maxEntries, settings.invalidatePreviousTokens);
+    this.tokens = new IssuedTokens(settings.maxEntries, settings.invalidatePreviousTokens);
   }
 
   get closed(): boolean {
@@ -136,7 +136,7 @@ export class SimulatorService {
    */
   push(body: unknown): { answer: DarajaAnswer; hold: boolean } {
     const checked = checkStkPush(body, this.checkContext());
-    if (!checked.ok) return { answer: errorAnswer(checked.failure), hold: false };
+    if (!checked.ok) return { answer: errorAnswer(checked.error), hold: false };
     const req = checked.value;
     const scenario = TEST_NUMBERS.get(req.phoneNumber);
     if (scenario?.refuse) return { answer: errorAnswer(FAILURES.subscriberLocked), hold: false };
@@ -185,7 +185,7 @@ export class SimulatorService {
   /** POST /mpesa/stkpushquery/v1/query: "being processed" while pending, else the ResultCode as a string. */
   query(body: unknown): DarajaAnswer {
     const checked = checkStkQuery(body, this.checkContext());
-    if (!checked.ok) return errorAnswer(checked.failure);
+    if (!checked.ok) return errorAnswer(checked.error);
     const prompt = this.store.get(checked.value.checkoutRequestId);
     if (!prompt) return errorAnswer(invalidField('CheckoutRequestID'));
     if (prompt.status === 'pending') return errorAnswer(FAILURES.stillProcessing);

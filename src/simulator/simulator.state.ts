@@ -109,7 +109,7 @@ export const TOKEN_LIFETIME_SECONDS = 3599;
  * the previous one for the same credentials, which breaks clients that fetch concurrently; `invalidatePrevious`
  * emulates that.
  */
-export class TokenStore {
+export class IssuedTokens {
   private readonly tokens = new Map<string, { owner: string; expiresAt: number }>();
   private readonly latestByOwner = new Map<string, string>();
 

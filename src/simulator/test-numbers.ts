@@ -9,7 +9,7 @@ export const RESULT_DESC = {
 
 export type ResultCode = keyof typeof RESULT_DESC;
 
-/** What a phone number does by itself, like a card network's test cards (contract §7). */
+/** What a phone number does by itself, like a card network's test cards (docs list them). */
 export interface Scenario {
   /** The outcome after `delayMs`; unused when `refuse` is set. */
   result: ResultCode;

@@ -3,12 +3,12 @@ import { fromDbTime, toDbTime } from '../core/db/time.js';
 import type { StoredToken, TokenStore } from '../daraja/token-store.js';
 
 /**
- * The Daraja access token in the app's database (table darajatoken), shared by every instance on it, because Daraja
- * invalidates an app's previous token whenever it issues a new one. The lease is taken by a conditional UPDATE (or the
- * INSERT of the first row), so exactly one instance wins it; the token is saved only by the lease's owner, so an
- * instance whose lease ran out cannot overwrite a newer token. Nothing here logs: the token is a secret.
+ * The darajatoken table's one owner: the Daraja access token, shared by every instance on this database, because
+ * Daraja invalidates an app's previous token whenever it issues a new one. The lease is taken by a conditional UPDATE
+ * (or the INSERT of the first row), so exactly one instance wins it; the token is saved only by the lease's owner, so
+ * an instance whose lease ran out cannot overwrite a newer token. Nothing here logs: the token is a secret.
  */
-export class DbTokenStore implements TokenStore {
+export class DarajaTokenRepository implements TokenStore {
   constructor(
     private readonly db: Db,
     /** credentialFingerprint(baseUrl, consumerKey) of the Daraja app. */

@@ -1,13 +1,21 @@
-import type { Db, Tx } from '../core/db/database.js';
+import type { Executor } from '../core/db/transaction.js';
 import type { Notification } from '../core/db/schema.js';
 import { toDbTime } from '../core/db/time.js';
+
+/**
+ * The notification table's one owner: the outbox. A row is written in the same transaction as the ticket change it
+ * announces, and delivered afterwards by notifications/notification.sender.ts.
+ *
+ * The state machine: pending → sent | failed (after the last attempt); a pending row is claimed by setting lockedUntil
+ * (see below), and a failed attempt puts it back to pending with lockedUntil as its back-off.
+ */
 
 /**
  * Records a notification in the outbox. Call it inside the same transaction that moves the ticket to Paid or
  * Failed, so a notification exists if and only if the change was committed; the sender delivers it afterwards.
  */
 export async function enqueueNotification(
-  tx: Db | Tx,
+  tx: Executor,
   n: { ticketId: number; kind: 'Paid' | 'Failed'; email: string | null },
   now: Date,
 ): Promise<void> {
@@ -28,7 +36,7 @@ export async function enqueueNotification(
     .execute();
 }
 
-export async function notificationsForTicket(db: Db, ticketId: number): Promise<Notification[]> {
+export async function notificationsForTicket(db: Executor, ticketId: number): Promise<Notification[]> {
   return db.selectFrom('notification').selectAll().where('ticketId', '=', ticketId).orderBy('notificationId').execute();
 }
 
@@ -39,7 +47,7 @@ export async function notificationsForTicket(db: Db, ticketId: number): Promise<
 // back-off after a failed attempt (the row is not due again before then).
 
 /** Ids of pending notifications that are due (never claimed, or their claim or back-off has run out), oldest first. */
-export async function dueNotificationIds(db: Db, now: Date, limit: number): Promise<number[]> {
+export async function dueNotificationIds(db: Executor, now: Date, limit: number): Promise<number[]> {
   const at = toDbTime(now);
   const rows = await db
     .selectFrom('notification')
@@ -53,7 +61,7 @@ export async function dueNotificationIds(db: Db, now: Date, limit: number): Prom
 }
 
 /** Claims one due notification until `lockUntil`. True only for the one caller whose UPDATE took it. */
-export async function claimNotification(db: Db, notificationId: number, now: Date, lockUntil: Date): Promise<boolean> {
+export async function claimNotification(db: Executor, notificationId: number, now: Date, lockUntil: Date): Promise<boolean> {
   const at = toDbTime(now);
   const r = await db
     .updateTable('notification')
@@ -84,7 +92,7 @@ export interface NotificationContent {
   showTime: string;
 }
 
-export async function loadNotificationContent(db: Db, notificationId: number): Promise<NotificationContent | undefined> {
+export async function loadNotificationContent(db: Executor, notificationId: number): Promise<NotificationContent | undefined> {
   return db
     .selectFrom('notification')
     .innerJoin('ticket', 'ticket.ticketId', 'notification.ticketId')
@@ -111,7 +119,7 @@ export async function loadNotificationContent(db: Db, notificationId: number): P
 }
 
 /** Marks a claimed notification sent. False when the claim was lost (another instance took it over). */
-export async function markNotificationSent(db: Db, notificationId: number, claim: Date, now: Date): Promise<boolean> {
+export async function markNotificationSent(db: Executor, notificationId: number, claim: Date, now: Date): Promise<boolean> {
   const r = await db
     .updateTable('notification')
     .set({ status: 'sent', sentAt: toDbTime(now), lockedUntil: null, lastError: null })
@@ -127,7 +135,7 @@ export async function markNotificationSent(db: Db, notificationId: number, claim
  * claim, like markNotificationSent.
  */
 export async function markNotificationAttemptFailed(
-  db: Db,
+  db: Executor,
   notificationId: number,
   claim: Date,
   p: { attempts: number; lastError: string; retryAt: Date | null },

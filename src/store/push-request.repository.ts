@@ -1,106 +1,23 @@
-import type { Db } from '../core/db/database.js';
-import type {
-  CallbackInboxRow, ConfirmedBy, InboxOutcome, InboxSource, PushRequest, Ticket,
-} from '../core/db/schema.js';
-import { toDbTime } from '../core/db/time.js';
 import type { Executor } from '../core/db/transaction.js';
+import type { PushRequest, Ticket } from '../core/db/schema.js';
+import { changed, fit, insertedId } from '../core/db/rows.js';
+import { toDbTime } from '../core/db/time.js';
 
-// The payments SQL. Every state change is a conditional UPDATE whose WHERE names the state it leaves, so a repeat or
-// a concurrent duplicate changes nothing (numUpdatedRows 0) and the caller can tell.
+/**
+ * The pushrequest table's one owner: one row per STK push attempt, recorded BEFORE the push is sent, so a push whose
+ * answer never came is still known (and a callback for it can be matched by phone and amount).
+ *
+ * The state machine:
+ *   Sending → Accepted   Daraja acknowledged it and gave its CheckoutRequestID (markAccepted)
+ *   Sending → Refused    Daraja said no: nothing reached the phone (markAnsweredWithError)
+ *   Sending → Unknown    no readable answer: the prompt may still reach the phone (markAnsweredWithError)
+ *   Unknown → Accepted   the answer came after all
+ *   any but Completed → Completed   the final result, from a callback or a query (complete), once
+ * Each transition is a conditional UPDATE naming the states it leaves, like the ticket's (store/ticket.repository.ts).
+ * An attempt's CheckoutRequestID is set once (storeCheckoutId) and is unique across attempts (a unique index).
+ */
 
-const changed = (r: { numUpdatedRows: bigint }) => Number(r.numUpdatedRows) > 0;
-
-/** Cuts a value to its column's width: MySQL in strict mode refuses longer text, and a refused row would be retried forever. */
-export function fit(value: string | null | undefined, width: number): string | null {
-  if (value === null || value === undefined) return null;
-  return value.length > width ? value.slice(0, width) : value;
-}
-
-// ── tickets ─────────────────────────────────────────────────────────────────────────────────────────────────────
-
-/** The ticket, locked for this transaction on MySQL (SQLite's BEGIN IMMEDIATE already holds the only write lock). */
-export async function findTicket(db: Executor, ticketId: number, lock: boolean): Promise<Ticket | undefined> {
-  let q = db.selectFrom('ticket').selectAll().where('ticketId', '=', ticketId);
-  if (lock) q = q.forUpdate();
-  return q.executeTakeFirst();
-}
-
-export async function markTicketPaid(
-  db: Executor,
-  ticketId: number,
-  from: 'Pending' | 'Failed',
-  p: {
-    mpesaReceiptNumber: string | null; transactionDate: Date; confirmedBy: ConfirmedBy;
-    holdsTickets: 0 | 1; needsRefund: 0 | 1; now: Date;
-  },
-): Promise<boolean> {
-  const r = await db
-    .updateTable('ticket')
-    .set({
-      paymentStatus: 'Paid',
-      mpesaReceiptNumber: fit(p.mpesaReceiptNumber, 20),
-      transactionDate: toDbTime(p.transactionDate),
-      resultCode: '0',
-      failureReason: null,
-      confirmedBy: p.confirmedBy,
-      holdsTickets: p.holdsTickets,
-      needsRefund: p.needsRefund,
-      nextCheckAt: null,
-      updatedAt: toDbTime(p.now),
-    })
-    .where('ticketId', '=', ticketId)
-    .where('paymentStatus', '=', from)
-    .executeTakeFirst();
-  return changed(r);
-}
-
-export async function markTicketFailed(
-  db: Executor,
-  ticketId: number,
-  p: { resultCode: string | null; failureReason: string; now: Date },
-): Promise<boolean> {
-  const r = await db
-    .updateTable('ticket')
-    .set({
-      paymentStatus: 'Failed',
-      resultCode: fit(p.resultCode, 20),
-      failureReason: fit(p.failureReason, 255),
-      holdsTickets: 0,
-      nextCheckAt: null,
-      updatedAt: toDbTime(p.now),
-    })
-    .where('ticketId', '=', ticketId)
-    .where('paymentStatus', '=', 'Pending')
-    .executeTakeFirst();
-  return changed(r);
-}
-
-/** A second, different payment for a Paid ticket: it stays Paid and is flagged so an operator refunds the extra. */
-export async function flagForRefund(db: Executor, ticketId: number, now: Date): Promise<boolean> {
-  const r = await db
-    .updateTable('ticket')
-    .set({ needsRefund: 1, updatedAt: toDbTime(now) })
-    .where('ticketId', '=', ticketId)
-    .where('paymentStatus', '=', 'Paid')
-    .executeTakeFirst();
-  return changed(r);
-}
-
-/** The callback of a payment first confirmed by STK Query (which carries no receipt) fills the receipt in. */
-export async function addReceipt(db: Executor, ticketId: number, receipt: string, transactionDate: Date, now: Date): Promise<boolean> {
-  const r = await db
-    .updateTable('ticket')
-    .set({ mpesaReceiptNumber: fit(receipt, 20), transactionDate: toDbTime(transactionDate), updatedAt: toDbTime(now) })
-    .where('ticketId', '=', ticketId)
-    .where('paymentStatus', '=', 'Paid')
-    .where('mpesaReceiptNumber', 'is', null)
-    .executeTakeFirst();
-  return changed(r);
-}
-
-// ── push attempts ───────────────────────────────────────────────────────────────────────────────────────────────
-
-export async function insertPushRequest(db: Db, p: { ticketId: number; phoneNumber: string; amount: number; now: Date }): Promise<number> {
+export async function insertPushRequest(db: Executor, p: { ticketId: number; phoneNumber: string; amount: number; now: Date }): Promise<number> {
   const r = await db
     .insertInto('pushrequest')
     .values({
@@ -119,17 +36,41 @@ export async function insertPushRequest(db: Db, p: { ticketId: number; phoneNumb
       completedAt: null,
     })
     .executeTakeFirstOrThrow();
-  return Number(r.insertId);
+  return insertedId(r);
 }
 
-export async function findPush(db: Executor, pushRequestId: number, lock = false): Promise<PushRequest | undefined> {
-  let q = db.selectFrom('pushrequest').selectAll().where('pushRequestId', '=', pushRequestId);
-  if (lock) q = q.forUpdate();
-  return q.executeTakeFirst();
+/**
+ * An attempt we have no record of (its id is only in a callback an operator matched to the ticket): recorded so the
+ * result has a home.
+ */
+export async function insertOperatorAttempt(tx: Executor, ticket: Ticket, checkoutRequestId: string, now: Date): Promise<number> {
+  const at = toDbTime(now);
+  const r = await tx
+    .insertInto('pushrequest')
+    .values({
+      ticketId: ticket.ticketId, checkoutRequestId, merchantRequestId: null, phoneNumber: ticket.phoneNumber,
+      amount: ticket.totalAmount, status: 'Accepted', resultCode: null, resultDesc: null, errorCode: null,
+      errorMessage: 'recorded by an operator matching a callback', createdAt: at, answeredAt: at, completedAt: null,
+    })
+    .executeTakeFirstOrThrow();
+  return insertedId(r);
+}
+
+export async function findPush(db: Executor, pushRequestId: number): Promise<PushRequest | undefined> {
+  return db.selectFrom('pushrequest').selectAll().where('pushRequestId', '=', pushRequestId).executeTakeFirst();
+}
+
+/** The attempt, locked until the transaction ends (after its ticket: see the lock order in ticket.repository.ts). */
+export async function lockPush(tx: Executor, pushRequestId: number): Promise<PushRequest | undefined> {
+  return tx.selectFrom('pushrequest').selectAll().where('pushRequestId', '=', pushRequestId).forUpdate().executeTakeFirst();
 }
 
 export async function findPushByCheckoutId(db: Executor, checkoutRequestId: string): Promise<PushRequest | undefined> {
   return db.selectFrom('pushrequest').selectAll().where('checkoutRequestId', '=', checkoutRequestId).executeTakeFirst();
+}
+
+export async function pushesForTicket(db: Executor, ticketId: number): Promise<PushRequest[]> {
+  return db.selectFrom('pushrequest').selectAll().where('ticketId', '=', ticketId).orderBy('pushRequestId').execute();
 }
 
 /** The ticket's newest attempt: only its failure may fail the ticket (an older one's means a retry is in flight). */
@@ -171,6 +112,20 @@ export async function latestOpenPushWithId(db: Executor, ticketId: number): Prom
     .executeTakeFirst();
 }
 
+/** The ticket's newest attempt with no CheckoutRequestID and no result yet (the one an operator's match is for), locked. */
+export async function lockFreeAttempt(tx: Executor, ticketId: number): Promise<PushRequest | undefined> {
+  return tx
+    .selectFrom('pushrequest')
+    .selectAll()
+    .where('ticketId', '=', ticketId)
+    .where('checkoutRequestId', 'is', null)
+    .where('status', '!=', 'Completed')
+    .orderBy('pushRequestId', 'desc')
+    .limit(1)
+    .forUpdate()
+    .executeTakeFirst();
+}
+
 /**
  * Stores Daraja's ids on an attempt that has none yet, or already has this one (a callback matched by phone and amount
  * may have stored it first). False when the attempt carries another id.
@@ -193,16 +148,18 @@ export async function storeCheckoutId(
 }
 
 /** Sending/Unknown → Accepted once Daraja's acknowledgement is read; a result already recorded is left alone. */
-export async function markPushAccepted(db: Executor, pushRequestId: number, merchantRequestId: string, now: Date): Promise<void> {
-  await db
+export async function markAccepted(db: Executor, pushRequestId: number, merchantRequestId: string, now: Date): Promise<boolean> {
+  const r = await db
     .updateTable('pushrequest')
     .set({ status: 'Accepted', merchantRequestId: fit(merchantRequestId, 64), answeredAt: toDbTime(now) })
     .where('pushRequestId', '=', pushRequestId)
     .where('status', 'in', ['Sending', 'Unknown'])
-    .execute();
+    .executeTakeFirst();
+  return changed(r);
 }
 
-export async function markPushAnsweredWithError(
+/** Sending → Refused or Unknown, with what Daraja (or the network) said. */
+export async function markAnsweredWithError(
   db: Executor,
   pushRequestId: number,
   status: 'Refused' | 'Unknown',
@@ -217,120 +174,17 @@ export async function markPushAnsweredWithError(
   return changed(r);
 }
 
-/** Records the final result on an attempt, once. */
-export async function completePush(
-  db: Executor,
+/** Records the final result on an attempt, once. False when it already had one. */
+export async function complete(
+  tx: Executor,
   pushRequestId: number,
   p: { resultCode: string; resultDesc: string; now: Date },
 ): Promise<boolean> {
-  const r = await db
+  const r = await tx
     .updateTable('pushrequest')
     .set({ status: 'Completed', resultCode: fit(p.resultCode, 20), resultDesc: fit(p.resultDesc, 255), completedAt: toDbTime(p.now) })
     .where('pushRequestId', '=', pushRequestId)
     .where('status', '!=', 'Completed')
     .executeTakeFirst();
   return changed(r);
-}
-
-// ── the callback inbox ──────────────────────────────────────────────────────────────────────────────────────────
-
-export async function insertInboxRow(
-  db: Executor,
-  row: { source: InboxSource; sourceIp: string | null; body: string; outcome: 'received' | 'rejected' | 'invalid'; detail: string | null; checkoutRequestId?: string | null; ticketId?: number | null; now: Date },
-): Promise<number> {
-  const at = toDbTime(row.now);
-  const r = await db
-    .insertInto('callbackinbox')
-    .values({
-      receivedAt: at,
-      source: row.source,
-      sourceIp: fit(row.sourceIp, 64),
-      body: row.body,
-      checkoutRequestId: fit(row.checkoutRequestId ?? null, 64),
-      outcome: row.outcome,
-      detail: fit(row.detail, 255),
-      ticketId: row.ticketId ?? null,
-      processedAt: row.outcome === 'received' ? null : at,
-    })
-    .executeTakeFirstOrThrow();
-  return Number(r.insertId);
-}
-
-export async function findInboxRow(db: Executor, callbackId: number): Promise<CallbackInboxRow | undefined> {
-  return db.selectFrom('callbackinbox').selectAll().where('callbackId', '=', callbackId).executeTakeFirst();
-}
-
-/**
- * Takes an inbox row for processing: succeeds only while it still has the outcome the caller read, so two processors
- * (the route and the reconciler's crash recovery, or two instances) never both apply it. Inside a transaction this
- * also locks the row until commit.
- */
-export async function claimInboxRow(db: Executor, callbackId: number, expected: InboxOutcome, now: Date): Promise<boolean> {
-  const r = await db
-    .updateTable('callbackinbox')
-    .set({ processedAt: toDbTime(now) })
-    .where('callbackId', '=', callbackId)
-    .where('outcome', '=', expected)
-    .executeTakeFirst();
-  return changed(r);
-}
-
-export async function finishInboxRow(
-  db: Executor,
-  callbackId: number,
-  expected: InboxOutcome,
-  p: { outcome: InboxOutcome; detail: string | null; ticketId?: number | null; checkoutRequestId?: string | null; now: Date },
-): Promise<boolean> {
-  const r = await db
-    .updateTable('callbackinbox')
-    .set({
-      outcome: p.outcome,
-      detail: fit(p.detail, 255),
-      processedAt: toDbTime(p.now),
-      ...(p.ticketId !== undefined ? { ticketId: p.ticketId } : {}),
-      ...(p.checkoutRequestId !== undefined ? { checkoutRequestId: fit(p.checkoutRequestId, 64) } : {}),
-    })
-    .where('callbackId', '=', callbackId)
-    .where('outcome', '=', expected)
-    .executeTakeFirst();
-  return changed(r);
-}
-
-/** Rows a crash left 'received' (inserted, never processed). */
-export async function inboxRowsLeftReceived(db: Db, before: Date, limit: number): Promise<CallbackInboxRow[]> {
-  return db
-    .selectFrom('callbackinbox')
-    .selectAll()
-    .where('outcome', '=', 'received')
-    .where('receivedAt', '<=', toDbTime(before))
-    .orderBy('callbackId')
-    .limit(limit)
-    .execute();
-}
-
-/** 'unmatched' rows whose CheckoutRequestID an attempt now carries (the callback beat the push's answer). */
-export async function unmatchedRowsNowKnown(db: Db, limit: number, checkoutRequestId?: string): Promise<CallbackInboxRow[]> {
-  let q = db
-    .selectFrom('callbackinbox')
-    .selectAll()
-    .where('outcome', '=', 'unmatched')
-    .where('checkoutRequestId', 'is not', null)
-    .where((eb) =>
-      eb.exists(
-        eb.selectFrom('pushrequest').select('pushrequest.pushRequestId')
-          .whereRef('pushrequest.checkoutRequestId', '=', 'callbackinbox.checkoutRequestId'),
-      ),
-    );
-  if (checkoutRequestId !== undefined) q = q.where('checkoutRequestId', '=', checkoutRequestId);
-  return q.orderBy('callbackId').limit(limit).execute();
-}
-
-export async function insertAudit(
-  db: Executor,
-  a: { actor: string; action: string; ticketId: number | null; callbackId: number | null; detail: string | null; now: Date },
-): Promise<void> {
-  await db
-    .insertInto('auditlog')
-    .values({ at: toDbTime(a.now), actor: fit(a.actor, 100)!, action: a.action, ticketId: a.ticketId, callbackId: a.callbackId, detail: a.detail })
-    .execute();
 }

@@ -1,16 +1,49 @@
-import type { Db, Tx } from '../core/db/database.js';
-import type { NewTicket, Ticket } from '../core/db/schema.js';
-import { toDbTime } from '../core/db/time.js';
+import type { Executor } from '../core/db/transaction.js';
+import type { ConfirmedBy, NewTicket, Ticket } from '../core/db/schema.js';
+import { changed, fit, insertedId } from '../core/db/rows.js';
+import { fromDbTime, toDbTime } from '../core/db/time.js';
+
+/**
+ * The ticket table's one owner: every write to a ticket is a function here.
+ *
+ * The state machine:
+ *   (booking) → Pending, holding its seats
+ *   Pending → Paid                 a success callback or query (markPaid from 'Pending')
+ *   Pending → Failed               a failure, a refused push, or no answer in time (markFailed)
+ *   Failed  → Pending              a retry, holding its seats again (reopenFailed)
+ *   Failed  → Paid                 a success that came late (markPaid from 'Failed'): the money was taken
+ *   Paid    → Paid, refund owed    a second payment, or a late one whose seats were gone (flagForRefund / markPaid)
+ *   Paid, refund owed → refunded   an operator gave the money back (markRefunded)
+ * A Paid ticket never goes back to Pending or Failed.
+ *
+ * The rules:
+ * - Every transition is ONE conditional UPDATE whose WHERE names the state it leaves. A repeat, or a concurrent
+ *   duplicate, finds nothing to change and gets `false`: callers act only on `true`.
+ * - Inside a transaction, rows are locked in one order everywhere: inbox row → ticket → push attempt → movie, so
+ *   concurrent results queue up instead of deadlocking. `lockTicket` takes the ticket's lock (FOR UPDATE on MySQL;
+ *   on SQLite the transaction already holds the database's only write lock: see core/db/database.ts).
+ * - A ticket's seats are counted in movie.ticketsHeld exactly while holdsTickets = 1; the caller changes both in the
+ *   same transaction (store/movie.repository.ts holds and releases).
+ */
 
 /** A ticket with the movie fields its pages and JSON show. */
 export type TicketWithMovie = Ticket & { movieTitle: string; showTime: string };
 
-export async function insertTicket(tx: Db | Tx, ticket: NewTicket): Promise<number> {
-  const r = await tx.insertInto('ticket').values(ticket).executeTakeFirstOrThrow();
-  return Number(r.insertId);
+export async function insertPendingTicket(tx: Executor, ticket: Omit<NewTicket, 'paymentStatus' | 'holdsTickets'>): Promise<number> {
+  const r = await tx.insertInto('ticket').values({ ...ticket, paymentStatus: 'Pending', holdsTickets: 1 }).executeTakeFirstOrThrow();
+  return insertedId(r);
 }
 
-export async function findTicketByRef(db: Db | Tx, ref: string): Promise<TicketWithMovie | undefined> {
+export async function findTicket(db: Executor, ticketId: number): Promise<Ticket | undefined> {
+  return db.selectFrom('ticket').selectAll().where('ticketId', '=', ticketId).executeTakeFirst();
+}
+
+/** The ticket, locked until the transaction ends. */
+export async function lockTicket(tx: Executor, ticketId: number): Promise<Ticket | undefined> {
+  return tx.selectFrom('ticket').selectAll().where('ticketId', '=', ticketId).forUpdate().executeTakeFirst();
+}
+
+export async function findTicketByRef(db: Executor, ref: string): Promise<TicketWithMovie | undefined> {
   return db
     .selectFrom('ticket')
     .innerJoin('movie', 'movie.movieId', 'ticket.movieId')
@@ -20,15 +53,68 @@ export async function findTicketByRef(db: Db | Tx, ref: string): Promise<TicketW
     .executeTakeFirst();
 }
 
-/**
- * Moves a Failed ticket back to Pending for a new push, holding its tickets again (the caller holds them in the same
- * transaction). Conditional on Failed, so two retries at once reopen it only once. True when this call reopened it.
- */
-export async function reopenFailedTicket(
-  tx: Db | Tx,
+export async function findTicketIdByRef(db: Executor, ref: string): Promise<number | undefined> {
+  const r = await db.selectFrom('ticket').select('ticketId').where('ref', '=', ref).executeTakeFirst();
+  return r?.ticketId;
+}
+
+/** Pending or Failed → Paid. `holdsTickets` and `needsRefund` say whether its seats could be counted. */
+export async function markPaid(
+  tx: Executor,
   ticketId: number,
-  at: { now: Date; nextCheckAt: Date },
+  from: 'Pending' | 'Failed',
+  p: {
+    mpesaReceiptNumber: string | null; transactionDate: Date; confirmedBy: ConfirmedBy;
+    holdsTickets: 0 | 1; needsRefund: 0 | 1; now: Date;
+  },
 ): Promise<boolean> {
+  const r = await tx
+    .updateTable('ticket')
+    .set({
+      paymentStatus: 'Paid',
+      mpesaReceiptNumber: fit(p.mpesaReceiptNumber, 20),
+      transactionDate: toDbTime(p.transactionDate),
+      resultCode: '0',
+      failureReason: null,
+      confirmedBy: p.confirmedBy,
+      holdsTickets: p.holdsTickets,
+      needsRefund: p.needsRefund,
+      nextCheckAt: null,
+      updatedAt: toDbTime(p.now),
+    })
+    .where('ticketId', '=', ticketId)
+    .where('paymentStatus', '=', from)
+    .executeTakeFirst();
+  return changed(r);
+}
+
+/** Pending → Failed; the ticket stops holding seats (the caller releases them in the same transaction). */
+export async function markFailed(
+  tx: Executor,
+  ticketId: number,
+  p: { resultCode: string | null; failureReason: string; now: Date },
+): Promise<boolean> {
+  const r = await tx
+    .updateTable('ticket')
+    .set({
+      paymentStatus: 'Failed',
+      resultCode: fit(p.resultCode, 20),
+      failureReason: fit(p.failureReason, 255),
+      holdsTickets: 0,
+      nextCheckAt: null,
+      updatedAt: toDbTime(p.now),
+    })
+    .where('ticketId', '=', ticketId)
+    .where('paymentStatus', '=', 'Pending')
+    .executeTakeFirst();
+  return changed(r);
+}
+
+/**
+ * Failed → Pending for a new push, holding its seats again (the caller holds them in the same transaction).
+ * Conditional on Failed, so two retries at once reopen it only once.
+ */
+export async function reopenFailed(tx: Executor, ticketId: number, at: { now: Date; nextCheckAt: Date }): Promise<boolean> {
   const now = toDbTime(at.now);
   const r = await tx
     .updateTable('ticket')
@@ -46,5 +132,91 @@ export async function reopenFailedTicket(
     .where('paymentStatus', '=', 'Failed')
     .where('holdsTickets', '=', 0)
     .executeTakeFirst();
-  return Number(r.numUpdatedRows) === 1;
+  return changed(r);
+}
+
+/** A second, different payment for a Paid ticket: it stays Paid and is flagged so an operator refunds the extra. */
+export async function flagForRefund(tx: Executor, ticketId: number, now: Date): Promise<boolean> {
+  const r = await tx
+    .updateTable('ticket')
+    .set({ needsRefund: 1, updatedAt: toDbTime(now) })
+    .where('ticketId', '=', ticketId)
+    .where('paymentStatus', '=', 'Paid')
+    .executeTakeFirst();
+  return changed(r);
+}
+
+/** The callback of a payment first confirmed by STK Query (which carries no receipt) fills the receipt in. */
+export async function addReceipt(tx: Executor, ticketId: number, receipt: string, transactionDate: Date, now: Date): Promise<boolean> {
+  const r = await tx
+    .updateTable('ticket')
+    .set({ mpesaReceiptNumber: fit(receipt, 20), transactionDate: toDbTime(transactionDate), updatedAt: toDbTime(now) })
+    .where('ticketId', '=', ticketId)
+    .where('paymentStatus', '=', 'Paid')
+    .where('mpesaReceiptNumber', 'is', null)
+    .executeTakeFirst();
+  return changed(r);
+}
+
+/** Paid with a refund owed → refunded, once. */
+export async function markRefunded(tx: Executor, ticketId: number, at: Date): Promise<boolean> {
+  const r = await tx
+    .updateTable('ticket')
+    .set({ refundedAt: toDbTime(at), updatedAt: toDbTime(at) })
+    .where('ticketId', '=', ticketId)
+    .where('paymentStatus', '=', 'Paid')
+    .where('needsRefund', '=', 1)
+    .where('refundedAt', 'is', null)
+    .executeTakeFirst();
+  return changed(r);
+}
+
+// ── the reconciler's schedule ───────────────────────────────────────────────────────────────────────────────────
+// A Pending ticket is due for an STK Query at nextCheckAt. Booking and retry set it PAYMENT_TIMEOUT_SECONDS after
+// pendingSince; a claim moves it one interval on, so each ticket is queried at most once per interval by all the
+// instances together; Paid and Failed clear it.
+
+/** Pending tickets without a nextCheckAt get one, `timeoutMs` after they became Pending. Returns how many. */
+export async function scheduleFirstChecks(db: Executor, timeoutMs: number, limit: number): Promise<number> {
+  const rows = await db
+    .selectFrom('ticket')
+    .select(['ticketId', 'pendingSince'])
+    .where('paymentStatus', '=', 'Pending')
+    .where('nextCheckAt', 'is', null)
+    .limit(limit)
+    .execute();
+  let n = 0;
+  for (const r of rows) {
+    const due = new Date(fromDbTime(r.pendingSince).getTime() + timeoutMs);
+    const u = await db
+      .updateTable('ticket')
+      .set({ nextCheckAt: toDbTime(due) })
+      .where('ticketId', '=', r.ticketId)
+      .where('paymentStatus', '=', 'Pending')
+      .where('nextCheckAt', 'is', null)
+      .executeTakeFirst();
+    if (changed(u)) n++;
+  }
+  return n;
+}
+
+/**
+ * Claims up to `limit` Pending tickets due at `now` by moving their nextCheckAt to `next`. Run it inside a
+ * transaction: on MySQL rows another instance is claiming are skipped (SKIP LOCKED), not waited for; on SQLite the
+ * transaction's write lock makes the whole claim exclusive.
+ */
+export async function claimDueTickets(tx: Executor, now: Date, next: Date, limit: number): Promise<number[]> {
+  const rows = await tx
+    .selectFrom('ticket')
+    .select('ticketId')
+    .where('paymentStatus', '=', 'Pending')
+    .where('nextCheckAt', '<=', toDbTime(now))
+    .orderBy('nextCheckAt')
+    .limit(limit)
+    .forUpdate()
+    .skipLocked()
+    .execute();
+  const ids = rows.map((r) => r.ticketId);
+  if (ids.length > 0) await tx.updateTable('ticket').set({ nextCheckAt: toDbTime(next) }).where('ticketId', 'in', ids).execute();
+  return ids;
 }

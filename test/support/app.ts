@@ -1,31 +1,39 @@
+import type { Express } from 'express';
+import { createApp } from '../../src/app.js';
+import { buildServices, type BuildOptions, type Services } from '../../src/compose.js';
+import type { Config } from '../../src/config.js';
 import type { Dialect } from '../../src/core/db/database.js';
-import type { Config } from '../../src/core/config.js';
-import { buildRuntime, type Runtime } from '../../src/compose.js';
 import { silentLogger, type Logger } from '../../src/core/logger.js';
 import { createTestDatabase, type TestDatabase } from './db.js';
 import { testConfig } from './config.js';
 
-export interface TestApp extends Runtime {
+export interface TestApp {
+  app: Express;
+  services: Services;
   database: TestDatabase;
   config: Readonly<Config>;
   close(): Promise<void>;
 }
 
+export type TestAppOptions = Omit<BuildOptions, 'database'> & { logger?: Logger };
+
 /** The whole app on a fresh database of the given dialect, built through the real composition root. */
 export async function createTestApp(
   dialect: Dialect,
   env: Record<string, string | undefined> = {},
-  opts: { logger?: Logger; now?: () => Date } = {},
+  opts: TestAppOptions = {},
 ): Promise<TestApp> {
   const database = await createTestDatabase(dialect, { migrate: false });
   const config = testConfig({ DATABASE_URL: database.url, ...env });
-  const runtime = await buildRuntime(config, opts.logger ?? silentLogger, { database, now: opts.now });
+  const { logger, ...build } = opts;
+  const services = await buildServices(config, logger ?? silentLogger, { ...build, database });
   return {
-    ...runtime,
+    app: createApp(services),
+    services,
     database,
     config,
     async close() {
-      await runtime.stop();
+      await services.stop();
       await database.drop();
     },
   };

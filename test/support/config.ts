@@ -1,4 +1,4 @@
-import { loadConfig, type Config } from '../../src/core/config.js';
+import { loadConfig, type Config } from '../../src/config.js';
 
 /** A config as the app would load it from these variables (and nothing from the real environment). */
 export function testConfig(env: Record<string, string | undefined> = {}): Readonly<Config> {

@@ -1,8 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Dialect } from '../../src/core/db/database.js';
-import type { Logger } from '../../src/core/logger.js';
-import { createTestApp, type TestApp } from './app.js';
+import { createTestApp, type TestApp, type TestAppOptions } from './app.js';
 
 export interface TestServer extends TestApp {
   server: Server;
@@ -18,7 +17,7 @@ export interface TestServer extends TestApp {
 export async function startTestServer(
   dialect: Dialect,
   env: Record<string, string | undefined> = {},
-  opts: { logger?: Logger; now?: () => Date } = {},
+  opts: TestAppOptions = {},
 ): Promise<TestServer> {
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

@@ -1,6 +1,10 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { Kysely, MysqlDialect, SqliteDialect, sql, type Transaction } from 'kysely';
+import {
+  Kysely, MysqlDialect, SelectQueryNode, SqliteDialect, sql,
+  type KyselyPlugin, type PluginTransformQueryArgs, type PluginTransformResultArgs, type QueryResult, type RootOperationNode,
+  type SelectModifier, type Transaction, type UnknownRow,
+} from 'kysely';
 import type { Database } from './schema.js';
 
 export type Db = Kysely<Database>;
@@ -10,10 +14,34 @@ export type Dialect = 'sqlite' | 'mysql';
 export interface DatabaseHandle {
   db: Db;
   dialect: Dialect;
-  /** True when the server can `SELECT … FOR UPDATE SKIP LOCKED` (MySQL ≥ 8.0.1, MariaDB ≥ 10.6). */
-  supportsSkipLocked: boolean;
   close(): Promise<void>;
 }
+
+/**
+ * Row locks, written once for both databases. Repositories lock with `.forUpdate()` (and claim with `.skipLocked()`)
+ * as MySQL wants; this plugin drops what the server cannot do:
+ * - SQLite has no row locks: inTransaction begins with BEGIN IMMEDIATE, which already holds the database's only write
+ *   lock, so both clauses go;
+ * - MySQL before 8.0.1 and MariaDB before 10.6 know FOR UPDATE but not SKIP LOCKED: a claim then waits for the other
+ *   claimer's short transaction instead of skipping its rows, which is slower but just as correct.
+ */
+class RowLockPlugin implements KyselyPlugin {
+  constructor(private readonly dropped: ReadonlySet<SelectModifier>) {}
+
+  transformQuery({ node }: PluginTransformQueryArgs): RootOperationNode {
+    if (!SelectQueryNode.is(node) || !node.endModifiers?.length) return node;
+    const kept = node.endModifiers.filter((m) => m.modifier === undefined || !this.dropped.has(m.modifier));
+    if (kept.length === node.endModifiers.length) return node;
+    return Object.freeze({ ...node, endModifiers: kept.length ? Object.freeze(kept) : undefined });
+  }
+
+  async transformResult({ result }: PluginTransformResultArgs): Promise<QueryResult<UnknownRow>> {
+    return result;
+  }
+}
+
+const SQLITE_DROPS = new Set<SelectModifier>(['ForUpdate', 'ForShare', 'ForKeyShare', 'ForNoKeyUpdate', 'SkipLocked', 'NoWait']);
+const NO_SKIP_LOCKED = new Set<SelectModifier>(['SkipLocked']);
 
 /** Opens the database DATABASE_URL names: `sqlite:PATH` (file created, WAL) or `mysql://…` (pooled). */
 export async function openDatabase(url: string, opts: { poolSize?: number } = {}): Promise<DatabaseHandle> {
@@ -26,8 +54,8 @@ export async function openDatabase(url: string, opts: { poolSize?: number } = {}
     conn.pragma('synchronous = NORMAL');
     conn.pragma('busy_timeout = 5000');
     conn.pragma('foreign_keys = ON');
-    const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: conn }) });
-    return { db, dialect: 'sqlite', supportsSkipLocked: false, close: () => db.destroy() };
+    const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: conn }), plugins: [new RowLockPlugin(SQLITE_DROPS)] });
+    return { db, dialect: 'sqlite', close: () => db.destroy() };
   }
   if (url.startsWith('mysql://')) {
     const { createPool } = await import('mysql2');
@@ -40,14 +68,22 @@ export async function openDatabase(url: string, opts: { poolSize?: number } = {}
       supportBigNumbers: true,
       charset: 'utf8mb4',
     });
-    const db = new Kysely<Database>({ dialect: new MysqlDialect({ pool }) });
-    const { rows } = await sql<{ v: string }>`select version() as v`.execute(db);
-    const version = rows[0]?.v ?? '';
-    return { db, dialect: 'mysql', supportsSkipLocked: skipLockedSupported(version), close: () => db.destroy() };
+    const probe = new Kysely<Database>({ dialect: new MysqlDialect({ pool }) });
+    let version = '';
+    try {
+      const { rows } = await sql<{ v: string }>`select version() as v`.execute(probe);
+      version = rows[0]?.v ?? '';
+    } catch (err) {
+      await probe.destroy();
+      throw err;
+    }
+    const db = skipLockedSupported(version) ? probe : probe.withPlugin(new RowLockPlugin(NO_SKIP_LOCKED));
+    return { db, dialect: 'mysql', close: () => db.destroy() };
   }
   throw new Error(`DATABASE_URL must start with sqlite: or mysql:// (got ${JSON.stringify(url.split(':')[0])})`);
 }
 
+/** True when the server can `SELECT … FOR UPDATE SKIP LOCKED` (MySQL ≥ 8.0.1, MariaDB ≥ 10.6). */
 export function skipLockedSupported(version: string): boolean {
   const m = /^(\d+)\.(\d+)\.(\d+)/.exec(version);
   if (!m) return false;

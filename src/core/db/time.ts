@@ -10,7 +10,3 @@ export function fromDbTime(value: DbTime | Date): Date {
   if (value instanceof Date) return value;
   return new Date(`${value.replace(' ', 'T')}Z`);
 }
-
-export function dbNow(): DbTime {
-  return toDbTime(new Date());
-}

@@ -1,15 +1,13 @@
 import { Router } from 'express';
-import type { AppDeps } from '../../app.js';
-import { ping } from '../db/database.js';
 
-export function healthRoutes(deps: AppDeps): Router {
+/** Liveness (the process answers) and readiness (the database answers too, so a load balancer stops sending traffic). */
+export function healthRoutes(deps: { ready: () => Promise<boolean> }): Router {
   const router = Router();
-  // Liveness: the process answers. Readiness: the database answers too (a load balancer stops sending traffic).
   router.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
   router.get('/readyz', async (_req, res) => {
-    const ok = await ping(deps.database.db);
+    const ok = await deps.ready();
     res.status(ok ? 200 : 503).json({ status: ok ? 'ready' : 'database unavailable' });
   });
   return router;

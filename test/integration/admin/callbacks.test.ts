@@ -30,26 +30,34 @@ function successBody(checkoutRequestId: string, amount: number, phone: string, r
 
 describe.each(dialects)('admin callback inbox on %s', (dialect) => {
   let t: TestApp;
-  type Services = { payments?: unknown };
-  let services: Services;
   beforeAll(async () => {
     t = await createTestApp(dialect, ADMIN_ENV);
-    services = t.deps.services as Services;
   });
   afterAll(async () => {
     await t?.close();
   });
 
-  /** Swaps the payments service for the length of `fn` (the admin looks it up on each request). */
-  async function withPayments<T>(replacement: unknown, fn: () => Promise<T>): Promise<T> {
-    const real = services.payments;
-    services.payments = replacement;
-    try {
-      return await fn();
-    } finally {
-      services.payments = real;
-    }
+  /** A Pending ticket whose push timed out (no CheckoutRequestID), and an unmatched success callback that paid it. */
+  async function lostPayment(n: number) {
+    const db = t.database.db;
+    const movie = await makeMovie(db, { price: 30, maximumTickets: 10, ticketsHeld: 2 });
+    const tk = await makeTicket(db, {
+      movieId: movie, paymentStatus: 'Pending', quantity: 2, totalAmount: 60, holdsTickets: 1,
+      mpesaReceiptNumber: null, transactionDate: null, resultCode: null, confirmedBy: null,
+    });
+    await makePush(db, { ticketId: tk.ticketId, checkoutRequestId: null, status: 'Unknown', amount: 60, phoneNumber: tk.phoneNumber });
+    const id = `ws_CO_lost_${dialect}_${n}_${tk.ticketId}`;
+    const cb = await makeInbox(db, {
+      outcome: 'unmatched', checkoutRequestId: id, detail: 'unknown CheckoutRequestID',
+      body: successBody(id, 60, tk.phoneNumber, `OPS${String(tk.ticketId).padStart(7, '0')}`),
+    });
+    return { tk, cb };
   }
+
+  const inboxOutcome = async (callbackId: number) =>
+    (await t.database.db.selectFrom('callbackinbox').select('outcome').where('callbackId', '=', callbackId).executeTakeFirstOrThrow()).outcome;
+  const ticketStatus = async (ticketId: number) =>
+    (await t.database.db.selectFrom('ticket').select('paymentStatus').where('ticketId', '=', ticketId).executeTakeFirstOrThrow()).paymentStatus;
 
   it('when the inbox is filtered by outcome, then only rows with that outcome show, newest first', async () => {
     const ids: Record<string, number[]> = {};
@@ -108,62 +116,42 @@ describe.each(dialects)('admin callback inbox on %s', (dialect) => {
     await operator(t.app).get('/admin/callbacks/99999999').expect(404);
   });
 
-  it('when an unmatched callback is assigned by ticket reference, then the payments service gets the ticket and the operator, and the page reports the outcome', async () => {
-    const movie = await makeMovie(t.database.db);
-    const tk = await makeTicket(t.database.db, { movieId: movie, paymentStatus: 'Pending' });
-    const cb = await makeInbox(t.database.db, { outcome: 'unmatched', detail: 'unknown CheckoutRequestID' });
-    const calls: unknown[][] = [];
-    const fake = { assignCallback: async (...args: unknown[]) => { calls.push(args); return 'applied'; } };
-    await withPayments(fake, async () => {
-      const agent = operator(t.app);
+  it('when an unmatched callback is assigned by reference, ticket link or number, then it is applied to that ticket by the operator and the page reports the outcome', async () => {
+    const agent = operator(t.app);
+    const ways = [(tk: { ref: string }) => ` ${tk.ref} `, (tk: { ref: string }) => `http://localhost:3000/tickets/${tk.ref}`, (tk: { ticketId: number }) => String(tk.ticketId)];
+    for (const [n, way] of ways.entries()) {
+      const { tk, cb } = await lostPayment(n);
       const page = await agent.get(`/admin/callbacks/${cb}`).expect(200);
       expect(page.text).toContain(`action="/admin/callbacks/${cb}/assign"`);
-      const res = await agent.post(`/admin/callbacks/${cb}/assign`).type('form').send({ _csrf: tokenIn(page.text), ticket: ` ${tk.ref} ` }).expect(303);
+      const res = await agent.post(`/admin/callbacks/${cb}/assign`).type('form').send({ _csrf: tokenIn(page.text), ticket: way(tk) }).expect(303);
       expect(res.headers.location).toBe(`/admin/callbacks/${cb}?assigned=applied`);
-      // A pasted ticket link works as well as the reference or the number.
-      await agent.post(`/admin/callbacks/${cb}/assign`).type('form').send({ _csrf: tokenIn(page.text), ticket: `http://localhost:3000/tickets/${tk.ref}` }).expect(303);
-      await agent.post(`/admin/callbacks/${cb}/assign`).type('form').send({ _csrf: tokenIn(page.text), ticket: String(tk.ticketId) }).expect(303);
-      expect(calls).toEqual([[cb, tk.ticketId, 'ops'], [cb, tk.ticketId, 'ops'], [cb, tk.ticketId, 'ops']]);
+      expect(await inboxOutcome(cb)).toBe('applied');
+      expect(await ticketStatus(tk.ticketId)).toBe('Paid');
+      expect(await auditRows(t.database.db, { ticketId: tk.ticketId })).toEqual([expect.objectContaining({ actor: 'ops', action: 'callback.assign', callbackId: cb })]);
       const after = await agent.get(res.headers.location!).expect(200);
       expect(after.text).toContain('Assigned. The callback was processed with the outcome &#34;applied&#34;.');
-    });
+    }
   });
 
-  it('when the ticket named does not exist, or the callback is not unmatched, then the operator is told and nothing is called', async () => {
-    const movie = await makeMovie(t.database.db);
-    const tk = await makeTicket(t.database.db, { movieId: movie });
-    const unmatched = await makeInbox(t.database.db, { outcome: 'unmatched' });
+  it('when the ticket named does not exist, or the callback is not unmatched, then the operator is told and nothing changes', async () => {
+    const { tk, cb: unmatched } = await lostPayment(9);
     const applied = await makeInbox(t.database.db, { outcome: 'applied' });
-    const calls: unknown[] = [];
-    await withPayments({ assignCallback: async (...a: unknown[]) => { calls.push(a); return 'applied'; } }, async () => {
-      const agent = operator(t.app);
-      const page = await agent.get(`/admin/callbacks/${unmatched}`).expect(200);
-      const token = tokenIn(page.text);
-      const missing = await agent.post(`/admin/callbacks/${unmatched}/assign`).type('form').send({ _csrf: token, ticket: 'NoSuchTicketRef123' }).expect(422);
-      expect(missing.text).toContain('No ticket has that number or reference.');
-      expect(missing.text).toMatch(/id="ticket"[^>]*value="NoSuchTicketRef123"/);
-      const empty = await agent.post(`/admin/callbacks/${unmatched}/assign`).type('form').send({ _csrf: token, ticket: '' }).expect(422);
-      expect(empty.text).toContain('Enter the ticket number or its reference.');
-      const done = await agent.post(`/admin/callbacks/${applied}/assign`).type('form').send({ _csrf: token, ticket: String(tk.ticketId) }).expect(409);
-      expect(done.text).toContain('Only an unmatched callback can be assigned');
-      const appliedPage = await agent.get(`/admin/callbacks/${applied}`).expect(200);
-      expect(appliedPage.text).not.toContain('/assign"');
-    });
-    expect(calls).toEqual([]);
-  });
-
-  it('when the payments service is not available, then assigning answers 503 and changes nothing', async () => {
-    const movie = await makeMovie(t.database.db);
-    const tk = await makeTicket(t.database.db, { movieId: movie });
-    const cb = await makeInbox(t.database.db, { outcome: 'unmatched' });
-    await withPayments(undefined, async () => {
-      const agent = operator(t.app);
-      const token = tokenIn((await agent.get(`/admin/callbacks/${cb}`)).text);
-      const res = await agent.post(`/admin/callbacks/${cb}/assign`).type('form').send({ _csrf: token, ticket: String(tk.ticketId) }).expect(503);
-      expect(res.text).toContain('Assigning callbacks is not available');
-    });
-    const row = await t.database.db.selectFrom('callbackinbox').select('outcome').where('callbackId', '=', cb).executeTakeFirstOrThrow();
-    expect(row.outcome).toBe('unmatched');
+    const agent = operator(t.app);
+    const page = await agent.get(`/admin/callbacks/${unmatched}`).expect(200);
+    const token = tokenIn(page.text);
+    const missing = await agent.post(`/admin/callbacks/${unmatched}/assign`).type('form').send({ _csrf: token, ticket: 'NoSuchTicketRef123' }).expect(422);
+    expect(missing.text).toContain('No ticket has that number or reference.');
+    expect(missing.text).toMatch(/id="ticket"[^>]*value="NoSuchTicketRef123"/);
+    const empty = await agent.post(`/admin/callbacks/${unmatched}/assign`).type('form').send({ _csrf: token, ticket: '' }).expect(422);
+    expect(empty.text).toContain('Enter the ticket number or its reference.');
+    const done = await agent.post(`/admin/callbacks/${applied}/assign`).type('form').send({ _csrf: token, ticket: String(tk.ticketId) }).expect(409);
+    expect(done.text).toContain('Only an unmatched callback can be assigned');
+    const appliedPage = await agent.get(`/admin/callbacks/${applied}`).expect(200);
+    expect(appliedPage.text).not.toContain('/assign"');
+    expect(await inboxOutcome(unmatched)).toBe('unmatched');
+    expect(await inboxOutcome(applied)).toBe('applied');
+    expect(await ticketStatus(tk.ticketId)).toBe('Pending');
+    expect(await auditRows(t.database.db, { ticketId: tk.ticketId })).toEqual([]);
   });
 
   it('when an unmatched success callback is assigned to the Pending ticket it paid for, then the ticket is Paid by the operator and the action is audited', async () => {

@@ -53,7 +53,7 @@ describe.each(dialects)('booking and paying through the simulator (auto mode) on
     const pushes = await pushesOf(s, ticket.ticketId);
     expect(pushes).toHaveLength(1);
     // What Daraja (the simulator) was sent: our phone and our total.
-    const prompt = s.deps.simulator!.prompts().find((p) => p.checkoutRequestId === pushes[0]!.checkoutRequestId);
+    const prompt = s.services.simulator!.prompts().find((p) => p.checkoutRequestId === pushes[0]!.checkoutRequestId);
     expect(prompt).toMatchObject({ phoneNumber: '254708374149', amount: 45 });
 
     const page = await agent.get(`/tickets/${ref}`).expect(200);
@@ -129,7 +129,7 @@ describe.each(dialects)('cancel, then Try again and pay on the simulator phone (
   async function promptFor(checkoutRequestId: string) {
     const until = Date.now() + 5000;
     for (;;) {
-      const p = s.deps.simulator!.prompts().find((x) => x.checkoutRequestId === checkoutRequestId && x.status === 'pending');
+      const p = s.services.simulator!.prompts().find((x) => x.checkoutRequestId === checkoutRequestId && x.status === 'pending');
       if (p) return p;
       if (Date.now() > until) throw new Error('no pending prompt');
       await new Promise((r) => setTimeout(r, 20));

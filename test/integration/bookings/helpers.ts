@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
 import type { Agent } from 'supertest';
-import { BookingService, type PushStartResult, type PushStarter } from '../../../src/bookings/booking.service.js';
+import type { PushStarter } from '../../../src/bookings/booking.service.js';
+import type { PushOutcome as PushStartResult } from '../../../src/payments/push.service.js';
 import type { Db } from '../../../src/core/db/database.js';
 import { toDbTime } from '../../../src/core/db/time.js';
-import { insertMovie, releaseTickets } from '../../../src/movies/movie.repository.js';
+import { insertMovie, releaseTickets } from '../../../src/store/movie.repository.js';
 import type { TestApp } from '../../support/app.js';
 import { csrfFrom } from '../../support/app.js';
 
@@ -82,16 +83,10 @@ export class FakePayments implements PushStarter {
   }
 }
 
-/** Swaps the app's booking service for one whose pushes go to a FakePayments. */
+/** Sends the app's pushes to a FakePayments. */
 export function useFakePayments(t: TestApp): FakePayments {
   const fake = new FakePayments(t.database.db);
-  t.deps.services.bookings = new BookingService({
-    database: t.database,
-    payments: fake,
-    config: t.config,
-    logger: t.deps.logger,
-    now: t.deps.now,
-  });
+  t.services.payments.pushes.startPush = (ticketId) => fake.startPush(ticketId);
   return fake;
 }
 

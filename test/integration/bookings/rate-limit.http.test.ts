@@ -89,7 +89,7 @@ describe.each(dialects)('rate limits on %s', (dialect) => {
     t = await createTestApp(dialect, { RATE_LIMIT_BOOKINGS_PER_IP: '1', RATE_LIMIT_PUSHES_PER_PHONE: '100' });
     useFakePayments(t);
     const movieId = await makeMovie(t.database.db);
-    expect(t.deps.services.rateLimits.store).toBe('memory');
+    expect(t.services.rateLimits.store).toBe('memory');
     expect((await postBooking(request.agent(t.app), movieId)).status).toBe(303);
     expect((await postBooking(request.agent(t.app), movieId)).status).toBe(429);
     const second = await createTestApp(dialect, { RATE_LIMIT_BOOKINGS_PER_IP: '1', RATE_LIMIT_PUSHES_PER_PHONE: '100' });

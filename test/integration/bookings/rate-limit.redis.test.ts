@@ -4,7 +4,7 @@ import express from 'express';
 import { createClient } from 'redis';
 import request from 'supertest';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createRateLimits, setPushPhone, type RateLimits } from '../../../src/core/http/rate-limit.js';
+import { createRateLimits, setPushPhone, type RateLimits } from '../../../src/bookings/rate-limit.js';
 import { createLogger, silentLogger } from '../../../src/core/logger.js';
 import { createTestApp } from '../../support/app.js';
 import { makeMovie, postBooking, useFakePayments } from './helpers.js';
@@ -98,7 +98,7 @@ describe.skipIf(!hasRedis)('rate limits shared through Redis', () => {
   it('when the whole app runs with REDIS_URL, then bookings go through the Redis store and shutdown closes it', async () => {
     const t = await createTestApp('sqlite', { REDIS_URL, RATE_LIMIT_BOOKINGS_PER_IP: '1000', RATE_LIMIT_PUSHES_PER_PHONE: '1000' });
     try {
-      expect(t.deps.services.rateLimits.store).toBe('redis');
+      expect(t.services.rateLimits.store).toBe('redis');
       useFakePayments(t);
       const movieId = await makeMovie(t.database.db);
       expect((await postBooking(request.agent(t.app), movieId)).status).toBe(303);

@@ -183,7 +183,7 @@ describe('token cache', () => {
   it('when cacheTokens is false, then every push fetches its own token (the guide\'s way, for the benchmark)', async () => {
     const token = tokenEndpoint();
     const push = postEndpoint(PUSH, [[200, answers.pushAccepted()]]);
-    const client = new DarajaClient(config({ cacheTokens: false }), { now: frozen });
+    const client = new DarajaClient(config(), { now: frozen, cacheTokens: false });
     for (let i = 0; i < 3; i++) await client.stkPush({ phoneNumber: PHONE, amount: 1 });
     expect(token.seen.calls).toBe(3);
     expect(push.seen.map((s) => s.authorization)).toStrictEqual(['Bearer token-1', 'Bearer token-2', 'Bearer token-3']);

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toDbTime } from '../../../src/core/db/time.js';
-import { findMovie, holdTickets, insertMovie, releaseTickets, updateMovie } from '../../../src/movies/movie.repository.js';
+import { findMovie, holdTickets, insertMovie, releaseTickets, updateMovie } from '../../../src/store/movie.repository.js';
 import { seedDemoMoviesIfNoneUpcoming } from '../../../src/movies/demo-movies.js';
 import { createTestDatabase, dialects, type TestDatabase } from '../../support/db.js';
 
@@ -50,8 +50,8 @@ describe.each(dialects)('movie repository on %s', (dialect) => {
   it('when capacity is lowered below what is held, then the update is refused', async () => {
     const id = await newMovie(10);
     await holdTickets(t.db, id, 6);
-    expect(await updateMovie(t.db, id, { maximumTickets: 5 })).toBe(false);
-    expect(await updateMovie(t.db, id, { maximumTickets: 6 })).toBe(true);
+    expect(await updateMovie(t.db, id, { maximumTickets: 5 }, new Date())).toBe(false);
+    expect(await updateMovie(t.db, id, { maximumTickets: 6 }, new Date())).toBe(true);
     expect((await findMovie(t.db, id))?.maximumTickets).toBe(6);
   });
 

@@ -1,10 +1,11 @@
 import { Writable } from 'node:stream';
 import request from 'supertest';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { buildRuntime } from '../../../src/compose.js';
+import { createApp } from '../../../src/app.js';
+import { buildServices } from '../../../src/compose.js';
 import { openDatabase, type Db } from '../../../src/core/db/database.js';
 import { createLogger, silentLogger } from '../../../src/core/logger.js';
-import { holdTickets } from '../../../src/movies/movie.repository.js';
+import { holdTickets } from '../../../src/store/movie.repository.js';
 import { createTestApp, type TestApp } from '../../support/app.js';
 import { dialects } from '../../support/db.js';
 import {
@@ -243,14 +244,14 @@ describe.each(dialects)('the M-Pesa callback over HTTP on %s', (dialect) => {
 
   it('when processing throws, then the callback is still acknowledged and its row stays received for the reconciler', async () => {
     const tk = await insertPendingTicket(db);
-    vi.spyOn(t.deps.services.payments, 'processInboxRow').mockRejectedValueOnce(new Error('database hiccup'));
+    vi.spyOn(t.services.payments.applier, 'processInboxRow').mockRejectedValueOnce(new Error('database hiccup'));
     expectAck(await post(successCallback({ checkoutRequestId: tk.checkoutRequestId!, amount: tk.totalAmount, phone: tk.phone })));
     expect((await lastInboxRow(db)).outcome).toBe('received');
     expect((await ticketRow(db, tk.ticketId)).paymentStatus).toBe('Pending');
   });
 
   it('when the body cannot be stored at all, then the callback is not acknowledged (503), so nothing is silently lost', async () => {
-    vi.spyOn(t.deps.services.payments, 'receiveCallback').mockRejectedValueOnce(new Error('database down'));
+    vi.spyOn(t.services.payments.intake, 'receive').mockRejectedValueOnce(new Error('database down'));
     const res = await post({ hello: 'world' });
     expect(res.status).toBe(503);
   });
@@ -315,7 +316,7 @@ describe.each(dialects)('the M-Pesa callback over HTTP on %s', (dialect) => {
 
   it('when the callback of a payment already confirmed by STK Query arrives, then its receipt is filled in', async () => {
     const tk = await insertPendingTicket(db);
-    const outcome = await t.deps.services.payments.recordQueryResult(tk.ticketId, tk.checkoutRequestId!, { resultCode: '0', resultDesc: 'The service request is processed successfully.' });
+    const outcome = await t.services.payments.applier.recordQueryResult(tk.ticketId, tk.checkoutRequestId!, { resultCode: '0', resultDesc: 'The service request is processed successfully.' });
     expect(outcome).toBe('applied');
     expect(await ticketRow(db, tk.ticketId)).toMatchObject({ paymentStatus: 'Paid', confirmedBy: 'query', mpesaReceiptNumber: null });
     const receipt = newReceipt();
@@ -333,7 +334,7 @@ describe.each(dialects)('the M-Pesa callback over HTTP on %s', (dialect) => {
     const row = await onlyRow(id);
     expect(row.outcome).toBe('unmatched');
 
-    expect(await t.deps.services.payments.assignCallback(row.callbackId, tk.ticketId, 'admin')).toBe('applied');
+    expect(await t.services.payments.applier.assignCallback(row.callbackId, tk.ticketId, 'admin')).toEqual({ ok: true, value: 'applied' });
     expect(await ticketRow(db, tk.ticketId)).toMatchObject({ paymentStatus: 'Paid', confirmedBy: 'operator', mpesaReceiptNumber: receipt });
     expect(await onlyRow(id)).toMatchObject({ outcome: 'applied', ticketId: tk.ticketId });
     const audit = await db.selectFrom('auditlog').selectAll().where('callbackId', '=', row.callbackId).execute();
@@ -342,7 +343,7 @@ describe.each(dialects)('the M-Pesa callback over HTTP on %s', (dialect) => {
     const attempt = await db.selectFrom('pushrequest').selectAll().where('checkoutRequestId', '=', id).executeTakeFirstOrThrow();
     expect(attempt).toMatchObject({ ticketId: tk.ticketId, status: 'Completed', resultCode: '0' });
 
-    await expect(t.deps.services.payments.assignCallback(row.callbackId, tk.ticketId, 'admin')).rejects.toMatchObject({ code: 'CALLBACK_NOT_UNMATCHED' });
+    expect(await t.services.payments.applier.assignCallback(row.callbackId, tk.ticketId, 'admin')).toEqual({ ok: false, error: { kind: 'not_unmatched', outcome: 'applied' } });
   });
 
   it('when a Paid ticket later gets every failure code and an expiry attempt, then it never goes back', async () => {
@@ -351,7 +352,7 @@ describe.each(dialects)('the M-Pesa callback over HTTP on %s', (dialect) => {
     for (const code of [1032, 1, 2001, 1037, 'SFC_IC0003']) {
       expectAck(await post(failureCallback({ checkoutRequestId: tk.checkoutRequestId!, resultCode: code, resultDesc: 'x' })));
     }
-    expect(await t.deps.services.payments.expire(tk.ticketId)).toBe(false);
+    expect(await t.services.payments.applier.expire(tk.ticketId)).toBe(false);
     expect(await ticketRow(db, tk.ticketId)).toMatchObject({ paymentStatus: 'Paid', holdsTickets: 1, failureReason: null });
     expect(await ticketsHeld(db, tk.movieId)).toBe(3);
   });
@@ -417,7 +418,8 @@ describe.each(dialects)('two app instances on one database (%s)', (dialect) => {
     const a = await createTestApp(dialect, { MPESA_CALLBACK_TOKEN: TOKEN });
     // Instance B: its own connection pool (or SQLite connection) on A's database, built by the same composition root.
     const secondHandle = await openDatabase(a.database.url);
-    const b = await buildRuntime(a.config, silentLogger, { database: secondHandle });
+    const bServices = await buildServices(a.config, silentLogger, { database: secondHandle });
+    const b = { app: createApp(bServices), stop: () => bServices.stop() };
     try {
       const db = a.database.db;
       const tk = await insertPendingTicket(db);

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { credentialFingerprint } from '../../../src/daraja/token-store.js';
-import { DbTokenStore } from '../../../src/payments/daraja-token.store.js';
+import { DarajaTokenRepository } from '../../../src/store/daraja-token.repository.js';
 import { createTestDatabase, dialects, type TestDatabase } from '../../support/db.js';
 
 // The Daraja token shared by app instances through the database: one row per Daraja app, a lease exactly one instance
@@ -21,7 +21,7 @@ describe.each(dialects)('Daraja token store on %s', (dialect) => {
   const refreshAt = new Date('2030-05-14T17:11:01.123Z');
 
   it('when nothing was saved, then read finds no token', async () => {
-    const store = new DbTokenStore(t.db, newCredential());
+    const store = new DarajaTokenRepository(t.db, newCredential());
     expect(await store.read()).toBeUndefined();
     expect(await store.tryLease('a', 5000)).toBe(true);
     expect(await store.read()).toBeUndefined();
@@ -29,7 +29,7 @@ describe.each(dialects)('Daraja token store on %s', (dialect) => {
 
   it('when 12 instances race for the lease of a new app, then exactly one wins and one row exists', async () => {
     const id = newCredential();
-    const stores = Array.from({ length: 12 }, () => new DbTokenStore(t.db, id));
+    const stores = Array.from({ length: 12 }, () => new DarajaTokenRepository(t.db, id));
     const won = await Promise.all(stores.map((s, i) => s.tryLease(`owner-${i}`, 5000)));
     expect(won.filter(Boolean)).toHaveLength(1);
     const rows = await t.db.selectFrom('darajatoken').selectAll().where('credentialId', '=', id).execute();
@@ -39,17 +39,17 @@ describe.each(dialects)('Daraja token store on %s', (dialect) => {
 
   it('when 12 instances race for a free lease on an existing row, then exactly one wins', async () => {
     const id = newCredential();
-    const first = new DbTokenStore(t.db, id);
+    const first = new DarajaTokenRepository(t.db, id);
     await first.tryLease('seed', 5000);
     await first.save('tok-seed', refreshAt, 'seed');
-    const won = await Promise.all(Array.from({ length: 12 }, (_, i) => new DbTokenStore(t.db, id).tryLease(`owner-${i}`, 5000)));
+    const won = await Promise.all(Array.from({ length: 12 }, (_, i) => new DarajaTokenRepository(t.db, id).tryLease(`owner-${i}`, 5000)));
     expect(won.filter(Boolean)).toHaveLength(1);
   });
 
   it('when the lease owner saves, then every instance reads the token and refresh time, and the lease is free again', async () => {
     const id = newCredential();
-    const a = new DbTokenStore(t.db, id);
-    const b = new DbTokenStore(t.db, id);
+    const a = new DarajaTokenRepository(t.db, id);
+    const b = new DarajaTokenRepository(t.db, id);
     expect(await a.tryLease('a', 5000)).toBe(true);
     expect(await b.tryLease('b', 5000)).toBe(false);
     expect(await a.save('tok-AAAAAAAAAAAAAAAAAAAAAAAAAAAA', refreshAt, 'a')).toBe(true);
@@ -61,7 +61,7 @@ describe.each(dialects)('Daraja token store on %s', (dialect) => {
 
   it('when an instance that does not hold the lease saves, then nothing changes', async () => {
     const id = newCredential();
-    const a = new DbTokenStore(t.db, id);
+    const a = new DarajaTokenRepository(t.db, id);
     await a.tryLease('a', 5000);
     await a.save('tok-first', refreshAt, 'a');
     await a.tryLease('b', 5000);
@@ -74,7 +74,7 @@ describe.each(dialects)('Daraja token store on %s', (dialect) => {
   it('when the lease holder releases it or its lease runs out, then another instance can take it', async () => {
     const id = newCredential();
     let now = new Date('2030-01-01T00:00:00.000Z');
-    const store = new DbTokenStore(t.db, id, () => now);
+    const store = new DarajaTokenRepository(t.db, id, () => now);
     expect(await store.tryLease('a', 1000)).toBe(true);
     expect(await store.tryLease('b', 1000)).toBe(false);
     await store.release('b');
@@ -93,8 +93,8 @@ describe.each(dialects)('Daraja token store on %s', (dialect) => {
     const key1 = `key-${randomBytes(6).toString('hex')}`;
     const id1 = credentialFingerprint('https://sandbox.safaricom.co.ke', key1);
     const id2 = credentialFingerprint('https://api.safaricom.co.ke', key1);
-    const s1 = new DbTokenStore(t.db, id1);
-    const s2 = new DbTokenStore(t.db, id2);
+    const s1 = new DarajaTokenRepository(t.db, id1);
+    const s2 = new DarajaTokenRepository(t.db, id2);
     expect(await s1.tryLease('a', 5000)).toBe(true);
     expect(await s2.tryLease('b', 5000)).toBe(true);
     await s1.save('tok-sandbox', refreshAt, 'a');

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Db } from '../../../src/core/db/database.js';
 import type { CallbackInboxRow, PushStatus, Ticket } from '../../../src/core/db/schema.js';
 import { toDbTime } from '../../../src/core/db/time.js';
-import { holdTickets, insertMovie } from '../../../src/movies/movie.repository.js';
+import { holdTickets, insertMovie } from '../../../src/store/movie.repository.js';
 
 export const TOKEN = 'cbtok_0123456789abcdef0123456789abcdef';
 /** 20:12:01 on 14 May 2025 in Nairobi is 17:12:01 UTC. */

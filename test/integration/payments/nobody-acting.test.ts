@@ -1,7 +1,7 @@
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toDbTime } from '../../../src/core/db/time.js';
-import { insertMovie } from '../../../src/movies/movie.repository.js';
+import { insertMovie } from '../../../src/store/movie.repository.js';
 import { csrfFrom } from '../../support/app.js';
 import { dialects } from '../../support/db.js';
 import { startTestServer, type TestServer } from '../../support/server.js';
@@ -22,7 +22,7 @@ describe.each(dialects)('payments that settle with nobody acting on %s', (dialec
       title: 'Nobody acting', description: '', showTime: toDbTime(new Date(Date.now() + 86_400_000)), price: 35,
       maximumTickets: 20, imageUrl: null,
     });
-    t.startJobs();
+    t.services.startJobs();
   });
   afterAll(async () => {
     await t?.close();

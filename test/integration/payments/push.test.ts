@@ -27,7 +27,7 @@ describe.each(dialects)('STK push against the built-in simulator on %s', (dialec
 
   it('when the push to 254708374149 is accepted, then the CheckoutRequestID is stored and the callback makes the ticket Paid', async () => {
     const tk = await insertPendingTicket(db, { phone: '254708374149', price: 15, push: false, email: 'a@example.com' });
-    const result = await t.deps.services.payments.startPush(tk.ticketId);
+    const result = await t.services.payments.pushes.startPush(tk.ticketId);
     expect(result.kind).toBe('accepted');
     const checkoutRequestId = result.kind === 'accepted' ? result.checkoutRequestId : '';
 
@@ -40,7 +40,7 @@ describe.each(dialects)('STK push against the built-in simulator on %s', (dialec
       const r = await ticketRow(db, tk.ticketId);
       return r.paymentStatus === 'Paid' ? r : undefined;
     }, 5000, 'Paid');
-    const prompt = t.deps.simulator!.prompts().find((p) => p.checkoutRequestId === checkoutRequestId);
+    const prompt = t.services.simulator!.prompts().find((p) => p.checkoutRequestId === checkoutRequestId);
     expect(paid).toMatchObject({ mpesaReceiptNumber: prompt?.mpesaReceiptNumber, confirmedBy: 'callback', holdsTickets: 1 });
     expect(paid.transactionDate).not.toBeNull();
     expect((await attemptsOf(db, tk.ticketId))[0]).toMatchObject({ status: 'Completed', resultCode: '0' });
@@ -49,7 +49,7 @@ describe.each(dialects)('STK push against the built-in simulator on %s', (dialec
 
   it('when the push to 254700000007 is refused at once, then the ticket is Failed with the subscriber-busy sentence and its tickets released', async () => {
     const tk = await insertPendingTicket(db, { phone: '254700000007', price: 20, push: false });
-    const result = await t.deps.services.payments.startPush(tk.ticketId);
+    const result = await t.services.payments.pushes.startPush(tk.ticketId);
 
     expect(result).toEqual({ kind: 'refused', reason: CUSTOMER_MESSAGES.subscriberBusy, errorCode: '500.001.1001' });
     expect(await ticketRow(db, tk.ticketId)).toMatchObject({
@@ -62,7 +62,7 @@ describe.each(dialects)('STK push against the built-in simulator on %s', (dialec
 
   it('when 254700000001 cancels on the phone, then the callback makes the ticket Failed with the plain reason', async () => {
     const tk = await insertPendingTicket(db, { phone: '254700000001', price: 21, push: false });
-    expect((await t.deps.services.payments.startPush(tk.ticketId)).kind).toBe('accepted');
+    expect((await t.services.payments.pushes.startPush(tk.ticketId)).kind).toBe('accepted');
     const failed = await eventually(async () => {
       const r = await ticketRow(db, tk.ticketId);
       return r.paymentStatus === 'Failed' ? r : undefined;
@@ -73,7 +73,7 @@ describe.each(dialects)('STK push against the built-in simulator on %s', (dialec
 
   it('when 254700000006 pays and the callback is delivered twice, then the ticket is Paid once and the copy is a duplicate', async () => {
     const tk = await insertPendingTicket(db, { phone: '254700000006', price: 22, push: false });
-    const result = await t.deps.services.payments.startPush(tk.ticketId);
+    const result = await t.services.payments.pushes.startPush(tk.ticketId);
     const id = result.kind === 'accepted' ? result.checkoutRequestId : '';
     const rows = await eventually(async () => {
       const r = await inboxRowsFor(db, id);
@@ -86,8 +86,8 @@ describe.each(dialects)('STK push against the built-in simulator on %s', (dialec
 
   it('when startPush is asked for a ticket that is not Pending, then it refuses without sending anything', async () => {
     const tk = await insertPendingTicket(db, { phone: '254700000007', price: 23, push: false });
-    await t.deps.services.payments.startPush(tk.ticketId); // refused → Failed
-    await expect(t.deps.services.payments.startPush(tk.ticketId)).rejects.toMatchObject({ code: 'TICKET_NOT_PENDING' });
+    await t.services.payments.pushes.startPush(tk.ticketId); // refused → Failed
+    expect(await t.services.payments.pushes.startPush(tk.ticketId)).toEqual({ kind: 'not_pending' });
     expect(await attemptsOf(db, tk.ticketId)).toHaveLength(1);
   });
 });
@@ -104,7 +104,7 @@ describe.each(dialects)('STK push whose answer never comes (254700000008) on %s'
   it('when the push times out but the prompt is paid and its callback sent, then the callback is matched by phone and amount and the ticket is Paid', async () => {
     const db = t.database.db;
     const tk = await insertPendingTicket(db, { phone: '254700000008', price: 25, push: false });
-    const result = await t.deps.services.payments.startPush(tk.ticketId);
+    const result = await t.services.payments.pushes.startPush(tk.ticketId);
     expect(result).toEqual({ kind: 'unknown' });
 
     const paid = await eventually(async () => {
@@ -116,7 +116,7 @@ describe.each(dialects)('STK push whose answer never comes (254700000008) on %s'
     const [attempt] = await attemptsOf(db, tk.ticketId);
     // The timeout's 'Unknown' must not overwrite the result the callback recorded.
     expect(attempt).toMatchObject({ status: 'Completed', resultCode: '0' });
-    expect(attempt!.checkoutRequestId).toBe(t.deps.simulator!.prompts().find((p) => p.phoneNumber === '254700000008')?.checkoutRequestId);
+    expect(attempt!.checkoutRequestId).toBe(t.services.simulator!.prompts().find((p) => p.phoneNumber === '254700000008')?.checkoutRequestId);
   });
 });
 
@@ -153,7 +153,7 @@ describe.each(dialects)('STK push against a misbehaving Daraja (nock) on %s', (d
     nock(DARAJA).post('/mpesa/stkpush/v1/processrequest').delay(1000).reply(200, accepted('ws_CO_never'));
     const tk = await insertPendingTicket(db, { push: false });
     const started = Date.now();
-    expect(await t.deps.services.payments.startPush(tk.ticketId)).toEqual({ kind: 'unknown' });
+    expect(await t.services.payments.pushes.startPush(tk.ticketId)).toEqual({ kind: 'unknown' });
     expect(Date.now() - started).toBeLessThan(1300);
 
     expect(await ticketRow(db, tk.ticketId)).toMatchObject({ paymentStatus: 'Pending', holdsTickets: 1, failureReason: null });
@@ -165,7 +165,7 @@ describe.each(dialects)('STK push against a misbehaving Daraja (nock) on %s', (d
   it('when Daraja answers a 502 HTML page, then the push is unknown (it may have gone through) and the ticket stays Pending', async () => {
     nock(DARAJA).post('/mpesa/stkpush/v1/processrequest').reply(502, '<html>Bad gateway</html>');
     const tk = await insertPendingTicket(db, { push: false });
-    expect(await t.deps.services.payments.startPush(tk.ticketId)).toEqual({ kind: 'unknown' });
+    expect(await t.services.payments.pushes.startPush(tk.ticketId)).toEqual({ kind: 'unknown' });
     expect((await ticketRow(db, tk.ticketId)).paymentStatus).toBe('Pending');
   });
 
@@ -173,7 +173,7 @@ describe.each(dialects)('STK push against a misbehaving Daraja (nock) on %s', (d
     nock(DARAJA).post('/mpesa/stkpush/v1/processrequest')
       .reply(500, { requestId: 'r-1', errorCode: '500.003.02', errorMessage: 'Spike arrest violation' });
     const tk = await insertPendingTicket(db, { push: false });
-    expect(await t.deps.services.payments.startPush(tk.ticketId)).toEqual({ kind: 'refused', reason: CUSTOMER_MESSAGES.darajaBusy, errorCode: '500.003.02' });
+    expect(await t.services.payments.pushes.startPush(tk.ticketId)).toEqual({ kind: 'refused', reason: CUSTOMER_MESSAGES.darajaBusy, errorCode: '500.003.02' });
     expect(await ticketRow(db, tk.ticketId)).toMatchObject({ paymentStatus: 'Failed', failureReason: CUSTOMER_MESSAGES.darajaBusy, holdsTickets: 0 });
     expect(await ticketsHeld(db, tk.movieId)).toBe(0);
   });
@@ -187,7 +187,7 @@ describe.each(dialects)('STK push against a misbehaving Daraja (nock) on %s', (d
       outcomeBeforeAnswer = (await inboxRowsFor(db, id))[0]?.outcome;
       return [200, accepted(id)];
     });
-    expect(await t.deps.services.payments.startPush(tk.ticketId)).toEqual({ kind: 'accepted', checkoutRequestId: id });
+    expect(await t.services.payments.pushes.startPush(tk.ticketId)).toEqual({ kind: 'accepted', checkoutRequestId: id });
 
     expect(outcomeBeforeAnswer).toBe('unmatched');
     expect((await inboxRowsFor(db, id)).map((r) => r.outcome)).toEqual(['applied']);
@@ -202,7 +202,7 @@ describe.each(dialects)('STK push against a misbehaving Daraja (nock) on %s', (d
       await postCallback(successCallback({ checkoutRequestId: id, amount: tk.totalAmount, phone: tk.phone }));
       return [200, accepted(id)];
     });
-    expect(await t.deps.services.payments.startPush(tk.ticketId)).toEqual({ kind: 'accepted', checkoutRequestId: id });
+    expect(await t.services.payments.pushes.startPush(tk.ticketId)).toEqual({ kind: 'accepted', checkoutRequestId: id });
 
     expect((await inboxRowsFor(db, id)).map((r) => r.outcome)).toEqual(['applied']);
     expect((await ticketRow(db, tk.ticketId)).paymentStatus).toBe('Paid');
@@ -216,7 +216,7 @@ describe.each(dialects)('STK push when Daraja cannot be reached at all on %s', (
     try {
       const db = t.database.db;
       const tk = await insertPendingTicket(db, { push: false });
-      const result = await t.deps.services.payments.startPush(tk.ticketId);
+      const result = await t.services.payments.pushes.startPush(tk.ticketId);
       expect(result.kind).toBe('refused');
       expect(await ticketRow(db, tk.ticketId)).toMatchObject({ paymentStatus: 'Failed', failureReason: CUSTOMER_MESSAGES.unreachable, holdsTickets: 0 });
       expect(await ticketsHeld(db, tk.movieId)).toBe(0);

@@ -10,7 +10,8 @@ import { openDatabase, type Db } from '../../../src/core/db/database.js';
 import { toDbTime } from '../../../src/core/db/time.js';
 import { silentLogger } from '../../../src/core/logger.js';
 import { DarajaClient } from '../../../src/daraja/daraja.client.js';
-import { NO_ANSWER_REASON, PaymentService } from '../../../src/payments/payment.service.js';
+import { buildServices } from '../../../src/compose.js';
+import { NO_ANSWER_REASON } from '../../../src/payments/result-applier.js';
 import { Reconciler } from '../../../src/payments/reconciler.js';
 import { createTestApp, type TestApp } from '../../support/app.js';
 import { dialects } from '../../support/db.js';
@@ -49,7 +50,7 @@ describe.each(dialects)('the reconciler against a nock Daraja on %s', (dialect) 
   let db: Db;
   let daraja: ReturnType<typeof fakeDaraja>;
   const reconciler = (now: () => Date = () => new Date()) => new Reconciler({
-    database: t.database, daraja: t.deps.daraja, config: t.config, logger: silentLogger, now, payments: t.deps.services.payments,
+    database: t.database, daraja: t.services.daraja, config: t.config, logger: silentLogger, now, applier: t.services.payments.applier, intake: t.services.payments.intake,
   });
 
   beforeAll(async () => {
@@ -177,7 +178,7 @@ describe.each(dialects)('the reconciler against a nock Daraja on %s', (dialect) 
 
   it('when the route stored a callback but processing failed, then the reconciler applies it later', async () => {
     const tk = await insertPendingTicket(db);
-    vi.spyOn(t.deps.services.payments, 'processInboxRow').mockRejectedValueOnce(new Error('database hiccup'));
+    vi.spyOn(t.services.payments.applier, 'processInboxRow').mockRejectedValueOnce(new Error('database hiccup'));
     await request(t.app).post(`/api/payments/callback/${TOKEN}`).set('Content-Type', 'application/json')
       .send(JSON.stringify(failureCallback({ checkoutRequestId: tk.checkoutRequestId!, resultCode: 1, resultDesc: 'The balance is insufficient for the transaction.' })))
       .expect(200);
@@ -208,7 +209,7 @@ describe.each(dialects)('the reconciler against a nock Daraja on %s', (dialect) 
       const tk = await insertPendingTicket(db, { nextCheckAt: new Date(Date.now() - 1000) });
       daraja.answers.set(tk.checkoutRequestId!, queryAnswer(tk.checkoutRequestId!, '0', 'ok'));
       const fast = { ...t.config, reconcileIntervalSeconds: 1 };
-      const job = new Reconciler({ database: t.database, daraja: t.deps.daraja, config: fast, logger: silentLogger, now: () => new Date(), payments: t.deps.services.payments });
+      const job = new Reconciler({ database: t.database, daraja: t.services.daraja, config: fast, logger: silentLogger, now: () => new Date(), applier: t.services.payments.applier, intake: t.services.payments.intake });
       const run = vi.spyOn(job, 'runOnce');
       run.mockRejectedValueOnce(new Error('database briefly away'));
       job.start();
@@ -253,12 +254,12 @@ describe.each(dialects)('two reconciler instances on one database (%s)', (dialec
     const other = await openDatabase(t.database.url);
     try {
       const now = () => new Date();
-      const makeInstance = (database: typeof other) => {
-        const client = new DarajaClient(t.config.daraja, { now });
-        const payments = new PaymentService({ database, daraja: client, config: t.config, logger: silentLogger, now });
-        return new Reconciler({ database, daraja: client, config: t.config, logger: silentLogger, now, payments });
+      const makeInstance = async (database: typeof other) => {
+        const s = await buildServices(t.config, silentLogger, { database, now, migrate: false });
+        return new Reconciler({ database, daraja: s.daraja, applier: s.payments.applier, intake: s.payments.intake, config: t.config, logger: silentLogger, now });
       };
-      const [a, b] = await Promise.all([makeInstance(t.database).runOnce(), makeInstance(other).runOnce()]);
+      const [ra, rb] = await Promise.all([makeInstance(t.database), makeInstance(other)]);
+      const [a, b] = await Promise.all([ra.runOnce(), rb.runOnce()]);
 
       expect(a.checked + b.checked).toBe(30);
       expect(a.paid + b.paid).toBe(30);
@@ -268,7 +269,6 @@ describe.each(dialects)('two reconciler instances on one database (%s)', (dialec
         expect((await ticketRow(db, tk.ticketId)).paymentStatus).toBe('Paid');
         expect(await notificationKinds(db, tk.ticketId)).toEqual(['Paid']);
       }
-      if (dialect === 'mysql') expect(t.database.supportsSkipLocked).toBe(true);
     } finally {
       await other.close();
     }
@@ -287,15 +287,15 @@ describe.each(dialects)('the reconciler against the built-in simulator on %s', (
   it('when 254700000005 pays but no callback ever comes, then the reconciler\'s STK Query makes it Paid with nobody acting', async () => {
     const db = t.database.db;
     const tk = await insertPendingTicket(db, { phone: '254700000005', price: 27, push: false, timeoutSeconds: TIMEOUT_S });
-    const started = await t.deps.services.payments.startPush(tk.ticketId);
+    const started = await t.services.payments.pushes.startPush(tk.ticketId);
     expect(started.kind).toBe('accepted');
     const id = started.kind === 'accepted' ? started.checkoutRequestId : '';
-    await eventually(async () => t.deps.simulator!.prompts().find((p) => p.checkoutRequestId === id)?.status === 'finished', 3000, 'prompt finished');
+    await eventually(async () => t.services.simulator!.prompts().find((p) => p.checkoutRequestId === id)?.status === 'finished', 3000, 'prompt finished');
     await new Promise((r) => setTimeout(r, 100));
     expect((await ticketRow(db, tk.ticketId)).paymentStatus).toBe('Pending');
 
     const job = new Reconciler({
-      database: t.database, daraja: t.deps.daraja, config: t.config, logger: silentLogger, now: inSeconds(TIMEOUT_S + 1), payments: t.deps.services.payments,
+      database: t.database, daraja: t.services.daraja, config: t.config, logger: silentLogger, now: inSeconds(TIMEOUT_S + 1), applier: t.services.payments.applier, intake: t.services.payments.intake,
     });
     const report = await job.runOnce();
     expect(report).toMatchObject({ checked: 1, paid: 1, failed: 0, expired: 0 });
@@ -308,7 +308,7 @@ describe('npm run reconcile', () => {
   it('when run against a database, then it prints the report and exits 0', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'tikiti-reconcile-'));
     try {
-      const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'src/payments/reconcile.cli.ts'], {
+      const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'src/cli/reconcile.ts'], {
         env: {
           PATH: process.env.PATH, TIKITI_NO_DOTENV: '1', DATABASE_URL: `sqlite:${join(dir, 'cli.db')}`,
           DARAJA_ENV: 'simulator', DARAJA_BASE_URL: 'http://127.0.0.1:9', LOG_LEVEL: 'silent',

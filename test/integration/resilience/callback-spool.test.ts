@@ -1,47 +1,42 @@
 import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import express from 'express';
+import type { Express } from 'express';
 import { sql } from 'kysely';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Config } from '../../../src/core/config.js';
+import { createApp } from '../../../src/app.js';
+import { buildServices } from '../../../src/compose.js';
+import type { Config } from '../../../src/config.js';
 import { openDatabase, type DatabaseHandle, type Db } from '../../../src/core/db/database.js';
 import { silentLogger } from '../../../src/core/logger.js';
-import { DarajaClient } from '../../../src/daraja/daraja.client.js';
-import { paymentCallbackRoutes } from '../../../src/payments/callback.routes.js';
 import { defaultSpoolPath } from '../../../src/payments/callback-spool.js';
-import { PaymentService } from '../../../src/payments/payment.service.js';
-import { Reconciler } from '../../../src/payments/reconciler.js';
+import type { CallbackIntake } from '../../../src/payments/callback-intake.js';
+import type { Reconciler } from '../../../src/payments/reconciler.js';
 import { testConfig } from '../../support/config.js';
 import { createTestDatabase, dialects, type TestDatabase } from '../../support/db.js';
 import {
   TOKEN, failureCallback, inboxRowsFor, insertPendingTicket, newCheckoutId, newReceipt, notificationKinds, successCallback, ticketRow,
 } from '../payments/helpers.js';
 
-// Contract §3/§5 and issue 6.5: a callback is always answered 200, and only once it is kept. With the database down it
-// is kept in the spool file, fsynced, and the reconciler moves it into the inbox when the database is back.
+// A callback is always answered 200, and only once it is kept. With the database down it is kept in the spool file,
+// fsynced, and the reconciler moves it into the inbox when the database is back.
 
 const ACK = { ResultCode: 0, ResultDesc: 'Success' };
 
 interface Instance {
   handle: DatabaseHandle;
-  payments: PaymentService;
+  intake: CallbackIntake;
   reconciler: Reconciler;
-  app: express.Express;
+  app: Express;
 }
 
-/** The callback route, the payments service and the reconciler on their own connection, as one app instance has them. */
+/** One app instance on its own connection, as the composition root builds it, with the spool at `spoolPath`. */
 async function instance(config: Readonly<Config>, spoolPath: string): Promise<Instance> {
   const handle = await openDatabase(config.databaseUrl);
-  const now = () => new Date();
-  // No ticket here is due for a query, so this Daraja is never called.
-  const daraja = new DarajaClient(config.daraja, { logger: silentLogger });
-  const payments = new PaymentService({ database: handle, daraja, config, logger: silentLogger, now, spoolPath });
-  const reconciler = new Reconciler({ database: handle, daraja, config, logger: silentLogger, now, payments });
-  const app = express();
-  app.use(paymentCallbackRoutes(payments, silentLogger));
-  return { handle, payments, reconciler, app };
+  // No ticket here is due for a query, so its Daraja client is never called.
+  const services = await buildServices(config, silentLogger, { database: handle, spoolPath, migrate: false });
+  return { handle, intake: services.payments.intake, reconciler: services.payments.reconciler, app: createApp(services) };
 }
 
 /**
@@ -53,7 +48,7 @@ async function closeForGood(handle: DatabaseHandle): Promise<void> {
   await handle.close();
 }
 
-const post = (app: express.Express, body: string, token = TOKEN) =>
+const post = (app: Express, body: string, token = TOKEN) =>
   request(app).post(`/api/payments/callback/${token}`).set('Content-Type', 'application/json').send(body);
 
 const spoolLines = (path: string) =>
@@ -133,13 +128,13 @@ describe.each(dialects)('the callback spool on %s', (dialect) => {
 
     const back = await instance(config, spoolPath);
     try {
-      expect(await back.payments.drainSpool()).toEqual({ moved: 1, left: 0, unreadable: 0 });
+      expect(await back.intake.drainSpool()).toEqual({ moved: 1, left: 0, unreadable: 0 });
       // As if the process had died after storing the row but before clearing the file …
       copyFileSync(copy, spoolPath);
-      expect(await back.payments.drainSpool()).toEqual({ moved: 1, left: 0, unreadable: 0 });
+      expect(await back.intake.drainSpool()).toEqual({ moved: 1, left: 0, unreadable: 0 });
       // … or a drainer had claimed the file and died (its pid no longer runs).
       copyFileSync(copy, join(dir, 'callback-spool.jsonl.draining-999999999-dead'));
-      expect(await back.payments.drainSpool()).toEqual({ moved: 1, left: 0, unreadable: 0 });
+      expect(await back.intake.drainSpool()).toEqual({ moved: 1, left: 0, unreadable: 0 });
       rmSync(copy);
 
       expect((await inboxRowsFor(db, tk.checkoutRequestId!)).map((r) => r.outcome)).toEqual(['applied']);
@@ -165,7 +160,7 @@ describe.each(dialects)('the callback spool on %s', (dialect) => {
 
     const back = await instance(config, spoolPath);
     try {
-      expect(await back.payments.drainSpool()).toEqual({ moved: 40, left: 0, unreadable: 0 });
+      expect(await back.intake.drainSpool()).toEqual({ moved: 40, left: 0, unreadable: 0 });
       const rows = await db.selectFrom('callbackinbox').select(['outcome', 'checkoutRequestId']).where('checkoutRequestId', 'like', `${marker}-%`).execute();
       expect(rows).toHaveLength(40);
       expect(new Set(rows.map((r) => r.outcome))).toEqual(new Set(['unmatched']));
@@ -183,12 +178,12 @@ describe.each(dialects)('the callback spool on %s', (dialect) => {
     writeFileSync(spoolPath, `${readFileSync(spoolPath, 'utf8')}{"spoolId":"torn","bo`, { flag: 'w' });
     expect((await post(down.app, body)).status).toBe(200);
 
-    expect(await down.payments.drainSpool()).toEqual({ moved: 0, left: 2, unreadable: 1 });
+    expect(await down.intake.drainSpool()).toEqual({ moved: 0, left: 2, unreadable: 1 });
     expect(await inboxRowsFor(db, tk.checkoutRequestId!)).toEqual([]);
 
     const back = await instance(config, spoolPath);
     try {
-      expect(await back.payments.drainSpool()).toEqual({ moved: 2, left: 0, unreadable: 0 });
+      expect(await back.intake.drainSpool()).toEqual({ moved: 2, left: 0, unreadable: 0 });
       expect((await inboxRowsFor(db, tk.checkoutRequestId!)).map((r) => r.outcome).sort()).toEqual(['applied', 'duplicate']);
       expect((await ticketRow(db, tk.ticketId)).paymentStatus).toBe('Paid');
       expect(readdirSync(dir)).toEqual([]);

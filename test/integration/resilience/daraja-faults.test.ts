@@ -5,7 +5,7 @@ import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toDbTime } from '../../../src/core/db/time.js';
 import { CUSTOMER_MESSAGES } from '../../../src/daraja/errors.js';
-import { insertMovie } from '../../../src/movies/movie.repository.js';
+import { insertMovie } from '../../../src/store/movie.repository.js';
 import { csrfFrom } from '../../support/app.js';
 import { dialects } from '../../support/db.js';
 import { startTestServer, type TestServer } from '../../support/server.js';

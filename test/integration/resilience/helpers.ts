@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
 import type { Db } from '../../../src/core/db/database.js';
 import { toDbTime } from '../../../src/core/db/time.js';
-import { insertMovie } from '../../../src/movies/movie.repository.js';
+import { insertMovie } from '../../../src/store/movie.repository.js';
 import { postBooking, postCallback, type FormSession, type Sent } from '../../support/process.js';
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

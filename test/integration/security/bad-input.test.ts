@@ -266,7 +266,7 @@ describe.each(dialects)('bad input gets a clear 4xx on %s', (dialect) => {
 
   it('when the database fails with SQL in its message, then the page and the JSON say sorry with a reference, and show no SQL or stack', async () => {
     const err = Object.assign(new Error('SQLITE_ERROR: near "FROM": syntax error in SELECT * FROM movie WHERE secret = 1'), { code: 'SQLITE_ERROR', sql: 'SELECT * FROM movie' });
-    vi.spyOn(t.deps.services.movies, 'nowShowing').mockRejectedValue(err);
+    vi.spyOn(t.services.movies, 'nowShowing').mockRejectedValue(err);
     const page = await request(t.app).get('/');
     expect(page.status).toBe(500);
     expect(page.headers['content-type']).toMatch(/^text\/html/);

@@ -77,7 +77,7 @@ describe.each(dialects)('security headers and inline code on %s', (dialect) => {
     const booked = await post({ movieId: String(movieId), customerName: '"Amina" <i>W</i>', phoneNumber: phone, quantity: '2' });
     expect(booked.status).toBe(303);
     const pendingRef = refFrom(booked.headers.location);
-    await eventually(async () => s.deps.simulator!.prompts().some((p) => p.status === 'pending'), 5000, 'a pending prompt');
+    await eventually(async () => s.services.simulator!.prompts().some((p) => p.status === 'pending'), 5000, 'a pending prompt');
     // A refused push (test number 254700000007) leaves a finished prompt in "Recent" and a Failed ticket.
     const refused = await post({ movieId: String(movieId), customerName: 'Refused', phoneNumber: '254700000007', quantity: '1' });
     const failedRef = refFrom(refused.headers.location);

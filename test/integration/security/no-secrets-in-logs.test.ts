@@ -93,7 +93,7 @@ describe.each(dialects)('no secret in any log line on %s', (dialect) => {
     expect(await statusOf(s, busy.ref)).toBe('Failed');
     expect((await busy.agent.post(`/tickets/${busy.ref}/retry`).type('form').send({ _csrf: busy._csrf })).status).toBe(303);
     await new Promise((r) => setTimeout(r, 1100));
-    const reconciler = s.jobs.find((j): j is Reconciler => j instanceof Reconciler);
+    const reconciler = s.services.jobs.find((j): j is Reconciler => j instanceof Reconciler);
     expect(reconciler).toBeDefined();
     await reconciler!.runOnce();
     await eventually(async () => (await statusOf(s, silent.ref)) === 'Paid', 10_000, 'Paid by query');
@@ -125,7 +125,7 @@ describe.each(dialects)('no secret in any log line on %s', (dialect) => {
     const failed = await book(refused, '254708374149');
     expect(await statusOf(refused, failed.ref)).toBe('Failed');
     // and a query with them
-    await refused.deps.daraja.stkQuery('ws_CO_000000000000000000000').catch(() => undefined);
+    await refused.services.daraja.stkQuery('ws_CO_000000000000000000000').catch(() => undefined);
   }, 90_000);
 
   afterAll(async () => {

@@ -125,7 +125,7 @@ describe.each(dialects)('abuse limits on %s', (dialect) => {
       const env = { REDIS_URL, TRUST_PROXY: 'loopback', RATE_LIMIT_BOOKINGS_PER_IP: '2', RATE_LIMIT_PUSHES_PER_PHONE: '2' };
       const one = await app(env);
       const two = await app(env);
-      expect(one.deps.services.rateLimits.store).toBe('redis');
+      expect(one.services.rateLimits.store).toBe('redis');
       const bookOne = await browser(one, await makeMovie(one.database.db));
       const bookTwo = await browser(two, await makeMovie(two.database.db));
 

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ROOT_DIR } from '../../../src/app.js';
-import { ConfigError, loadConfig } from '../../../src/core/config.js';
+import { ConfigError, loadConfig } from '../../../src/config.js';
 import { FORBIDDEN_URL_WORDS } from '../../../src/daraja/constants.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tikiti-startup-'));

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { BOOKING_MESSAGES, bookingFormSchema, formValues } from '../../../src/bookings/booking.schema.js';
-import { isTicketRef, newTicketRef, notEnoughLeftMessage } from '../../../src/bookings/booking.service.js';
+import { notEnoughLeftMessage } from '../../../src/bookings/booking.service.js';
+import { isTicketRef, newTicketRef } from '../../../src/bookings/ticket-ref.js';
 
 const valid = { movieId: '4', customerName: '  Amina Wanjiru ', phoneNumber: '0712-345 678', quantity: '3', email: '' };
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../../../src/core/config.js';
+import { ConfigError, loadConfig } from '../../../src/config.js';
 
 const TOKEN = 'a'.repeat(20) + '0123456789AB';
 const sandbox = {
@@ -42,7 +42,7 @@ describe('config', () => {
     expect(c.maxTicketsPerBooking).toBe(10);
     expect(c.rateLimit).toEqual({ windowSeconds: 600, pushesPerPhone: 3, bookingsPerIp: 20 });
     expect(c.admin).toBeUndefined();
-    expect(c.simulator).toEqual({ mode: 'manual', delayMs: 1500, port: 4000 });
+    expect(c.simulator).toEqual({ mode: 'manual', delayMs: 1500 });
     expect(Object.isFrozen(c)).toBe(true);
   });
 

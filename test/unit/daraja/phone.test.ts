@@ -23,7 +23,7 @@ describe('normalizePhone', () => {
     ['0708\t374\u00a0149', '254708374149'],
     ['07 08 37 41 49', '254708374149'],
   ])('when the input is %j, then it is normalised to %s', (input, phone) => {
-    expect(normalizePhone(input)).toStrictEqual({ ok: true, phone });
+    expect(normalizePhone(input)).toStrictEqual({ ok: true, value: phone });
   });
 
   it.each([
@@ -57,11 +57,11 @@ describe('normalizePhone', () => {
     ['2540708374149', M.zeroAfter254],
     ['+254 0708 374 149', M.zeroAfter254],
   ])('when the input is %j, then it is refused with a specific message', (input, message) => {
-    expect(normalizePhone(input)).toStrictEqual({ ok: false, message });
+    expect(normalizePhone(input)).toStrictEqual({ ok: false, error: message });
   });
 
   it('when the input is not a string at all, then it is refused as empty rather than throwing', () => {
-    expect(normalizePhone(undefined as unknown as string)).toStrictEqual({ ok: false, message: M.empty });
+    expect(normalizePhone(undefined as unknown as string)).toStrictEqual({ ok: false, error: M.empty });
   });
 
   it('when messages are shown, then each kind of mistake reads differently', () => {

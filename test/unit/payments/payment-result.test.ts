@@ -16,23 +16,26 @@ describe('reading a stored callback body', () => {
       } },
     })));
     expect(r).toEqual({
-      ok: true, checkoutRequestId: 'ws_CO_1',
-      result: {
-        kind: 'paid', resultDesc: 'ok', receipt: 'TEE2QR5JMI', transactionDate: new Date('2025-05-14T17:12:01.000Z'),
-        amount: 45, phone: '254708374149', confirmedBy: 'callback',
+      ok: true,
+      value: {
+        checkoutRequestId: 'ws_CO_1',
+        result: {
+          kind: 'paid', resultDesc: 'ok', receipt: 'TEE2QR5JMI', transactionDate: new Date('2025-05-14T17:12:01.000Z'),
+          amount: 45, phone: '254708374149', confirmedBy: 'callback',
+        },
       },
     });
   });
 
   it('when a success has no TransactionDate, then the time it arrived stands in, so the payment is still recorded', () => {
     const r = readInboxBody(row(JSON.stringify({ Body: { stkCallback: { MerchantRequestID: 'm', CheckoutRequestID: 'c', ResultCode: '0' } } })));
-    expect(r.ok && r.result.kind === 'paid' && r.result.transactionDate.toISOString()).toBe('2025-05-14T17:15:00.000Z');
-    expect(r.ok && r.result.kind === 'paid' && r.result.receipt).toBeNull();
+    expect(r.ok && r.value.result.kind === 'paid' && r.value.result.transactionDate.toISOString()).toBe('2025-05-14T17:15:00.000Z');
+    expect(r.ok && r.value.result.kind === 'paid' && r.value.result.receipt).toBeNull();
   });
 
   it('when ResultCode is a non-numeric string, then it is a failure with that code', () => {
     const r = readInboxBody(row(JSON.stringify({ Body: { stkCallback: { MerchantRequestID: 'm', CheckoutRequestID: 'c', ResultCode: 'SFC_IC0003', ResultDesc: 'x' } } })));
-    expect(r).toEqual({ ok: true, checkoutRequestId: 'c', result: { kind: 'failed', resultCode: 'SFC_IC0003', resultDesc: 'x' } });
+    expect(r).toEqual({ ok: true, value: { checkoutRequestId: 'c', result: { kind: 'failed', resultCode: 'SFC_IC0003', resultDesc: 'x' } } });
   });
 
   it('when the body is empty, not JSON, not a callback, or has an absurd id, then it is not ok with a reason', () => {
@@ -45,11 +48,14 @@ describe('reading a stored callback body', () => {
 
   it('when the row holds our stored STK Query answer, then a "0" is paid by query without receipt, dated when it arrived', () => {
     expect(readInboxBody(row(queryInboxBody('ws_CO_9', { resultCode: '0', resultDesc: 'ok' }), 'query'))).toEqual({
-      ok: true, checkoutRequestId: 'ws_CO_9',
-      result: { kind: 'paid', resultDesc: 'ok', receipt: null, transactionDate: new Date('2025-05-14T17:15:00.000Z'), confirmedBy: 'query' },
+      ok: true,
+      value: {
+        checkoutRequestId: 'ws_CO_9',
+        result: { kind: 'paid', resultDesc: 'ok', receipt: null, transactionDate: new Date('2025-05-14T17:15:00.000Z'), confirmedBy: 'query' },
+      },
     });
     expect(readInboxBody(row(queryInboxBody('ws_CO_9', { resultCode: '1032', resultDesc: 'cancelled' }), 'query'))).toMatchObject({
-      ok: true, result: { kind: 'failed', resultCode: '1032' },
+      ok: true, value: { result: { kind: 'failed', resultCode: '1032' } },
     });
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isTicketRef, newTicketRef } from '../../../src/bookings/booking.service.js';
+import { isTicketRef, newTicketRef } from '../../../src/bookings/ticket-ref.js';
 import { maskPhone } from '../../../src/daraja/phone.js';
 
 describe('ticket references', () => {

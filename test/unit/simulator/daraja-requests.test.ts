@@ -24,7 +24,7 @@ const valid = (): Record<string, unknown> => ({
 
 const failureOf = (body: unknown, context = ctx) => {
   const result = checkStkPush(body, context);
-  return result.ok ? undefined : result.failure;
+  return result.ok ? undefined : result.error;
 };
 
 describe('STK push checks', () => {
@@ -145,7 +145,7 @@ describe('STK query checks', () => {
       const body: Record<string, unknown> = query();
       delete body[field];
       const result = checkStkQuery(body, ctx);
-      expect(result.ok ? undefined : result.failure).toEqual({
+      expect(result.ok ? undefined : result.error).toEqual({
         status: 400, errorCode: '400.002.02', errorMessage: `Bad Request - Invalid ${field}`,
       });
     },
@@ -153,6 +153,6 @@ describe('STK query checks', () => {
 
   it('when the query Password does not match, then "Wrong credentials"', () => {
     const result = checkStkQuery({ ...query(), Password: pw('174379', TS, 'nope') }, ctx);
-    expect(result.ok ? undefined : result.failure.errorMessage).toBe('Wrong credentials');
+    expect(result.ok ? undefined : result.error.errorMessage).toBe('Wrong credentials');
   });
 });

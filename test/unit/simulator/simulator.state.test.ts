@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { PromptStore, TokenStore, type SimulatorPrompt } from '../../../src/simulator/simulator.state.js';
+import { IssuedTokens, PromptStore, type SimulatorPrompt } from '../../../src/simulator/simulator.state.js';
 
 const prompt = (id: string): SimulatorPrompt => ({
   checkoutRequestId: id, merchantRequestId: `m-${id}`, phoneNumber: '254712345678', amount: 45, businessShortCode: '174379',
@@ -46,11 +46,11 @@ describe('PromptStore', () => {
   });
 });
 
-describe('TokenStore', () => {
+describe('IssuedTokens', () => {
   const now = new Date('2025-05-14T17:00:00Z');
 
   it('when a second token is issued for the same credentials, then the first stops working', () => {
-    const tokens = new TokenStore(10, true);
+    const tokens = new IssuedTokens(10, true);
     const first = tokens.issue('key', now);
     const second = tokens.issue('key', now);
     expect(first).toMatch(/^[A-Za-z0-9]{28}$/);
@@ -60,26 +60,26 @@ describe('TokenStore', () => {
   });
 
   it('when tokens are issued for other credentials, or invalidation is off, then earlier tokens keep working', () => {
-    const tokens = new TokenStore(10, true);
+    const tokens = new IssuedTokens(10, true);
     const mine = tokens.issue('key', now);
     tokens.issue('other', now);
     expect(tokens.isValid(mine, now)).toBe(true);
 
-    const lenient = new TokenStore(10, false);
+    const lenient = new IssuedTokens(10, false);
     const first = lenient.issue('key', now);
     lenient.issue('key', now);
     expect(lenient.isValid(first, now)).toBe(true);
   });
 
   it('when 3599 seconds have passed, then the token has expired', () => {
-    const tokens = new TokenStore(10, true);
+    const tokens = new IssuedTokens(10, true);
     const token = tokens.issue('key', now);
     expect(tokens.isValid(token, new Date(now.getTime() + 3598_000))).toBe(true);
     expect(tokens.isValid(token, new Date(now.getTime() + 3599_000))).toBe(false);
   });
 
   it('when more tokens than the bound are issued, then the oldest are forgotten', () => {
-    const tokens = new TokenStore(2, false);
+    const tokens = new IssuedTokens(2, false);
     const [a, b, c] = [tokens.issue('x', now), tokens.issue('y', now), tokens.issue('z', now)];
     expect([a, b, c].map((t) => tokens.isValid(t, now))).toEqual([false, true, true]);
   });
