@@ -1,12 +1,16 @@
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { promisify } from 'node:util';
 import { sql } from 'kysely';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Db } from '../../../src/core/db/database.js';
 import { createTestDatabase, type TestDatabase } from '../../support/db.js';
-import { formSession, postBooking, postCallback, send, spawnApp, type AppProcess, type Sent } from '../../support/process.js';
+import {
+  PROCESS_CALLBACK_TOKEN, REPO_ROOT, formSession, postBooking, postCallback, send, spawnApp, type AppProcess, type Sent,
+} from '../../support/process.js';
 import { countWhere, heldDrift, makeShow, sleep, waitSettled } from './helpers.js';
 
-// Issue 6.6: two app processes on one MySQL database, bookings spread across both, the same callbacks posted to both,
+// Two app processes on one MySQL database, bookings spread across both, the same callbacks posted to both,
 // and both reconcilers running over the same due tickets (254700000005 is settled only by STK Query, 254700000008
 // only by a callback matched on phone and amount). Every ticket changes state exactly once: one notification each.
 //
@@ -160,4 +164,53 @@ describe.skipIf(!process.env.TEST_MYSQL_URL)('two app processes on one MySQL dat
     expect(await db.selectFrom('darajatoken').select(['accessToken', 'leaseOwner']).execute())
       .toEqual([{ accessToken: expect.stringMatching(/^\w{28}$/), leaseOwner: null }]);
   }, 40_000);
+
+  // `npm run daraja:check` used to build a Daraja client of its own, on an in-memory token: its token request made
+  // Daraja (and the simulator) invalidate the token the running instances share, and their next calls met 404.001.03.
+  it('when npm run daraja:check runs beside two live instances on one MySQL, then it uses their shared token and leaves it working', async () => {
+    const database = await createTestDatabase('mysql');
+    databases.push(database);
+    const db = database.db;
+    const movieId = await makeShow(db, 10);
+    const a = await spawnApp(database.url);
+    apps.push(a);
+    const simulator = `${a.baseUrl}/simulator`;
+    const b = await spawnApp(database.url, { DARAJA_BASE_URL: simulator });
+    apps.push(b);
+    for (const app of [a, b]) {
+      const booked = await postBooking(app.baseUrl, await formSession(app.baseUrl, movieId), { movieId, customerName: 'Warm', phoneNumber: '0708374149', quantity: 1 });
+      expect(refOf(booked), JSON.stringify(booked).slice(0, 300)).toBeTruthy();
+    }
+    const shared = async () => (await db.selectFrom('darajatoken').select('accessToken').executeTakeFirstOrThrow()).accessToken;
+    const before = await shared();
+    expect(before).toMatch(/^\w{28}$/);
+
+    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'src/cli/daraja-check.ts', '--push', '0708374149'], {
+      cwd: REPO_ROOT,
+      env: {
+        PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? REPO_ROOT, TIKITI_NO_DOTENV: '1', LOG_LEVEL: 'warn',
+        DATABASE_URL: database.url, DARAJA_BASE_URL: simulator, PUBLIC_BASE_URL: a.baseUrl, MPESA_CALLBACK_TOKEN: PROCESS_CALLBACK_TOKEN,
+      },
+      timeout: 30_000,
+    });
+    expect(stdout).toMatch(/ok +Got an access token/);
+    expect(stdout).toMatch(/ok +Daraja accepted a KES 1 push/);
+    expect(stdout).toContain('Nothing wrong found.');
+
+    // No new token was issued: the one both instances hold is still the shared one, and Daraja still takes it.
+    expect(await shared()).toBe(before);
+    const probe = await send({
+      method: 'POST', url: `${simulator}/mpesa/stkpushquery/v1/query`, body: '{}',
+      headers: { authorization: `Bearer ${before}`, 'content-type': 'application/json' },
+    });
+    expect(probe.kind === 'answered' && JSON.parse(probe.body).errorCode).toBe('400.002.02');
+    for (const app of [a, b]) {
+      const booked = await postBooking(app.baseUrl, await formSession(app.baseUrl, movieId), { movieId, customerName: 'After', phoneNumber: '0708374149', quantity: 1 });
+      expect(refOf(booked)).toBeTruthy();
+    }
+    expect(await shared()).toBe(before);
+    const pushes = await db.selectFrom('pushrequest').select(['status', 'errorCode']).execute();
+    expect(pushes).toHaveLength(4);
+    expect(pushes.filter((p) => p.errorCode !== null)).toEqual([]);
+  }, 60_000);
 });
