@@ -39,7 +39,7 @@ export function normalizePhone(input: string): NormalizedPhone {
   } else if (!hasPlus && digits.startsWith('0')) {
     national = digits.slice(1);
   } else {
-    // +255…, 712345678 without its 0, 00254…: none of the contract's forms.
+    // +255…, 712345678 without its 0, 00254…: none of the forms above.
     return fail(PHONE_MESSAGES.notKenyan);
   }
 
