@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { Result } from '../core/result.js';
 import { parseDarajaTimestamp } from '../core/time.js';
 
 /**
@@ -61,7 +62,7 @@ function toText(v: string | number | null | undefined): string | undefined {
 }
 
 /** Reads a callback body (already JSON-parsed); never throws. */
-export function parseStkCallback(body: unknown): { ok: true; value: StkCallback } | { ok: false; error: string } {
+export function parseStkCallback(body: unknown): Result<StkCallback, string> {
   const parsed = stkCallbackBodySchema.safeParse(body);
   if (!parsed.success) {
     const first = parsed.error.issues.slice(0, 3).map((i) => `${i.path.map(String).join('.') || '(body)'}: ${i.message}`);

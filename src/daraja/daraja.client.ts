@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import axios, { type AxiosInstance } from 'axios';
+import type { Result } from '../core/result.js';
 import { darajaTimestamp } from '../core/time.js';
 import { silentLogger, type Logger } from '../core/logger.js';
 import {
@@ -330,7 +331,7 @@ export class DarajaClient {
   }
 
   /** One store call; a failure is logged (never with the token) and reported, not thrown. */
-  private async storeStep<T>(step: string, call: () => Promise<T>, secret?: string): Promise<{ ok: true; value: T } | { ok: false }> {
+  private async storeStep<T>(step: string, call: () => Promise<T>, secret?: string): Promise<Result<T, 'store_failed'>> {
     try {
       return { ok: true, value: await call() };
     } catch (err) {
@@ -339,7 +340,7 @@ export class DarajaClient {
       if (secret) message = message.split(secret).join('[redacted]');
       this.logger.warn({ event: 'daraja.token.store_failed', step, code: typeof e.code === 'string' ? e.code : undefined },
         `The shared token store failed (${step}): ${message.slice(0, 300)}; going on without it`);
-      return { ok: false };
+      return { ok: false, error: 'store_failed' };
     }
   }
 
