@@ -43,7 +43,7 @@ describe('push answered with Daraja\'s error envelope', () => {
     expect(err).toBeInstanceOf(Klass);
     expect(err).toMatchObject({
       code, outcome: 'refused', httpStatus: status, errorCode, errorMessage, requestId: '16813-1590513-1',
-      rawBody: answers.error(errorCode, errorMessage), customerMessage, publicMessage: customerMessage,
+      rawBody: answers.error(errorCode, errorMessage), customerMessage,
     });
     expect(err.message).toContain(errorCode);
     expect(endpoint.seen).toHaveLength(1); // a push is never repeated

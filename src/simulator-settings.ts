@@ -1,0 +1,39 @@
+// Two helpers of src/config.ts for the built-in simulator's settings, kept apart to keep config.ts short. They read
+// no environment: config.ts hands them the values.
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+
+/**
+ * Where the built-in simulator keeps its prompts: beside the SQLite file, or, with MySQL, in the system's temporary
+ * folder (a developer's tool: surviving the app's restarts is the point, not the machine's).
+ */
+export function simulatorStatePath(databaseUrl: string): string {
+  if (databaseUrl.startsWith('sqlite:')) {
+    const file = databaseUrl.slice('sqlite:'.length);
+    if (file !== '' && file !== ':memory:') return join(dirname(resolve(file)), 'simulator-state.jsonl');
+    return resolve('data', 'simulator-state.jsonl');
+  }
+  let schema = 'mysql';
+  try {
+    schema = decodeURIComponent(new URL(databaseUrl).pathname.replace(/^\/+/, '')) || schema;
+  } catch {
+    // a bad URL fails elsewhere, with a better message
+  }
+  return join(tmpdir(), 'tikiti', `simulator-state-${schema.replace(/[^A-Za-z0-9_-]/g, '_')}.jsonl`);
+}
+
+/** The comma list of SIMULATOR_CALLBACK_ORIGINS as origins, or the problem with it. */
+export function parseOrigins(raw: string): { origins: string[]; bad: string[] } {
+  const origins: string[] = [];
+  const bad: string[] = [];
+  for (const item of raw.split(',').map((x) => x.trim()).filter(Boolean)) {
+    try {
+      const u = new URL(item);
+      if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('protocol');
+      origins.push(u.origin);
+    } catch {
+      bad.push(item);
+    }
+  }
+  return { origins, bad };
+}
