@@ -80,7 +80,7 @@ describe('test numbers that pay', () => {
     expect(asUtc).toBeLessThanOrEqual(Date.now());
 
     const prompt = s.sim.prompts().find((p) => p.checkoutRequestId === body.CheckoutRequestID);
-    expect(prompt).toMatchObject({ status: 'finished', resultCode: 0, mpesaReceiptNumber: stk.CallbackMetadata!.Item[1]!.Value });
+    expect(prompt).toMatchObject({ status: 'finished', resultCode: '0', mpesaReceiptNumber: stk.CallbackMetadata!.Item[1]!.Value });
     expect(await queryResult(body.CheckoutRequestID)).toMatchObject({ status: 200, ResultCode: '0' });
   });
 
@@ -136,7 +136,7 @@ describe('test numbers that trouble the push itself', () => {
     const stk = callback!.Body.stkCallback;
     expect(stk).toMatchObject({ ResultCode: 0, CheckoutRequestID: expect.stringMatching(/^ws_CO_\d{17}700000008$/) });
     expect(stk.CallbackMetadata!.Item).toContainEqual({ Name: 'PhoneNumber', Value: 254700000008 });
-    expect(s.sim.prompts()[0]).toMatchObject({ status: 'finished', resultCode: 0, checkoutRequestId: stk.CheckoutRequestID });
+    expect(s.sim.prompts()[0]).toMatchObject({ status: 'finished', resultCode: '0', checkoutRequestId: stk.CheckoutRequestID });
   });
 
   it('when 254700000008 is pushed and the client waits past holdMs, then the acknowledgement finally comes', async () => {
