@@ -302,7 +302,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
       promptSeconds: e.SIMULATOR_PROMPT_SECONDS,
       strict: e.SIMULATOR_STRICT === 'on',
       callbackOrigins: callbackOrigins.origins.length > 0 ? callbackOrigins.origins : [new URL(publicBaseUrl).origin],
-      statePath: simulatorStatePath(e.DATABASE_URL),
+      statePath: simulatorStatePath(e.DATABASE_URL, e.PORT),
     },
     logLevel: e.LOG_LEVEL,
     csrfSecret: e.CSRF_SECRET ?? randomBytes(32).toString('hex'),

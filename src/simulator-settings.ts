@@ -5,13 +5,15 @@ import { dirname, join, resolve } from 'node:path';
 
 /**
  * Where the built-in simulator keeps its prompts: beside the SQLite file, or, with MySQL, in the system's temporary
- * folder (a developer's tool: surviving the app's restarts is the point, not the machine's).
+ * folder (a developer's tool: surviving the app's restarts is the point, not the machine's). One file per port, so
+ * that two instances on one machine keep apart the prompts each one's simulator took.
  */
-export function simulatorStatePath(databaseUrl: string): string {
+export function simulatorStatePath(databaseUrl: string, port: number): string {
+  const name = `simulator-state-${port}.jsonl`;
   if (databaseUrl.startsWith('sqlite:')) {
     const file = databaseUrl.slice('sqlite:'.length);
-    if (file !== '' && file !== ':memory:') return join(dirname(resolve(file)), 'simulator-state.jsonl');
-    return resolve('data', 'simulator-state.jsonl');
+    if (file !== '' && file !== ':memory:') return join(dirname(resolve(file)), name);
+    return resolve('data', name);
   }
   let schema = 'mysql';
   try {
@@ -19,7 +21,7 @@ export function simulatorStatePath(databaseUrl: string): string {
   } catch {
     // a bad URL fails elsewhere, with a better message
   }
-  return join(tmpdir(), 'tikiti', `simulator-state-${schema.replace(/[^A-Za-z0-9_-]/g, '_')}.jsonl`);
+  return join(tmpdir(), 'tikiti', `${schema.replace(/[^A-Za-z0-9_-]/g, '_')}-${name}`);
 }
 
 /** The comma list of SIMULATOR_CALLBACK_ORIGINS as origins, or the problem with it. */

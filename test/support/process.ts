@@ -46,7 +46,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * short delays, and every timer is small so a test sees the reconciler work within seconds; `env` overrides any of it.
  */
 export async function spawnApp(databaseUrl: string, env: Record<string, string> = {}): Promise<AppProcess> {
-  const port = await freePort();
+  // env.PORT starts it again where it was (a restart keeps the address its callbacks were promised to).
+  const port = env.PORT ? Number(env.PORT) : await freePort();
   const baseUrl = `http://127.0.0.1:${port}`;
   let output = '';
   const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {

@@ -44,7 +44,7 @@ describe('config', () => {
     expect(c.admin).toBeUndefined();
     expect(c.simulator).toMatchObject({
       mode: 'manual', delayMs: 1500, promptSeconds: 60, strict: false, callbackOrigins: ['http://localhost:3000'],
-      statePath: expect.stringMatching(/[/\\]data[/\\]simulator-state\.jsonl$/),
+      statePath: expect.stringMatching(/[/\\]data[/\\]simulator-state-3000\.jsonl$/),
     });
     expect(Object.isFrozen(c)).toBe(true);
   });
