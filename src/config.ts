@@ -52,7 +52,10 @@ export interface Config {
   logLevel: string;
   /** Secret used to sign CSRF tokens; random per start unless CSRF_SECRET is set (set it when several instances run). */
   csrfSecret: string;
-  /** DARAJA_ENV=production: real money. No demo movies are seeded, static files are cached. */
+  /**
+   * DARAJA_ENV=production: real money. No demo movies are seeded, static files are cached. The one meaning of
+   * "production" in the app: NODE_ENV is read only to refuse the simulator in a production deployment.
+   */
   isProduction: boolean;
 }
 
