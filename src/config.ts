@@ -109,6 +109,7 @@ const schema = z.object({
   SIMULATOR_STRICT: z.preprocess(blankToUndefined, z.enum(['on', 'off']).default('off')),
   SIMULATOR_PUBLIC: z.preprocess(blankToUndefined, z.enum(['on', 'off']).default('off')),
   SIMULATOR_CALLBACK_ORIGINS: optionalString,
+  SIMULATOR_STATE_FILE: optionalString,
   // Read for one check only (the simulator in a production deployment); everywhere else "production" means
   // DARAJA_ENV=production, which is config.isProduction.
   NODE_ENV: optionalString,
@@ -305,7 +306,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
       promptSeconds: e.SIMULATOR_PROMPT_SECONDS,
       strict: e.SIMULATOR_STRICT === 'on',
       callbackOrigins: callbackOrigins.origins.length > 0 ? callbackOrigins.origins : [new URL(publicBaseUrl).origin],
-      statePath: simulatorStatePath(e.DATABASE_URL, e.PORT),
+      statePath: e.SIMULATOR_STATE_FILE ?? simulatorStatePath(e.DATABASE_URL, e.PORT),
     },
     logLevel: e.LOG_LEVEL,
     csrfSecret: e.CSRF_SECRET ?? randomBytes(32).toString('hex'),

@@ -1,12 +1,11 @@
 // Two helpers of src/config.ts for the built-in simulator's settings, kept apart to keep config.ts short. They read
 // no environment: config.ts hands them the values.
-import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 
 /**
- * Where the built-in simulator keeps its prompts: beside the SQLite file, or, with MySQL, in the system's temporary
- * folder (a developer's tool: surviving the app's restarts is the point, not the machine's). One file per port, so
- * that two instances on one machine keep apart the prompts each one's simulator took.
+ * Where the built-in simulator keeps its prompts: beside the SQLite file, or, with MySQL, in ./data beside the callback
+ * spool (the folder docker-compose keeps on a volume), so a restart of the app strands no prompt. One file per port,
+ * so that two instances on one machine keep apart the prompts each one's simulator took.
  */
 export function simulatorStatePath(databaseUrl: string, port: number): string {
   const name = `simulator-state-${port}.jsonl`;
@@ -21,7 +20,7 @@ export function simulatorStatePath(databaseUrl: string, port: number): string {
   } catch {
     // a bad URL fails elsewhere, with a better message
   }
-  return join(tmpdir(), 'tikiti', `${schema.replace(/[^A-Za-z0-9_-]/g, '_')}-${name}`);
+  return resolve('data', `${schema.replace(/[^A-Za-z0-9_-]/g, '_')}-${name}`);
 }
 
 /** The comma list of SIMULATOR_CALLBACK_ORIGINS as origins, or the problem with it. */

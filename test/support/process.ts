@@ -1,4 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { request as httpRequest, type Agent, type IncomingHttpHeaders } from 'node:http';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -57,6 +60,8 @@ export async function spawnApp(databaseUrl: string, env: Record<string, string> 
       HOME: process.env.HOME ?? REPO_ROOT,
       TZ: process.env.TZ ?? 'UTC',
       TIKITI_NO_DOTENV: '1',
+      // The built-in simulator's prompts, kept across a restart of the same app (same database and port), out of ./data.
+      SIMULATOR_STATE_FILE: join(tmpdir(), `tikiti-sim-${createHash('sha256').update(`${databaseUrl} ${port}`).digest('hex').slice(0, 16)}.jsonl`),
       PORT: String(port),
       PUBLIC_BASE_URL: baseUrl,
       DATABASE_URL: databaseUrl,
