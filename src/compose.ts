@@ -54,6 +54,8 @@ export interface BuildOptions {
   seed?: boolean;
   /** Where callbacks go while the inbox cannot take them; default beside the database (see defaultSpoolPath). */
   spoolPath?: string;
+  /** Where the built-in simulator keeps its prompts; default config.simulator.statePath. */
+  simulatorStatePath?: string;
   /** Send email through this instead of SMTP_URL (tests). */
   mailTransport?: MailTransport;
   /** Keys of the rate limits in Redis (tests use their own). */
@@ -99,6 +101,11 @@ export async function buildServices(config: Readonly<Config>, logger: Logger, op
       consumerSecret: config.daraja.consumerSecret,
       mode: config.simulator.mode,
       delayMs: config.simulator.delayMs,
+      promptSeconds: config.simulator.promptSeconds,
+      strict: config.simulator.strict,
+      // Callbacks go to this app only: a simulator inside a public app must not post wherever a request says.
+      callbackOrigins: config.simulator.callbackOrigins,
+      statePath: opts.simulatorStatePath ?? config.simulator.statePath,
       logger: log('simulator'),
       now,
     })

@@ -9,6 +9,7 @@ import {
   type DarajaEnv,
 } from './daraja/constants.js';
 import type { DarajaConfig } from './daraja/daraja.client.js';
+import { parseOrigins, simulatorStatePath } from './simulator-settings.js';
 
 /**
  * The only module that reads process.env. It parses everything once, checks the rules Safaricom enforces at start
@@ -36,11 +37,25 @@ export interface Config {
   smtpUrl?: string;
   mailFrom?: string;
   admin?: { user: string; password: string };
-  simulator: { mode: 'manual' | 'auto'; delayMs: number };
+  simulator: {
+    mode: 'manual' | 'auto';
+    delayMs: number;
+    /** A prompt nobody answers times out (1037) after this long. */
+    promptSeconds: number;
+    /** SIMULATOR_STRICT=on: refuse what the real Daraja may refuse, instead of warning. */
+    strict: boolean;
+    /** The origins the built-in simulator may post callbacks to: PUBLIC_BASE_URL's, unless SIMULATOR_CALLBACK_ORIGINS. */
+    callbackOrigins: string[];
+    /** Where the built-in simulator keeps its prompts and tokens across restarts. */
+    statePath: string;
+  };
   logLevel: string;
   /** Secret used to sign CSRF tokens; random per start unless CSRF_SECRET is set (set it when several instances run). */
   csrfSecret: string;
-  /** DARAJA_ENV=production: real money. No demo movies are seeded, static files are cached. */
+  /**
+   * DARAJA_ENV=production: real money. No demo movies are seeded, static files are cached. The one meaning of
+   * "production" in the app: NODE_ENV is read only to refuse the simulator in a production deployment.
+   */
   isProduction: boolean;
 }
 
@@ -90,6 +105,14 @@ const schema = z.object({
   ADMIN_PASSWORD: optionalString,
   SIMULATOR_MODE: z.preprocess(blankToUndefined, z.enum(['manual', 'auto']).default('manual')),
   SIMULATOR_DELAY_MS: int(1500, 0, 600_000),
+  SIMULATOR_PROMPT_SECONDS: int(60, 1, 86_400),
+  SIMULATOR_STRICT: z.preprocess(blankToUndefined, z.enum(['on', 'off']).default('off')),
+  SIMULATOR_PUBLIC: z.preprocess(blankToUndefined, z.enum(['on', 'off']).default('off')),
+  SIMULATOR_CALLBACK_ORIGINS: optionalString,
+  SIMULATOR_STATE_FILE: optionalString,
+  // Read for one check only (the simulator in a production deployment); everywhere else "production" means
+  // DARAJA_ENV=production, which is config.isProduction.
+  NODE_ENV: optionalString,
   LOG_LEVEL: z.preprocess(
     blankToUndefined,
     z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -102,6 +125,8 @@ const FIX: Record<string, string> = {
   DARAJA_ENV: 'use simulator, sandbox or production',
   DARAJA_TRANSACTION_TYPE: 'use CustomerPayBillOnline or CustomerBuyGoodsOnline',
   SIMULATOR_MODE: 'use manual or auto',
+  SIMULATOR_STRICT: 'use on or off',
+  SIMULATOR_PUBLIC: 'use on or off',
   LOG_LEVEL: 'use fatal, error, warn, info, debug, trace or silent',
 };
 
@@ -224,6 +249,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
   }
   if (e.SMTP_URL && !e.MAIL_FROM) problems.push('MAIL_FROM is required with SMTP_URL: the address notifications are sent from.');
 
+  // A deployment (NODE_ENV=production, as in the Docker image) on the simulator takes no real money and, with the
+  // simulator mounted, lets anyone who reaches it "pay": only when someone says it is meant (docs/adr/0027).
+  if (isSimulator && e.NODE_ENV === 'production' && e.SIMULATOR_PUBLIC !== 'on') {
+    problems.push('DARAJA_ENV=simulator with NODE_ENV=production: the simulator takes no real money and anyone who reaches it can pay any prompt. Set DARAJA_ENV=sandbox or production, or SIMULATOR_PUBLIC=on if a public demo is meant.');
+  }
+  const callbackOrigins = parseOrigins(e.SIMULATOR_CALLBACK_ORIGINS ?? '');
+  if (callbackOrigins.bad.length > 0) {
+    problems.push(`SIMULATOR_CALLBACK_ORIGINS has ${callbackOrigins.bad.map((b) => JSON.stringify(b)).join(', ')}, not http(s) URLs: list origins like http://localhost:3000, separated by commas.`);
+  }
+
   const allowedIps = (e.MPESA_CALLBACK_ALLOWED_IPS ?? '')
     .split(',')
     .map((s) => s.trim())
@@ -265,7 +300,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     smtpUrl: e.SMTP_URL,
     mailFrom: e.MAIL_FROM,
     admin,
-    simulator: { mode: e.SIMULATOR_MODE, delayMs: e.SIMULATOR_DELAY_MS },
+    simulator: {
+      mode: e.SIMULATOR_MODE,
+      delayMs: e.SIMULATOR_DELAY_MS,
+      promptSeconds: e.SIMULATOR_PROMPT_SECONDS,
+      strict: e.SIMULATOR_STRICT === 'on',
+      callbackOrigins: callbackOrigins.origins.length > 0 ? callbackOrigins.origins : [new URL(publicBaseUrl).origin],
+      statePath: e.SIMULATOR_STATE_FILE ?? simulatorStatePath(e.DATABASE_URL, e.PORT),
+    },
     logLevel: e.LOG_LEVEL,
     csrfSecret: e.CSRF_SECRET ?? randomBytes(32).toString('hex'),
     isProduction: darajaEnv === 'production',

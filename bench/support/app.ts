@@ -39,6 +39,8 @@ export async function startApp(o: {
       NODE_ENV: 'production',
       DATABASE_URL: o.databaseUrl,
       DARAJA_ENV: 'simulator',
+      // Production's settings against the simulator, on 127.0.0.1: meant, so said (the app refuses it otherwise).
+      SIMULATOR_PUBLIC: 'on',
       SIMULATOR_MODE: 'manual',
       PUBLIC_BASE_URL: `http://127.0.0.1:${port}`,
       MPESA_CALLBACK_TOKEN: CALLBACK_TOKEN,

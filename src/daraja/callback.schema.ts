@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import type { Result } from '../core/result.js';
-import { parseDarajaTimestamp } from '../core/time.js';
+import type { Result } from './result.js';
+import { parseDarajaTimestamp } from './timestamp.js';
 
 /**
  * The STK callback Safaricom posts to the CallBackURL. Shared with the callback route. Lenient where Daraja is known

@@ -1,4 +1,4 @@
-import type { Logger } from '../core/logger.js';
+import type { DarajaLogger } from './logger.js';
 import {
   FORBIDDEN_URL_WORDS, MAX_ACCOUNT_REFERENCE, MAX_TRANSACTION_DESC, PRODUCTION_BASE_URL, SANDBOX_BASE_URL, SANDBOX_PASSKEY,
   SANDBOX_SHORTCODE, forbiddenWordsIn, type DarajaEnv,
@@ -17,7 +17,7 @@ export interface DarajaCheckOptions {
    * which Daraja takes as replacing the running instances' one.
    */
   client?: DarajaClient;
-  logger?: Logger;
+  logger?: DarajaLogger;
   now?: () => Date;
 }
 
@@ -161,7 +161,7 @@ function explainTokenFailure(err: unknown, c: DarajaConfig, env: DarajaEnv): str
 
 function explainPushFailure(err: unknown, c: DarajaConfig): string {
   if (err instanceof DarajaAuthError) {
-    return `The token works, but Daraja refused it for M-Pesa Express${detail(err)}: the M-Pesa Express product is probably not enabled on this Daraja app, or the keys belong to another environment.`;
+    return `The token works, but Daraja refused it for M-Pesa Express, even freshly fetched${detail(err)}: the M-Pesa Express product is probably not enabled on this Daraja app, or the keys belong to another environment.`;
   }
   if (err instanceof DarajaInvalidRequestError) {
     switch (err.field) {
@@ -192,6 +192,9 @@ function explainPushFailure(err: unknown, c: DarajaConfig): string {
       return /wrong credentials/i.test(err.errorMessage ?? '')
         ? `Daraja says "Wrong credentials"${detail(err)}: DARAJA_PASSKEY does not belong to shortcode ${c.shortcode} (the sandbox passkey goes with ${SANDBOX_SHORTCODE}; production's is emailed for your shortcode).`
         : `Daraja does not know shortcode ${c.shortcode}${detail(err)}: check DARAJA_SHORTCODE and that the app is live for it.`;
+    }
+    if (err.code === 'DARAJA_PUSH_NOT_STARTED') {
+      return `Daraja did not start the push and gave no reason known to mean the settings${detail(err)}: the same code also covers outages. Run the check again in a few minutes; if it keeps failing, ask Safaricom, quoting the request id.`;
     }
     if (err.httpStatus === 404) {
       return `Daraja answered "not found" to the push${detail(err)}: M-Pesa Express is probably not enabled on this Daraja app, or DARAJA_BASE_URL has a wrong path.`;

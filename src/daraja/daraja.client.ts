@@ -1,68 +1,25 @@
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import axios, { type AxiosInstance } from 'axios';
-import type { Result } from '../core/result.js';
-import { darajaTimestamp } from '../core/time.js';
-import { silentLogger, type Logger } from '../core/logger.js';
+import { answerError, isTokenRefused, readPushAnswer, readQueryAnswer, withoutSecret, type HttpAnswer } from './answers.js';
+import { MAX_ACCOUNT_REFERENCE, MAX_AMOUNT, MAX_TRANSACTION_DESC, MIN_AMOUNT, PATHS } from './constants.js';
 import {
-  MAX_ACCOUNT_REFERENCE, MAX_AMOUNT, MAX_TRANSACTION_DESC, MIN_AMOUNT, PATHS,
-} from './constants.js';
-import {
-  CUSTOMER_MESSAGES, DarajaAuthError, DarajaBusyError, DarajaError, DarajaInvalidRequestError, DarajaNetworkError,
-  DarajaSubscriberBusyError, DarajaUnexpectedResponseError,
+  CUSTOMER_MESSAGES, DarajaAuthError, DarajaError, DarajaInvalidRequestError, DarajaNetworkError,
   type DarajaNetworkKind, type DarajaOperation, type DarajaOutcome,
 } from './errors.js';
+import { silentLogger, type DarajaLogger } from './logger.js';
 import { stkPassword } from './password.js';
 import { maskPhone, normalizePhone } from './phone.js';
+import type { Result } from './result.js';
+import { darajaTimestamp } from './timestamp.js';
 import { MemoryTokenStore, type StoredToken, type TokenStore } from './token-store.js';
+import type { DarajaConfig, RetryPolicy, StkPushAccepted, StkPushRequest, StkQueryResult } from './types.js';
 
-export interface DarajaConfig {
-  baseUrl: string;
-  consumerKey?: string;
-  consumerSecret?: string;
-  passkey: string;
-  shortcode: string;
-  transactionType: 'CustomerPayBillOnline' | 'CustomerBuyGoodsOnline';
-  /** The shortcode for a paybill; the till number for CustomerBuyGoodsOnline. */
-  partyB: string;
-  callbackUrl: string;
-  accountReference: string;
-  transactionDesc: string;
-  /** The budget of one public call (token fetch and retries included). */
-  timeoutMs: number;
-}
-
-export interface StkPushRequest {
-  phoneNumber: string;
-  amount: number;
-  accountReference?: string;
-  transactionDesc?: string;
-}
-
-export interface StkPushAccepted {
-  merchantRequestId: string;
-  checkoutRequestId: string;
-  responseCode: string;
-  responseDescription: string;
-  customerMessage: string;
-  /** The Timestamp sent (Nairobi time), for the push-attempt record. */
-  timestamp: string;
-}
-
-export type StkQueryResult =
-  | { state: 'processing' }
-  | { state: 'paid'; resultCode: '0'; resultDesc: string }
-  | { state: 'failed'; resultCode: string; resultDesc: string };
-
-export interface RetryPolicy {
-  /** Extra attempts after the first. */
-  retries: number;
-  baseDelayMs: number;
-  maxDelayMs: number;
-}
+export type { DarajaConfig, RetryPolicy, StkPushAccepted, StkPushRequest, StkQueryResult } from './types.js';
 
 export interface DarajaClientOptions {
-  logger?: Logger;
+  /** pino, or anything with its shape; nothing is logged without it. Secrets are never passed to it. */
+  logger?: DarajaLogger;
   /** Wall clock for Timestamps and token expiry (tests freeze it). Deadlines use the monotonic clock. */
   now?: () => Date;
   /** Backoff for token fetches and queries; pushes are never retried. */
@@ -90,55 +47,14 @@ const MIN_ATTEMPT_MS = 50;
 const TOKEN_POLL_MS = 50;
 /** Refused tokens remembered, so a stale token still in the store is not taken up again. */
 const REJECTED_TOKENS_KEPT = 8;
-
-const INVALID_TOKEN = '404.001.03';
-const BUSY_CODES = new Set(['500.003.02', '500.003.03', '500.003.1001']);
-const AUTH_CODES = new Set(['400.008.01', '400.008.02']);
-/** 500.001.1001 carries several messages; these mean our shortcode/passkey are wrong, not that the phone is busy. */
-const MERCHANT_SETUP_MESSAGE = /merchant does not exist|wrong credentials|invalid credentials/i;
-/** The query's "still waiting for the customer" answer. */
-const PROCESSING_MESSAGE = /being processed|under processing/i;
-/** Field reports (unconfirmed by Safaricom's pages) of a query answering ResultCode 4999 while still pending. */
-const PROCESSING_RESULT_CODES = new Set(['4999']);
-
-interface HttpAnswer {
-  status: number;
-  /** Parsed JSON, or undefined when the body was empty or not JSON. */
-  json: unknown;
-  text: string;
-  durationMs: number;
-}
-
-interface Envelope { requestId?: string; errorCode: string; errorMessage?: string }
+/**
+ * The Basic pair sent when no consumer key is configured (an emulator that checks none). Daraja refuses a token
+ * request without Basic credentials, and so does the simulator; a real Daraja refuses this pair as wrong credentials,
+ * which daraja:check reports in plain words.
+ */
+const PLACEHOLDER_CREDENTIALS = 'no-consumer-key:no-consumer-secret';
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-const str = (v: unknown): string | undefined =>
-  typeof v === 'string' ? v : typeof v === 'number' && Number.isFinite(v) ? String(v) : undefined;
-
-function envelopeOf(json: unknown): Envelope | undefined {
-  if (!isRecord(json) || typeof json.errorCode !== 'string') return undefined;
-  const env: Envelope = { errorCode: json.errorCode };
-  const requestId = str(json.requestId);
-  const errorMessage = str(json.errorMessage);
-  if (requestId !== undefined) env.requestId = requestId;
-  if (errorMessage !== undefined) env.errorMessage = errorMessage;
-  return env;
-}
-
-/** What the body looked like, for a log line, without echoing it (it could be large, or a token). */
-function describeBody(answer: HttpAnswer): string {
-  const t = answer.text.trimStart();
-  if (t === '') return 'an empty body';
-  if (t.startsWith('<')) return 'an HTML page';
-  if (answer.json === undefined) return 'a body that is not JSON';
-  return 'JSON without the expected fields';
-}
-
-/** The token endpoint's body must never be kept whole: it holds the access token. */
-function redactTokenBody(json: unknown, text: string): unknown {
-  if (isRecord(json)) return { ...json, ...('access_token' in json ? { access_token: '[redacted]' } : {}) };
-  return text.length > 2000 ? `${text.slice(0, 2000)}…` : text;
-}
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -149,7 +65,7 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
  */
 export class DarajaClient {
   private readonly http: AxiosInstance;
-  private readonly logger: Logger;
+  private readonly logger: DarajaLogger;
   private readonly now: () => Date;
   private readonly retry: RetryPolicy;
   private readonly cacheTokens: boolean;
@@ -162,7 +78,8 @@ export class DarajaClient {
   private rejected: string[] = [];
 
   constructor(private readonly config: DarajaConfig, opts: DarajaClientOptions = {}) {
-    this.logger = (opts.logger ?? silentLogger).child({ component: 'daraja' });
+    const logger = opts.logger ?? silentLogger;
+    this.logger = logger.child ? logger.child({ component: 'daraja' }) : logger;
     this.now = opts.now ?? (() => new Date());
     this.retry = { ...DEFAULT_RETRY, ...opts.retry };
     this.cacheTokens = opts.cacheTokens ?? true;
@@ -211,14 +128,15 @@ export class DarajaClient {
 
       let token = await this.tokenBefore(deadline, 'stkpush');
       let answer = await this.post('stkpush', PATHS.stkPush, body, token, deadline);
-      if (envelopeOf(answer.json)?.errorCode === INVALID_TOKEN) {
-        // Refused, so repeating is safe: the token was replaced (another process fetched one) or expired early.
-        this.logger.warn({ event: 'daraja.token.rejected', operation: 'stkpush' }, 'Daraja rejected the access token; fetching a new one and sending the push once more');
+      if (isTokenRefused(answer)) {
+        // Refused, so repeating is safe: the token was replaced (another process fetched one), expired early, or was
+        // forgotten by a restarted emulator. The only repeat of a push there is (docs/adr/0004-never-repeat-a-push.md).
+        this.logger.warn({ event: 'daraja.token.rejected', operation: 'stkpush', httpStatus: answer.status }, 'Daraja refused the access token; fetching a new one and sending the push once more');
         this.dropToken(token);
         token = await this.tokenBefore(deadline, 'stkpush');
         answer = await this.post('stkpush', PATHS.stkPush, body, token, deadline);
       }
-      const accepted = this.readPushAnswer(answer, timestamp);
+      const accepted = readPushAnswer(withoutSecret(answer, token), timestamp);
       this.logger.info({ event: 'daraja.stkpush.accepted', ...log, checkoutRequestId: accepted.checkoutRequestId, ms: answer.durationMs }, 'STK push accepted');
       return accepted;
     } catch (err) {
@@ -232,7 +150,7 @@ export class DarajaClient {
     const id = typeof checkoutRequestId === 'string' ? checkoutRequestId.trim() : '';
     if (id === '') {
       throw new DarajaInvalidRequestError('Invalid CheckoutRequestID: empty', {
-        operation: 'stkquery', field: 'CheckoutRequestID', status: 500,
+        operation: 'stkquery', field: 'CheckoutRequestID',
       });
     }
     const deadline = performance.now() + this.config.timeoutMs;
@@ -248,14 +166,14 @@ export class DarajaClient {
         };
         let token = await this.tokenBefore(deadline, 'stkquery');
         let answer = await this.post('stkquery', PATHS.stkQuery, body, token, deadline);
-        if (!refreshed && envelopeOf(answer.json)?.errorCode === INVALID_TOKEN) {
+        if (!refreshed && isTokenRefused(answer)) {
           refreshed = true;
-          this.logger.warn({ event: 'daraja.token.rejected', operation: 'stkquery' }, 'Daraja rejected the access token; fetching a new one and querying once more');
+          this.logger.warn({ event: 'daraja.token.rejected', operation: 'stkquery', httpStatus: answer.status }, 'Daraja refused the access token; fetching a new one and querying once more');
           this.dropToken(token);
           token = await this.tokenBefore(deadline, 'stkquery');
           answer = await this.post('stkquery', PATHS.stkQuery, body, token, deadline);
         }
-        return this.readQueryAnswer(answer);
+        return readQueryAnswer(withoutSecret(answer, token));
       });
     } catch (err) {
       this.logFailure(err, { operation: 'stkquery', checkoutRequestId: id });
@@ -374,12 +292,9 @@ export class DarajaClient {
   private fetchToken(deadline: number): Promise<StoredToken> {
     return this.withRetry('token', deadline, async () => {
       const issuedAt = this.now().getTime();
-      const headers: Record<string, string> = {};
       const { consumerKey, consumerSecret } = this.config;
-      // The built-in simulator needs no credentials, so none are sent when none are configured.
-      if (consumerKey || consumerSecret) {
-        headers.Authorization = `Basic ${Buffer.from(`${consumerKey ?? ''}:${consumerSecret ?? ''}`).toString('base64')}`;
-      }
+      const pair = consumerKey || consumerSecret ? `${consumerKey ?? ''}:${consumerSecret ?? ''}` : PLACEHOLDER_CREDENTIALS;
+      const headers = { Authorization: `Basic ${Buffer.from(pair).toString('base64')}` };
       const answer = await this.send('token', deadline, {
         method: 'GET', url: PATHS.token, params: { grant_type: 'client_credentials' }, headers,
       });
@@ -393,7 +308,7 @@ export class DarajaClient {
         this.logger.debug({ event: 'daraja.token.fetched', expiresIn, ms: answer.durationMs }, 'Daraja access token fetched');
         return { token: json.access_token, refreshAt: new Date(issuedAt + expiresIn * 1000 - TOKEN_EARLY_REFRESH_MS) };
       }
-      throw this.answerError('token', answer);
+      throw answerError('token', answer);
     });
   }
 
@@ -404,7 +319,6 @@ export class DarajaClient {
     const invalid = (field: string, why: string, customerMessage: string = CUSTOMER_MESSAGES.merchantProblem) =>
       new DarajaInvalidRequestError(`Invalid ${field}: ${why}; the push was not sent`, {
         operation: 'stkpush', field, errorMessage: `Invalid ${field}: ${why}`, customerMessage,
-        status: customerMessage === CUSTOMER_MESSAGES.merchantProblem ? 500 : 422,
       });
 
     const phone = normalizePhone(req.phoneNumber);
@@ -499,85 +413,6 @@ export class DarajaClient {
     );
   }
 
-  // ── answers ───────────────────────────────────────────────────────────────────────────────────────────────────
-
-  private readPushAnswer(answer: HttpAnswer, timestamp: string): StkPushAccepted {
-    const j = answer.json;
-    if (answer.status >= 200 && answer.status < 300 && isRecord(j)) {
-      const checkoutRequestId = str(j.CheckoutRequestID);
-      const responseCode = str(j.ResponseCode) ?? '0';
-      if (checkoutRequestId && responseCode === '0') {
-        return {
-          merchantRequestId: str(j.MerchantRequestID) ?? '',
-          checkoutRequestId,
-          responseCode,
-          responseDescription: str(j.ResponseDescription) ?? '',
-          customerMessage: str(j.CustomerMessage) ?? '',
-          timestamp,
-        };
-      }
-    }
-    throw this.answerError('stkpush', answer);
-  }
-
-  private readQueryAnswer(answer: HttpAnswer): StkQueryResult {
-    const j = answer.json;
-    if (answer.status >= 200 && answer.status < 300 && isRecord(j)) {
-      const resultCode = str(j.ResultCode)?.trim();
-      const resultDesc = str(j.ResultDesc) ?? '';
-      if (resultCode === '0') return { state: 'paid', resultCode: '0', resultDesc };
-      if (resultCode !== undefined && PROCESSING_RESULT_CODES.has(resultCode)) return { state: 'processing' };
-      if (resultCode) return { state: 'failed', resultCode, resultDesc };
-    }
-    const env = envelopeOf(j);
-    if (env?.errorCode === '500.001.1001' && PROCESSING_MESSAGE.test(env.errorMessage ?? '')) return { state: 'processing' };
-    throw this.answerError('stkquery', answer);
-  }
-
-  /** Maps an answer that is not the success we wanted to one typed error. */
-  private answerError(operation: DarajaOperation, answer: HttpAnswer): DarajaError {
-    const { status } = answer;
-    const env = envelopeOf(answer.json);
-    const rawBody = operation === 'token' ? redactTokenBody(answer.json, answer.text) : answer.json ?? truncate(answer.text);
-    const where = `Daraja ${operation} answered HTTP ${status}`;
-
-    if (env) {
-      const d = { operation, httpStatus: status, errorCode: env.errorCode, errorMessage: env.errorMessage, requestId: env.requestId, rawBody };
-      const said = `${where} ${env.errorCode} "${env.errorMessage ?? ''}" (request ${env.requestId ?? '?'})`;
-      if (AUTH_CODES.has(env.errorCode) || (operation === 'token' && (status === 400 || status === 401 || status === 403))) {
-        return new DarajaAuthError(`${said}: check the consumer key and secret, and that they belong to this environment`, d);
-      }
-      if (env.errorCode === INVALID_TOKEN) {
-        return new DarajaAuthError(`${said} even with a fresh token: is M-Pesa Express enabled on this Daraja app?`, d);
-      }
-      if (env.errorCode === '400.002.02') {
-        const field = /invalid\s+(\w+)/i.exec(env.errorMessage ?? '')?.[1];
-        const customerMessage = field === 'PhoneNumber' ? CUSTOMER_MESSAGES.phoneRefused
-          : field === 'Amount' ? CUSTOMER_MESSAGES.amountRefused : CUSTOMER_MESSAGES.merchantProblem;
-        return new DarajaInvalidRequestError(`${said}: Daraja refused a field`, { ...d, customerMessage, ...(field ? { field } : {}) });
-      }
-      if (env.errorCode === '500.001.1001' && MERCHANT_SETUP_MESSAGE.test(env.errorMessage ?? '')) {
-        return new DarajaError('DARAJA_MERCHANT_SETUP', `${said}: the shortcode, passkey or timestamp do not match`, {
-          ...d, outcome: 'refused', customerMessage: CUSTOMER_MESSAGES.merchantProblem,
-        });
-      }
-      if (env.errorCode === '500.001.1001' && operation === 'stkpush') {
-        return new DarajaSubscriberBusyError(`${said}: another STK request is in progress on this phone`, d);
-      }
-      if (BUSY_CODES.has(env.errorCode)) return new DarajaBusyError(`${said}: Daraja is busy or failing`, d);
-      return new DarajaError('DARAJA_REFUSED', said, { ...d, outcome: 'refused', customerMessage: CUSTOMER_MESSAGES.merchantProblem });
-    }
-
-    const d = { operation, httpStatus: status, rawBody };
-    if (operation === 'token' && (status === 400 || status === 401 || status === 403)) {
-      return new DarajaAuthError(`${where} with ${describeBody(answer)}: check the consumer key and secret, and that they belong to this environment`, d);
-    }
-    // A 3xx/4xx without Daraja's envelope (a gateway's page, a wrong base URL) was not acted on. A 5xx or a 2xx we
-    // cannot read might have been: the push may have gone through. Token answers never move money.
-    const outcome: DarajaOutcome = operation === 'token' || status < 200 || (status >= 300 && status < 500) ? 'refused' : 'unknown';
-    return new DarajaUnexpectedResponseError(`${where} with ${describeBody(answer)}`, { ...d, outcome });
-  }
-
   // ── retries and logs ──────────────────────────────────────────────────────────────────────────────────────────
 
   /** Runs `attempt` again after network errors and 5xx answers, with capped jittered backoff, inside the deadline. */
@@ -596,12 +431,18 @@ export class DarajaClient {
     }
   }
 
+  /**
+   * One line per failed call. Refused credentials and merchant settings are errors, not warnings: every payment fails
+   * until the operator fixes them, and no customer can.
+   */
   private logFailure(err: unknown, context: Record<string, unknown>): void {
     if (!(err instanceof DarajaError)) return;
-    this.logger.warn({
+    const fields = {
       event: `daraja.${String(context.operation)}.failed`, ...context, failedStep: err.operation,
       code: err.code, outcome: err.outcome, httpStatus: err.httpStatus, errorCode: err.errorCode, requestId: err.requestId,
-    }, err.message);
+    };
+    if (err.code === 'DARAJA_MERCHANT_SETUP' || err instanceof DarajaAuthError) this.logger.error(fields, err.message);
+    else this.logger.warn(fields, err.message);
   }
 }
 
@@ -620,8 +461,4 @@ function isHttpUrl(value: string): boolean {
   } catch {
     return false;
   }
-}
-
-function truncate(text: string): string {
-  return text.length > 2000 ? `${text.slice(0, 2000)}…` : text;
 }

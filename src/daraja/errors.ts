@@ -1,5 +1,3 @@
-import { AppError } from '../core/errors.js';
-
 /**
  * Whether Daraja may have acted on the request. 'refused': it certainly did not (it answered with its error envelope,
  * the request failed local checks, or nothing reached it). 'unknown': it may have (a timeout after sending, a reset
@@ -19,13 +17,12 @@ export interface DarajaErrorDetails {
   errorMessage?: string;
   requestId?: string;
   rawBody?: unknown;
-  /** AppError's HTTP status for a route that lets this error through; 502 unless said. */
-  status?: number;
 }
 
 export const CUSTOMER_MESSAGES = {
   merchantProblem: 'We could not start the M-Pesa payment because of a problem on our side. Please try again later.',
   subscriberBusy: 'Another M-Pesa request is in progress on your phone. Wait a minute and try again.',
+  pushNotStarted: 'M-Pesa could not start the payment. Please try again.',
   darajaBusy: 'M-Pesa is busy right now. Please try again in a few minutes.',
   unreachable: 'We could not reach M-Pesa. Please try again in a few minutes.',
   unknown:
@@ -36,9 +33,14 @@ export const CUSTOMER_MESSAGES = {
 
 /**
  * Base of every Daraja failure. `message` is for logs (codes, status, request id; never a secret); `customerMessage`
- * (also AppError's publicMessage) is fit to show a customer.
+ * is fit to show a customer; `code` is stable UPPER_SNAKE for logs and tests.
+ *
+ * A plain Error, not the app's AppError, so that this folder imports nothing outside itself. Nothing lets one reach
+ * the app's error handler (the push service, the reconciler and daraja:check catch every one); one that did would be
+ * answered as an internal error, never with its log message.
  */
-export class DarajaError extends AppError {
+export class DarajaError extends Error {
+  readonly code: string;
   readonly outcome: DarajaOutcome;
   readonly customerMessage: string;
   readonly operation?: DarajaOperation;
@@ -49,7 +51,9 @@ export class DarajaError extends AppError {
   readonly rawBody?: unknown;
 
   constructor(code: string, logMessage: string, details: DarajaErrorDetails) {
-    super(code, logMessage, { status: details.status ?? 502, publicMessage: details.customerMessage });
+    super(logMessage);
+    this.name = new.target.name;
+    this.code = code;
     this.outcome = details.outcome;
     this.customerMessage = details.customerMessage;
     if (details.operation !== undefined) this.operation = details.operation;
@@ -63,7 +67,10 @@ export class DarajaError extends AppError {
 
 type Details = Omit<DarajaErrorDetails, 'outcome' | 'customerMessage'> & Partial<Pick<DarajaErrorDetails, 'customerMessage'>>;
 
-/** The consumer key or secret was refused (400.008.01/02, 401), or Daraja kept refusing a fresh access token. */
+/**
+ * The consumer key or secret was refused (400.008.01/02, 401), or Daraja refused a freshly fetched access token too
+ * (in any of the forms in answers.ts).
+ */
 export class DarajaAuthError extends DarajaError {
   constructor(logMessage: string, details: Details = {}) {
     super('DARAJA_AUTH_FAILED', logMessage, {
@@ -85,11 +92,14 @@ export class DarajaInvalidRequestError extends DarajaError {
   }
 }
 
-/** 500.001.1001 on a push: another STK request is already being handled on this subscriber's phone. */
+/**
+ * 500.001.1001 on a push whose message says a transaction is already in process for the subscriber: another STK
+ * request is being handled on this phone. The same code with other messages is not this (see answers.ts).
+ */
 export class DarajaSubscriberBusyError extends DarajaError {
   constructor(logMessage: string, details: Details = {}) {
     super('DARAJA_SUBSCRIBER_BUSY', logMessage, {
-      customerMessage: CUSTOMER_MESSAGES.subscriberBusy, status: 409, ...details, outcome: 'refused',
+      customerMessage: CUSTOMER_MESSAGES.subscriberBusy, ...details, outcome: 'refused',
     });
   }
 }
@@ -98,7 +108,7 @@ export class DarajaSubscriberBusyError extends DarajaError {
 export class DarajaBusyError extends DarajaError {
   constructor(logMessage: string, details: Details = {}) {
     super('DARAJA_BUSY', logMessage, {
-      customerMessage: CUSTOMER_MESSAGES.darajaBusy, status: 503, ...details, outcome: 'refused',
+      customerMessage: CUSTOMER_MESSAGES.darajaBusy, ...details, outcome: 'refused',
     });
   }
 }
@@ -110,7 +120,6 @@ export class DarajaNetworkError extends DarajaError {
     const { kind, outcome, ...rest } = details;
     super('DARAJA_NETWORK', logMessage, {
       customerMessage: outcome === 'refused' ? CUSTOMER_MESSAGES.unreachable : CUSTOMER_MESSAGES.unknown,
-      status: kind === 'timeout' ? 504 : 502,
       ...rest,
       outcome,
     });

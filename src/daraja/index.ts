@@ -1,10 +1,13 @@
+// The Daraja client's entry point, for Tikiti and for any other Node app: everything here imports nothing outside
+// src/daraja (a test holds it to that). How to use it: docs/daraja-client.md, and examples/daraja-client.ts.
 export {
   type DarajaEnv, SANDBOX_BASE_URL, PRODUCTION_BASE_URL, SANDBOX_SHORTCODE, SANDBOX_PASSKEY, FORBIDDEN_URL_WORDS, forbiddenWordsIn,
   MIN_AMOUNT, MAX_AMOUNT, MAX_ACCOUNT_REFERENCE, MAX_TRANSACTION_DESC, PATHS,
 } from './constants.js';
 export { normalizePhone, maskPhone, PHONE_MESSAGES, type NormalizedPhone } from './phone.js';
 export { stkPassword } from './password.js';
-export { describeResultCode, GENERIC_FAILURE } from './result-codes.js';
+export { darajaTimestamp, parseDarajaTimestamp } from './timestamp.js';
+export { describeResultCode, isKnownResultCode, GENERIC_FAILURE } from './result-codes.js';
 export { parseStkCallback, stkCallbackBodySchema, type StkCallback } from './callback.schema.js';
 export {
   DarajaError, DarajaAuthError, DarajaInvalidRequestError, DarajaSubscriberBusyError, DarajaBusyError,
@@ -17,3 +20,5 @@ export {
 } from './daraja.client.js';
 export { runDarajaCheck, type DarajaCheckOptions } from './check.js';
 export { MemoryTokenStore, credentialFingerprint, type TokenStore, type StoredToken } from './token-store.js';
+export { silentLogger, type DarajaLogger } from './logger.js';
+export type { Result } from './result.js';

@@ -1,4 +1,4 @@
-import type { Result } from '../core/result.js';
+import type { Result } from './result.js';
 
 /**
  * Kenyan mobile numbers as customers type them: 07XXXXXXXX, 01XXXXXXXX, +2547…, 2547…, +2541…, 2541…,

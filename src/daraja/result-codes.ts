@@ -14,6 +14,7 @@ const SENTENCES: Record<string, string> = {
   '4': AMOUNT_LIMIT, // daily limit reached
   '8': AMOUNT_LIMIT, // account balance limit reached
   '17': 'M-Pesa blocked a repeat of the same payment within two minutes. Wait two minutes and try again.',
+  '1001': 'Another M-Pesa request was in progress on your phone. Wait a minute and try again.', // unable to lock subscriber
   '1019': 'The payment request expired before it was completed.',
   '1025': 'M-Pesa could not send the payment prompt to your phone. Please try again.',
   '1032': 'You cancelled the payment on your phone.',
@@ -23,6 +24,14 @@ const SENTENCES: Record<string, string> = {
   '8006': 'Your M-Pesa PIN is locked. Call Safaricom customer care to unlock it.',
   SFC_IC0003: MERCHANT_SETUP, // operator does not exist: TransactionType or PartyB wrong
 };
+
+/**
+ * Whether Daraja's result-code table gives this code a meaning of its own: such a code is final whatever its ResultDesc
+ * says (a query answering 1032 "…being processed" was still cancelled).
+ */
+export function isKnownResultCode(resultCode: string): boolean {
+  return Object.hasOwn(SENTENCES, String(resultCode).trim());
+}
 
 export const GENERIC_FAILURE = 'M-Pesa did not complete the payment. Please try again.';
 

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { Result } from '../core/result.js';
+import type { Result } from './daraja-protocol.js';
 
 /** A synchronous Daraja answer: the HTTP status and the JSON body, ready for `res.status().json()`. */
 export interface DarajaAnswer {
@@ -16,6 +16,9 @@ export interface DarajaFailure {
 
 /** A request that passed Daraja's checks, or the failure Daraja would answer with. */
 export type Checked<T> = Result<T, DarajaFailure>;
+
+/** The start of every warning about something the simulator let through that Daraja might not. */
+export const MAY_REFUSE = 'the real Daraja may refuse this:';
 
 const hex = (bytes: number) => randomBytes(bytes).toString('hex');
 
@@ -58,4 +61,5 @@ export const FAILURES = {
   },
   stillProcessing: { status: 500, errorCode: '500.001.1001', errorMessage: 'The transaction is being processed' },
   internalError: { status: 500, errorCode: '500.003.1001', errorMessage: 'Internal Server Error' },
+  spikeArrest: { status: 500, errorCode: '500.003.02', errorMessage: 'Spike Arrest Violation' },
 } as const satisfies Record<string, DarajaFailure>;

@@ -1,6 +1,5 @@
-import { parseDarajaTimestamp } from '../core/time.js';
-import { MAX_ACCOUNT_REFERENCE, MAX_AMOUNT, MAX_TRANSACTION_DESC, MIN_AMOUNT } from '../daraja/constants.js';
-import { FAILURES, invalidField, type Checked, type DarajaFailure } from './daraja-answers.js';
+import { FAILURES, MAY_REFUSE, invalidField, type Checked, type DarajaFailure } from './daraja-answers.js';
+import { MAX_ACCOUNT_REFERENCE, MAX_AMOUNT, MAX_TRANSACTION_DESC, MIN_AMOUNT, parseDarajaTimestamp } from './daraja-protocol.js';
 
 export const TRANSACTION_TYPES = ['CustomerPayBillOnline', 'CustomerBuyGoodsOnline'] as const;
 export type TransactionType = (typeof TRANSACTION_TYPES)[number];
@@ -17,11 +16,14 @@ export interface CheckedStkPush {
   callbackUrl: string;
   accountReference: string;
   transactionDesc: string;
+  /** What was let through that the real Daraja may refuse (each starts with MAY_REFUSE); empty in strict mode. */
+  warnings: string[];
 }
 
 export interface StkQueryRequest {
   businessShortCode: string;
   checkoutRequestId: string;
+  warnings: string[];
 }
 
 /** What the checks compare against: the simulator's passkey, accepted shortcodes and clock. */
@@ -29,9 +31,19 @@ export interface CheckContext {
   passkey: string;
   shortcodes?: readonly string[];
   now: Date;
+  /**
+   * Refuse what the real Daraja may refuse, instead of letting it through with a warning: a Timestamp that is not
+   * Nairobi time, a TransactionDesc over 13 characters, a TransactionType with stray spaces. Nobody has reported the
+   * real Daraja refusing these, and popular clients send them, so the default lets them through.
+   */
+  strict: boolean;
 }
 
-/** Daraja refuses a Timestamp far from its own clock; the exact window is not published, five minutes is generous. */
+/**
+ * How far from Nairobi time a Timestamp may be before the simulator warns (or, strict, refuses). Safaricom publishes
+ * no window; "Invalid Timestamp" reports are mostly UTC clocks, three hours behind, yet Safaricom's own Node library
+ * sends UTC and is used in production, so nothing certain is known.
+ */
 const TIMESTAMP_SKEW_MS = 5 * 60 * 1000;
 const PHONE = /^254[71]\d{8}$/;
 
@@ -68,10 +80,21 @@ function callbackUrl(value: unknown): string | undefined {
   }
 }
 
-function timestamp(value: unknown, now: Date): string | undefined {
+const UTC_OFFSET_MS = 3 * 60 * 60 * 1000;
+
+/** A well-formed Timestamp, and a warning when it is not within five minutes of Nairobi time. */
+function timestamp(value: unknown, now: Date): { value: string; warning?: string } | undefined {
   const s = digits(value, /^\d{14}$/);
   const at = s === undefined ? undefined : parseDarajaTimestamp(s);
-  return at !== undefined && Math.abs(at.getTime() - now.getTime()) <= TIMESTAMP_SKEW_MS ? s : undefined;
+  if (s === undefined || at === undefined) return undefined;
+  const off = at.getTime() - now.getTime();
+  if (Math.abs(off) <= TIMESTAMP_SKEW_MS) return { value: s };
+  const utc = Math.abs(off + UTC_OFFSET_MS) <= TIMESTAMP_SKEW_MS;
+  const minutes = Math.round(Math.abs(off) / 60_000);
+  return {
+    value: s,
+    warning: `${MAY_REFUSE} Timestamp ${s} is ${minutes} minutes ${off < 0 ? 'behind' : 'ahead of'} Nairobi time (UTC+3)${utc ? '; it looks like UTC' : ''}.`,
+  };
 }
 
 function fieldsOf(body: unknown): Fields {
@@ -82,6 +105,7 @@ interface Signed {
   businessShortCode: string;
   password: string;
   timestamp: string;
+  warnings: string[];
 }
 
 /** The three fields push and query both lead with: BusinessShortCode, Password and Timestamp, well formed. */
@@ -91,8 +115,17 @@ function checkSigned(f: Fields, ctx: CheckContext): Checked<Signed> {
   const password = f.Password;
   if (typeof password !== 'string' || password === '') return { ok: false, error: invalidField('Password') };
   const ts = timestamp(f.Timestamp, ctx.now);
-  if (ts === undefined) return { ok: false, error: invalidField('Timestamp') };
-  return { ok: true, value: { businessShortCode, password, timestamp: ts } };
+  if (ts === undefined || (ts.warning && ctx.strict)) return { ok: false, error: invalidField('Timestamp') };
+  return { ok: true, value: { businessShortCode, password, timestamp: ts.value, warnings: ts.warning ? [ts.warning] : [] } };
+}
+
+/** One of Daraja's two TransactionTypes; stray spaces around it are let through with a warning unless strict. */
+function transactionType(value: unknown, ctx: CheckContext, warnings: string[]): TransactionType | undefined {
+  const exact = TRANSACTION_TYPES.find((t) => t === value);
+  if (exact !== undefined || ctx.strict || typeof value !== 'string') return exact;
+  const trimmed = TRANSACTION_TYPES.find((t) => t === value.trim());
+  if (trimmed !== undefined) warnings.push(`${MAY_REFUSE} TransactionType ${JSON.stringify(value)} has stray spaces.`);
+  return trimmed;
 }
 
 /**
@@ -112,9 +145,9 @@ export function checkStkPush(body: unknown, ctx: CheckContext): Checked<CheckedS
 
   const signed = checkSigned(f, ctx);
   if (!signed.ok) return signed;
-  const { businessShortCode, timestamp: ts } = signed.value;
-  const transactionType = TRANSACTION_TYPES.find((t) => t === f.TransactionType);
-  if (transactionType === undefined) return fail('TransactionType');
+  const { businessShortCode, timestamp: ts, warnings } = signed.value;
+  const type = transactionType(f.TransactionType, ctx, warnings);
+  if (type === undefined) return fail('TransactionType');
   const amt = amount(f.Amount);
   if (amt === undefined) return fail('Amount');
   const partyA = phone(f.PartyA);
@@ -129,17 +162,21 @@ export function checkStkPush(body: unknown, ctx: CheckContext): Checked<CheckedS
   if (accountReference === undefined || accountReference === '' || accountReference.length > MAX_ACCOUNT_REFERENCE) {
     return fail('AccountReference');
   }
-  // TransactionDesc is the one optional field.
+  // TransactionDesc is the one optional field. Clients send longer ones (Safaricom's own Node library: 20 characters).
   const transactionDesc = f.TransactionDesc === undefined ? '' : text(f.TransactionDesc);
-  if (transactionDesc === undefined || transactionDesc.length > MAX_TRANSACTION_DESC) return fail('TransactionDesc');
+  if (transactionDesc === undefined) return fail('TransactionDesc');
+  if (transactionDesc.length > MAX_TRANSACTION_DESC) {
+    if (ctx.strict) return fail('TransactionDesc');
+    warnings.push(`${MAY_REFUSE} TransactionDesc is ${transactionDesc.length} characters; Daraja documents at most ${MAX_TRANSACTION_DESC}.`);
+  }
 
   const failure = checkCredentials(signed.value, ctx);
   if (failure) return { ok: false, error: failure };
   return {
     ok: true,
     value: {
-      businessShortCode, timestamp: ts, transactionType, amount: amt, partyA, partyB, phoneNumber,
-      callbackUrl: url, accountReference, transactionDesc,
+      businessShortCode, timestamp: ts, transactionType: type, amount: amt, partyA, partyB, phoneNumber,
+      callbackUrl: url, accountReference, transactionDesc, warnings,
     },
   };
 }
@@ -156,5 +193,5 @@ export function checkStkQuery(body: unknown, ctx: CheckContext): Checked<StkQuer
 
   const failure = checkCredentials(signed.value, ctx);
   if (failure) return { ok: false, error: failure };
-  return { ok: true, value: { businessShortCode: signed.value.businessShortCode, checkoutRequestId } };
+  return { ok: true, value: { businessShortCode: signed.value.businessShortCode, checkoutRequestId, warnings: signed.value.warnings } };
 }

@@ -1,22 +1,24 @@
+// The simulator's entry point, for Tikiti and for any other Node app: nothing here imports outside src/simulator (a
+// test holds it to that). The router renders views/simulator/ and serves public/simulator/, which go with it.
 import type { Router } from 'express';
-import { silentLogger, type Logger } from '../core/logger.js';
-import { SANDBOX_PASSKEY } from '../daraja/constants.js';
+import { SANDBOX_PASSKEY, silentLogger, type SimulatorLogger } from './daraja-protocol.js';
 import { SimulatorService } from './simulator.service.js';
 import { createSimulatorRouter } from './simulator.routes.js';
 import type { SimulatorPrompt } from './simulator.state.js';
 
 export type { SimulatorPrompt } from './simulator.state.js';
 export { CORRECT_PIN } from './simulator.service.js';
-export { TEST_NUMBERS } from './test-numbers.js';
+export { TEST_NUMBERS, RESULT_DESC, type ResultCode } from './test-numbers.js';
+export { MAY_REFUSE } from './daraja-answers.js';
 
-export { SANDBOX_PASSKEY };
+export { SANDBOX_PASSKEY, type SimulatorLogger };
 
 export interface SimulatorOptions {
   /** Checks every Password; the public sandbox passkey by default. */
   passkey?: string;
   /** Accepted BusinessShortCodes ("Merchant does not exist" otherwise); any 5–7 digits by default. */
   shortcodes?: string[];
-  /** When either is set the token endpoint checks Basic credentials; otherwise any or none are accepted. */
+  /** When either is set the token endpoint checks the Basic credentials; otherwise any pair is accepted (none is not). */
   consumerKey?: string;
   consumerSecret?: string;
   /** Each token request invalidates the previous token for the same credentials, as Daraja's FAQ says. Default true. */
@@ -25,6 +27,24 @@ export interface SimulatorOptions {
   mode: 'manual' | 'auto';
   /** Time before the customer acts, in auto mode and for the test numbers. */
   delayMs: number;
+  /** How long a prompt nobody answers waits before it times out with ResultCode 1037. Default 60. */
+  promptSeconds?: number;
+  /**
+   * Refuse, as the real Daraja may, what is otherwise let through with a warning: a Timestamp that is not Nairobi
+   * time, a TransactionDesc over 13 characters, a TransactionType with stray spaces. Default false.
+   */
+  strict?: boolean;
+  /**
+   * The only origins (scheme://host:port) a CallBackURL may have; a push naming another is refused as an invalid
+   * CallBackURL. The simulator mounted in an app gives its own address, so nobody can make it post elsewhere.
+   * Default: any URL.
+   */
+  callbackOrigins?: string[];
+  /**
+   * A file where prompts and tokens are kept, so that a restart strands nothing: prompts come back with their timers,
+   * and callbacks not yet delivered are sent to their CallBackURL. Default: memory only.
+   */
+  statePath?: string;
   /** Delay before answering every Daraja call (token, push, query), for benchmarks. Default 0. */
   responseDelayMs?: number;
   /** The name on the prompt; 'TIKITI' by default. */
@@ -35,7 +55,8 @@ export interface SimulatorOptions {
   callbackRetry?: { attempts: number; baseDelayMs: number };
   /** How long the 254700000008 push is held unanswered, default 60000, or until the client disconnects. */
   holdMs?: number;
-  logger?: Logger;
+  /** pino, or anything with its shape. */
+  logger?: SimulatorLogger;
   now?: () => Date;
 }
 
@@ -67,6 +88,10 @@ export function createSimulator(opts: SimulatorOptions): Simulator {
     invalidatePreviousTokens: opts.invalidatePreviousTokens ?? true,
     mode: opts.mode,
     delayMs: nonNegative('delayMs', opts.delayMs),
+    promptSeconds: nonNegative('promptSeconds', opts.promptSeconds ?? 60),
+    strict: opts.strict ?? false,
+    ...(opts.callbackOrigins ? { callbackOrigins: opts.callbackOrigins.map((o) => new URL(o).origin) } : {}),
+    ...(opts.statePath ? { statePath: opts.statePath } : {}),
     responseDelayMs: nonNegative('responseDelayMs', opts.responseDelayMs ?? 0),
     merchantName: opts.merchantName ?? 'TIKITI',
     maxEntries,

@@ -20,14 +20,22 @@ export interface PromptView {
   tone?: 'ok' | 'fail';
   mpesaReceiptNumber?: string;
   callback?: string;
+  /** What the push carried that the real Daraja may refuse. */
+  warnings: string[];
 }
 
 const OUTCOME: Record<ResultCode, string> = {
-  0: 'Paid',
-  1: 'Insufficient balance',
-  1032: 'Cancelled',
-  1037: 'Timed out',
-  2001: 'Wrong PIN',
+  '0': 'Paid',
+  '1': 'Insufficient balance',
+  '17': 'Same amount within two minutes',
+  '1001': 'Subscriber busy',
+  '1019': 'Expired',
+  '1025': 'Prompt not sent',
+  '1032': 'Cancelled',
+  '1037': 'Timed out',
+  '2001': 'Wrong PIN',
+  '2028': 'Not permitted for this shortcode',
+  SFC_IC0003: 'Operator does not exist',
 };
 
 const money = new Intl.NumberFormat('en-KE', { maximumFractionDigits: 0 });
@@ -53,7 +61,7 @@ function callbackText(p: SimulatorPrompt): string | undefined {
 
 export function presentPrompt(
   p: SimulatorPrompt,
-  ctx: { merchantName: string; delayMs: number; isTestNumber: boolean },
+  ctx: { merchantName: string; delayMs: number; promptSeconds: number; isTestNumber: boolean },
 ): PromptView {
   const seconds = ctx.delayMs / 1000;
   const summary = `KES ${money.format(p.amount)} to ${ctx.merchantName}`;
@@ -67,12 +75,13 @@ export function presentPrompt(
     receivedAt: clock.format(p.createdAt),
     autoNote: p.automatic
       ? `Answers by itself after ${seconds} s${ctx.isTestNumber ? ' (test number)' : ' (auto mode)'}`
-      : undefined,
+      : `Times out by itself after ${ctx.promptSeconds} s if nobody answers`,
     status: p.status,
     resultCode: p.resultCode,
     outcome: p.resultCode === undefined ? undefined : OUTCOME[p.resultCode],
-    tone: p.resultCode === undefined ? undefined : p.resultCode === 0 ? 'ok' : 'fail',
+    tone: p.resultCode === undefined ? undefined : p.resultCode === '0' ? 'ok' : 'fail',
     mpesaReceiptNumber: p.mpesaReceiptNumber,
     callback: callbackText(p),
+    warnings: p.warnings,
   };
 }

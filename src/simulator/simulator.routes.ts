@@ -1,8 +1,8 @@
 import { fileURLToPath } from 'node:url';
 import ejs from 'ejs';
 import express, { type ErrorRequestHandler, type RequestHandler, type Response, type Router } from 'express';
-import { PATHS } from '../daraja/constants.js';
 import { FAILURES, errorAnswer, type DarajaAnswer } from './daraja-answers.js';
+import { PATHS } from './daraja-protocol.js';
 import { presentPrompt, type PromptView } from './phone.presenter.js';
 import type { PhoneAction, SimulatorService } from './simulator.service.js';
 import type { SimulatorPrompt } from './simulator.state.js';
@@ -22,12 +22,12 @@ function send(res: Response, answer: DarajaAnswer): void {
 /** The Daraja look-alike endpoints and the phone page; mount it at /simulator (or at / to stand in for Daraja). */
 export function createSimulatorRouter(service: SimulatorService): Router {
   const router = express.Router();
-  const { logger, merchantName, delayMs, mode, responseDelayMs } = service.settings;
+  const { logger, merchantName, delayMs, promptSeconds, mode, responseDelayMs } = service.settings;
   const json = express.json();
   const form = express.urlencoded({ extended: false });
 
   const present = (p: SimulatorPrompt): PromptView =>
-    presentPrompt(p, { merchantName, delayMs, isTestNumber: TEST_NUMBERS.has(p.phoneNumber) });
+    presentPrompt(p, { merchantName, delayMs, promptSeconds, isTestNumber: TEST_NUMBERS.has(p.phoneNumber) });
   const render = (view: string, data: Record<string, unknown>) => ejs.renderFile(`${VIEWS_DIR}${view}.ejs`, data);
 
   router.use('/assets', express.static(PUBLIC_DIR, { index: false }));

@@ -1,13 +1,13 @@
-import { randomInt } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Logger } from '../core/logger.js';
-import { darajaTimestamp } from '../core/time.js';
-import { maskPhone } from '../daraja/phone.js';
-import { deliverCallback, type CallbackRetry } from './callback-sender.js';
+import type { CallbackRetry } from './callback-sender.js';
 import { FAILURES, darajaRequestId, errorAnswer, invalidField, type DarajaAnswer } from './daraja-answers.js';
+import { darajaTimestamp, maskPhone, type SimulatorLogger } from './daraja-protocol.js';
 import { checkStkPush, checkStkQuery, type CheckContext } from './daraja-requests.js';
-import { IssuedTokens, PromptStore, TOKEN_LIFETIME_SECONDS, type SimulatorPrompt } from './simulator.state.js';
+import { originOf, receiptNumber, sendCallbacks } from './prompt-callbacks.js';
+import { SimulatorJournal } from './simulator.journal.js';
+import { IssuedTokens, PromptStore, type SimulatorPrompt } from './simulator.state.js';
 import { RESULT_DESC, TEST_NUMBERS, type ResultCode } from './test-numbers.js';
+import { hasValidToken, issueToken } from './token-endpoint.js';
 
 /** Every option resolved to a value; `createSimulator` fills the defaults. */
 export interface SimulatorSettings {
@@ -18,12 +18,19 @@ export interface SimulatorSettings {
   invalidatePreviousTokens: boolean;
   mode: 'manual' | 'auto';
   delayMs: number;
+  /** How long a prompt nobody answers waits before it times out (1037). */
+  promptSeconds: number;
+  strict: boolean;
+  /** When set, the only origins a CallBackURL may have; a push naming another is refused. */
+  callbackOrigins?: readonly string[];
+  /** Where prompts and tokens are kept across restarts; in memory only when unset. */
+  statePath?: string;
   responseDelayMs: number;
   merchantName: string;
   maxEntries: number;
   callbackRetry: CallbackRetry;
   holdMs: number;
-  logger: Logger;
+  logger: SimulatorLogger;
   now: () => Date;
 }
 
@@ -34,61 +41,10 @@ export const CORRECT_PIN = '1234';
 
 const ACCEPTED = 'Success. Request accepted for processing';
 
-type BasicAuth = { kind: 'none' } | { kind: 'other' } | { kind: 'garbled' } | { kind: 'basic'; user: string; pass: string };
-
-function parseBasic(header: string | undefined): BasicAuth {
-  if (header === undefined || header.trim() === '') return { kind: 'none' };
-  const m = /^Basic\s+(\S+)$/i.exec(header.trim());
-  if (!m?.[1]) return { kind: 'other' };
-  const decoded = Buffer.from(m[1], 'base64').toString('utf8');
-  const colon = decoded.indexOf(':');
-  if (colon < 0) return { kind: 'garbled' };
-  return { kind: 'basic', user: decoded.slice(0, colon), pass: decoded.slice(colon + 1) };
-}
-
-const ALPHANUMERIC = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
-
-/** Ten upper-case letters and digits, starting with a letter like real receipts (TEE2QR5JMI). */
-function receiptNumber(): string {
-  let s = ALPHANUMERIC.charAt(randomInt(26));
-  while (s.length < 10) s += ALPHANUMERIC.charAt(randomInt(ALPHANUMERIC.length));
-  return s;
-}
-
-/** The body Safaricom POSTs to the CallBackURL, in Daraja's exact shape. */
-export function callbackBody(p: SimulatorPrompt): Record<string, unknown> {
-  const stkCallback: Record<string, unknown> = {
-    MerchantRequestID: p.merchantRequestId,
-    CheckoutRequestID: p.checkoutRequestId,
-    ResultCode: p.resultCode,
-    ResultDesc: p.resultDesc,
-  };
-  if (p.resultCode === 0) {
-    stkCallback.CallbackMetadata = {
-      Item: [
-        { Name: 'Amount', Value: p.amount },
-        { Name: 'MpesaReceiptNumber', Value: p.mpesaReceiptNumber },
-        { Name: 'Balance' },
-        { Name: 'TransactionDate', Value: p.transactionDate },
-        { Name: 'PhoneNumber', Value: Number(p.phoneNumber) },
-      ],
-    };
-  }
-  return { Body: { stkCallback } };
-}
-
-/** The callback URL's path carries the app's secret token: logs get the origin only. */
-function originOf(url: string): string {
-  try {
-    return new URL(url).origin;
-  } catch {
-    return '(invalid url)';
-  }
-}
-
 /**
  * The simulator's rules: tokens, push and query checks, prompts and their outcomes, callback delivery, and every
- * timer, so that `close()` can stop them all.
+ * timer, so that `close()` can stop them all. With a state path, every change is written down and a new service on
+ * the same path takes up where the last one stopped: prompts, their timers, callbacks not yet delivered, tokens.
  */
 export class SimulatorService {
   private readonly store: PromptStore;
@@ -102,32 +58,24 @@ export class SimulatorService {
   private sequence = 0;
 
   constructor(readonly settings: SimulatorSettings) {
-    this.store = new PromptStore(settings.maxEntries, (p) => this.cancelPromptTimer(p.checkoutRequestId));
-    this.tokens = new IssuedTokens(settings.maxEntries, settings.invalidatePreviousTokens);
+    const journal = settings.statePath ? new SimulatorJournal(settings.statePath, settings.logger) : undefined;
+    this.store = new PromptStore(settings.maxEntries, (p) => this.cancelPromptTimer(p.checkoutRequestId), journal);
+    this.tokens = new IssuedTokens(settings.maxEntries, settings.invalidatePreviousTokens, journal);
+    if (journal) this.restore(journal);
   }
 
   get closed(): boolean {
     return this.shutdown.signal.aborted;
   }
 
-  /** GET /oauth/v1/generate: a token for valid Basic credentials and grant_type=client_credentials. */
+  /** GET /oauth/v1/generate: a token for Basic credentials and grant_type=client_credentials. */
   issueToken(authorization: string | undefined, grantType: unknown): DarajaAnswer {
-    const auth = parseBasic(authorization);
-    const { consumerKey, consumerSecret } = this.settings;
-    const checkCredentials = consumerKey !== undefined || consumerSecret !== undefined;
-    if (auth.kind === 'other') return errorAnswer(FAILURES.invalidAuthentication);
-    if (checkCredentials && (auth.kind !== 'basic' || auth.user !== consumerKey || auth.pass !== consumerSecret)) {
-      return errorAnswer(FAILURES.invalidAuthentication);
-    }
-    if (grantType !== 'client_credentials') return errorAnswer(FAILURES.invalidGrantType);
-    const token = this.tokens.issue(auth.kind === 'basic' ? auth.user : '', this.settings.now());
-    return { status: 200, body: { access_token: token, expires_in: String(TOKEN_LIFETIME_SECONDS) } };
+    return issueToken(this.tokens, this.settings, authorization, grantType, this.settings.now());
   }
 
   /** Whether an Authorization header carries a live Bearer token. */
   hasValidToken(authorization: string | undefined): boolean {
-    const m = /^Bearer\s+(\S+)$/i.exec(authorization?.trim() ?? '');
-    return m?.[1] !== undefined && this.tokens.isValid(m[1], this.settings.now());
+    return hasValidToken(this.tokens, authorization, this.settings.now());
   }
 
   /**
@@ -138,11 +86,19 @@ export class SimulatorService {
     const checked = checkStkPush(body, this.checkContext());
     if (!checked.ok) return { answer: errorAnswer(checked.error), hold: false };
     const req = checked.value;
+    if (!this.callbackAllowed(req.callbackUrl)) {
+      this.settings.logger.warn({ receiver: originOf(req.callbackUrl), allowed: this.settings.callbackOrigins },
+        'simulator: push refused: this simulator posts callbacks only to the app it belongs to (PUBLIC_BASE_URL, or SIMULATOR_CALLBACK_ORIGINS)');
+      return { answer: errorAnswer(invalidField('CallBackURL')), hold: false };
+    }
     const scenario = TEST_NUMBERS.get(req.phoneNumber);
-    if (scenario?.refuse) return { answer: errorAnswer(FAILURES.subscriberLocked), hold: false };
+    if (scenario?.refuse) return { answer: errorAnswer(FAILURES[scenario.refuse]), hold: false };
 
     const now = this.settings.now();
-    const outcome: ResultCode | undefined = scenario?.result ?? (this.settings.mode === 'auto' ? 0 : undefined);
+    const outcome: ResultCode | undefined = scenario?.result ?? (this.settings.mode === 'auto' ? '0' : undefined);
+    const due = outcome !== undefined
+      ? { at: new Date(now.getTime() + this.settings.delayMs), resultCode: outcome }
+      : { at: new Date(now.getTime() + this.settings.promptSeconds * 1000), resultCode: '1037' as const };
     const prompt: SimulatorPrompt = {
       checkoutRequestId: this.newCheckoutRequestId(now, req.phoneNumber),
       merchantRequestId: darajaRequestId(),
@@ -156,17 +112,16 @@ export class SimulatorService {
       callbackUrl: req.callbackUrl,
       createdAt: now,
       automatic: outcome !== undefined,
+      due,
+      warnings: req.warnings,
       status: 'pending',
       callback: { planned: scenario?.callbacks ?? 1, delivered: 0, attempts: 0, state: 'none' },
     };
     this.store.add(prompt);
-    if (outcome !== undefined) {
-      this.promptTimers.set(prompt.checkoutRequestId, this.later(this.settings.delayMs, () => this.finish(prompt, outcome)));
-    }
-    this.settings.logger.info(
-      { checkoutRequestId: prompt.checkoutRequestId, phone: maskPhone(prompt.phoneNumber), amount: prompt.amount, automatic: prompt.automatic },
-      'simulator: STK push accepted',
-    );
+    this.schedule(prompt);
+    const log = { checkoutRequestId: prompt.checkoutRequestId, phone: maskPhone(prompt.phoneNumber), amount: prompt.amount, automatic: prompt.automatic };
+    this.settings.logger.info(log, 'simulator: STK push accepted');
+    this.warn(prompt.checkoutRequestId, req.warnings);
     return {
       answer: {
         status: 200,
@@ -188,6 +143,14 @@ export class SimulatorService {
     if (!checked.ok) return errorAnswer(checked.error);
     const prompt = this.store.get(checked.value.checkoutRequestId);
     if (!prompt) return errorAnswer(invalidField('CheckoutRequestID'));
+    const fresh = checked.value.warnings.filter((w) => !prompt.warnings.includes(w));
+    if (fresh.length > 0) {
+      prompt.warnings.push(...fresh);
+      this.store.touch(prompt);
+      this.warn(prompt.checkoutRequestId, fresh);
+    }
+    const refused = TEST_NUMBERS.get(prompt.phoneNumber)?.refuseQueries;
+    if (refused) return errorAnswer(FAILURES[refused]);
     if (prompt.status === 'pending') return errorAnswer(FAILURES.stillProcessing);
     return {
       status: 200,
@@ -197,7 +160,7 @@ export class SimulatorService {
         ResponseDescription: 'The service request has been accepted successsfully',
         MerchantRequestID: prompt.merchantRequestId,
         CheckoutRequestID: prompt.checkoutRequestId,
-        ResultCode: String(prompt.resultCode),
+        ResultCode: prompt.resultCode,
         ResultDesc: prompt.resultDesc,
       },
     };
@@ -207,7 +170,7 @@ export class SimulatorService {
   answer(checkoutRequestId: string, action: PhoneAction, pin?: string): SimulatorPrompt | undefined {
     const prompt = this.store.get(checkoutRequestId);
     if (!prompt || prompt.status !== 'pending') return undefined;
-    const code: ResultCode = action === 'cancel' ? 1032 : action === 'timeout' ? 1037 : pin === CORRECT_PIN ? 0 : 2001;
+    const code: ResultCode = action === 'cancel' ? '1032' : action === 'timeout' ? '1037' : pin === CORRECT_PIN ? '0' : '2001';
     this.finish(prompt, code);
     return prompt;
   }
@@ -219,7 +182,7 @@ export class SimulatorService {
 
   /** A copy of every prompt in memory, for tests. */
   snapshot(): SimulatorPrompt[] {
-    return this.store.all().map((p) => ({ ...p, callback: { ...p.callback } }));
+    return this.store.all().map((p) => ({ ...p, warnings: [...p.warnings], callback: { ...p.callback } }));
   }
 
   /** Waits `ms` (the benchmark's response delay); rejects once the simulator closes. */
@@ -259,8 +222,45 @@ export class SimulatorService {
     await Promise.allSettled([...this.deliveries]);
   }
 
+  /** Takes back what the journal kept: prompts and tokens, then the timers and callbacks they were waiting for. */
+  private restore(journal: SimulatorJournal): void {
+    const saved = journal.load();
+    for (const k of saved.tokens) this.tokens.restore(k);
+    for (const p of saved.prompts) this.store.restore(p);
+    this.store.reorderFinished();
+    journal.attach({
+      snapshot: () => ({ prompts: this.store.all(), tokens: this.tokens.all() }),
+      size: () => this.store.size + this.tokens.size,
+    });
+    let resumed = 0;
+    for (const p of this.store.all()) {
+      if (p.status === 'pending') this.schedule(p);
+      else if (p.callback.delivered < p.callback.planned && p.callback.state !== 'failed') this.deliver(p);
+      else continue;
+      resumed++;
+    }
+    if (saved.prompts.length > 0) {
+      this.settings.logger.info({ prompts: saved.prompts.length, resumed }, 'simulator: prompts restored from its saved state');
+    }
+  }
+
+  private warn(checkoutRequestId: string, warnings: readonly string[]): void {
+    if (warnings.length > 0) this.settings.logger.warn({ checkoutRequestId, warnings }, `simulator: ${warnings.join(' ')}`);
+  }
+
+  private callbackAllowed(url: string): boolean {
+    const allowed = this.settings.callbackOrigins;
+    return allowed === undefined || allowed.includes(originOf(url));
+  }
+
   private checkContext(): CheckContext {
-    return { passkey: this.settings.passkey, shortcodes: this.settings.shortcodes, now: this.settings.now() };
+    return { passkey: this.settings.passkey, shortcodes: this.settings.shortcodes, now: this.settings.now(), strict: this.settings.strict };
+  }
+
+  /** Arms the timer that answers a pending prompt by itself (late ones at once, after a restart). */
+  private schedule(prompt: SimulatorPrompt): void {
+    const ms = Math.max(0, prompt.due.at.getTime() - this.settings.now().getTime());
+    this.promptTimers.set(prompt.checkoutRequestId, this.later(ms, () => this.finish(prompt, prompt.due.resultCode)));
   }
 
   /** A timer that close() clears; returns its cancel function. Does nothing once closed. */
@@ -303,7 +303,7 @@ export class SimulatorService {
     prompt.resultCode = code;
     prompt.resultDesc = RESULT_DESC[code];
     prompt.finishedAt = now;
-    if (code === 0) {
+    if (code === '0') {
       prompt.mpesaReceiptNumber = receiptNumber();
       prompt.transactionDate = Number(darajaTimestamp(now));
     }
@@ -312,36 +312,15 @@ export class SimulatorService {
       { checkoutRequestId: prompt.checkoutRequestId, resultCode: code, callbacks: prompt.callback.planned },
       'simulator: prompt finished',
     );
-    if (prompt.callback.planned > 0 && !this.closed) {
-      const delivery = this.sendCallbacks(prompt).finally(() => this.deliveries.delete(delivery));
-      this.deliveries.add(delivery);
-    }
+    if (prompt.callback.planned > 0) this.deliver(prompt);
   }
 
-  /** Delivers the callback `planned` times in a row (twice for 254700000006), each with its own retries. */
-  private async sendCallbacks(prompt: SimulatorPrompt): Promise<void> {
-    const body = callbackBody(prompt);
-    const { callback } = prompt;
-    const log = { checkoutRequestId: prompt.checkoutRequestId, receiver: originOf(prompt.callbackUrl) };
-    callback.state = 'sending';
-    this.store.touch();
-    for (let i = 0; i < callback.planned; i++) {
-      const result = await deliverCallback(prompt.callbackUrl, body, this.settings.callbackRetry, this.shutdown.signal, () => {
-        callback.attempts++;
-        this.store.touch();
-      });
-      if (!result.delivered) {
-        callback.state = 'failed';
-        callback.lastError = result.lastError;
-        this.store.touch();
-        this.settings.logger.warn({ ...log, attempts: result.attempts, error: result.lastError }, 'simulator: callback not delivered');
-        return;
-      }
-      callback.delivered++;
-      this.store.touch();
-    }
-    callback.state = 'delivered';
-    this.store.touch();
-    this.settings.logger.info({ ...log, deliveries: callback.delivered, attempts: callback.attempts }, 'simulator: callback delivered');
+  private deliver(prompt: SimulatorPrompt): void {
+    if (this.closed) return;
+    const delivery = sendCallbacks(prompt, {
+      retry: this.settings.callbackRetry, signal: this.shutdown.signal, logger: this.settings.logger,
+      changed: (p) => this.store.touch(p),
+    }).finally(() => this.deliveries.delete(delivery));
+    this.deliveries.add(delivery);
   }
 }

@@ -1,3 +1,7 @@
+import { randomBytes } from 'node:crypto';
+import { rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Express } from 'express';
 import { createApp } from '../../src/app.js';
 import { buildServices, type BuildOptions, type Services } from '../../src/compose.js';
@@ -26,7 +30,9 @@ export async function createTestApp(
   const database = await createTestDatabase(dialect, { migrate: false });
   const config = testConfig({ DATABASE_URL: database.url, ...env });
   const { logger, ...build } = opts;
-  const services = await buildServices(config, logger ?? silentLogger, { ...build, database });
+  // The built-in simulator's prompts go to a file of this app's own, removed with it.
+  const statePath = join(tmpdir(), `tikiti-sim-${randomBytes(6).toString('hex')}.jsonl`);
+  const services = await buildServices(config, logger ?? silentLogger, { simulatorStatePath: statePath, ...build, database });
   return {
     app: createApp(services),
     services,
@@ -35,6 +41,7 @@ export async function createTestApp(
     async close() {
       await services.stop();
       await database.drop();
+      rmSync(statePath, { force: true });
     },
   };
 }

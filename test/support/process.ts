@@ -1,4 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { request as httpRequest, type Agent, type IncomingHttpHeaders } from 'node:http';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -46,7 +49,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * short delays, and every timer is small so a test sees the reconciler work within seconds; `env` overrides any of it.
  */
 export async function spawnApp(databaseUrl: string, env: Record<string, string> = {}): Promise<AppProcess> {
-  const port = await freePort();
+  // env.PORT starts it again where it was (a restart keeps the address its callbacks were promised to).
+  const port = env.PORT ? Number(env.PORT) : await freePort();
   const baseUrl = `http://127.0.0.1:${port}`;
   let output = '';
   const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
@@ -56,6 +60,8 @@ export async function spawnApp(databaseUrl: string, env: Record<string, string> 
       HOME: process.env.HOME ?? REPO_ROOT,
       TZ: process.env.TZ ?? 'UTC',
       TIKITI_NO_DOTENV: '1',
+      // The built-in simulator's prompts, kept across a restart of the same app (same database and port), out of ./data.
+      SIMULATOR_STATE_FILE: join(tmpdir(), `tikiti-sim-${createHash('sha256').update(`${databaseUrl} ${port}`).digest('hex').slice(0, 16)}.jsonl`),
       PORT: String(port),
       PUBLIC_BASE_URL: baseUrl,
       DATABASE_URL: databaseUrl,

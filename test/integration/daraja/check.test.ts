@@ -96,6 +96,9 @@ describe('runDarajaCheck', () => {
     ['an unknown shortcode', 500, '500.001.1001', 'Merchant does not exist', /does not know shortcode 174379/],
     ['an invalid timestamp', 400, '400.002.02', 'Bad Request - Invalid Timestamp', /check the server clock/],
     ['an invalid callback URL', 400, '400.002.02', 'Bad Request - Invalid CallBackURL', /refused the callback URL/],
+    ['a busy phone', 500, '500.001.1001', 'Unable to lock subscriber, a transaction is already in process for the current subscriber', /another M-Pesa request is in progress on that phone/],
+    ['500.001.1001 for no reason known to mean the settings', 500, '500.001.1001', 'Service temporarily unavailable', /Daraja did not start the push and gave no reason known to mean the settings.*quoting the request id/],
+    ['a token refused even when fresh (401)', 401, '401.003.01', 'Invalid Access Token', /refused it for M-Pesa Express, even freshly fetched/],
   ])('when the push meets %s, then it explains what to fix and fails', async (_l, status, code, message, explanation) => {
     tokenEndpoint();
     postEndpoint(PUSH, [[status, answers.error(code, message)]]);

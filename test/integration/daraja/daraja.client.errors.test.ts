@@ -31,6 +31,8 @@ describe('push answered with Daraja\'s error envelope', () => {
     ['500.001.1001 subscriber locked', 500, '500.001.1001', 'Unable to lock subscriber, a transaction is already in process for the current subscriber', DarajaSubscriberBusyError, 'DARAJA_SUBSCRIBER_BUSY', CUSTOMER_MESSAGES.subscriberBusy],
     ['500.001.1001 Merchant does not exist', 500, '500.001.1001', 'Merchant does not exist', DarajaError, 'DARAJA_MERCHANT_SETUP', CUSTOMER_MESSAGES.merchantProblem],
     ['500.001.1001 Wrong credentials', 500, '500.001.1001', 'Wrong credentials', DarajaError, 'DARAJA_MERCHANT_SETUP', CUSTOMER_MESSAGES.merchantProblem],
+    // The same code for anything else (an outage, a reason nobody documented) is not a busy phone: try again.
+    ['500.001.1001 with another message', 500, '500.001.1001', 'Service temporarily unavailable', DarajaError, 'DARAJA_PUSH_NOT_STARTED', CUSTOMER_MESSAGES.pushNotStarted],
     ['500.003.02 spike arrest', 500, '500.003.02', 'Spike arrest violation', DarajaBusyError, 'DARAJA_BUSY', CUSTOMER_MESSAGES.darajaBusy],
     ['500.003.03 quota', 500, '500.003.03', 'Quota Violation', DarajaBusyError, 'DARAJA_BUSY', CUSTOMER_MESSAGES.darajaBusy],
     ['500.003.1001 internal error', 500, '500.003.1001', 'Internal Server Error', DarajaBusyError, 'DARAJA_BUSY', CUSTOMER_MESSAGES.darajaBusy],
@@ -43,7 +45,7 @@ describe('push answered with Daraja\'s error envelope', () => {
     expect(err).toBeInstanceOf(Klass);
     expect(err).toMatchObject({
       code, outcome: 'refused', httpStatus: status, errorCode, errorMessage, requestId: '16813-1590513-1',
-      rawBody: answers.error(errorCode, errorMessage), customerMessage, publicMessage: customerMessage,
+      rawBody: answers.error(errorCode, errorMessage), customerMessage,
     });
     expect(err.message).toContain(errorCode);
     expect(endpoint.seen).toHaveLength(1); // a push is never repeated

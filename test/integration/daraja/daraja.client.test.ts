@@ -25,7 +25,7 @@ describe('STK push request', () => {
     expect(token.seen.query[0]).toBe('/oauth/v1/generate?grant_type=client_credentials');
   });
 
-  it('when no consumer key or secret is configured, then the token request carries no Authorization header', async () => {
+  it('when no consumer key or secret is configured, then the token request carries a placeholder Basic pair (Daraja refuses none)', async () => {
     const token = tokenEndpoint();
     postEndpoint(PUSH, [[200, answers.pushAccepted()]]);
     const cfg = config();
@@ -33,7 +33,7 @@ describe('STK push request', () => {
     delete cfg.consumerSecret;
     await new DarajaClient(cfg, { now: frozen }).stkPush({ phoneNumber: PHONE, amount: 45 });
     expect(token.seen.calls).toBe(1);
-    expect(token.seen.authorization[0]).toBeUndefined();
+    expect(token.seen.authorization[0]).toBe(`Basic ${Buffer.from('no-consumer-key:no-consumer-secret').toString('base64')}`);
   });
 
   it('when a push is sent, then the body has exactly Daraja\'s fields, numbers as JSON numbers, and a Bearer token', async () => {
@@ -254,6 +254,52 @@ describe('404.001.03 Invalid Access Token', () => {
   });
 });
 
+describe('a token refused in another form than 404.001.03', () => {
+  // token-1 is refused; the forms an emulator restart, Apigee or a gateway in front of Daraja answer with.
+  const forms: [string, [number, unknown]][] = [
+    ['401 with no body (an emulator that forgot its tokens)', [401, '']],
+    ['401 with Daraja\'s envelope', [401, answers.error('401.003.01', 'Error Occurred - Invalid Access Token - token-1')]],
+    ['403 with an HTML page', [403, '<html><body>Forbidden</body></html>']],
+    ['400 with an Apigee fault about the token', [400, { fault: { faultstring: 'Invalid access token', detail: { errorcode: 'oauth.v2.InvalidAccessToken' } } }]],
+    ['500 with an Apigee fault: access token expired', [500, { fault: { faultstring: 'Access Token expired', detail: { errorcode: 'keymanagement.service.access_token_expired' } } }]],
+  ];
+
+  it.each(forms)('when a push is answered %s, then the token is dropped, a new one fetched once, and the push sent once more', async (_label, refusal) => {
+    const token = tokenEndpoint();
+    const push = postEndpoint(PUSH, [refusal, [200, answers.pushAccepted('ws_CO_SECOND')]]);
+    const accepted = await new DarajaClient(config(), { now: frozen }).stkPush({ phoneNumber: PHONE, amount: 45 });
+    expect(accepted.checkoutRequestId).toBe('ws_CO_SECOND');
+    expect(token.seen.calls).toBe(2);
+    expect(push.seen.map((x) => x.authorization)).toStrictEqual(['Bearer token-1', 'Bearer token-2']);
+  });
+
+  it.each(forms)('when a query is answered %s, then it is repeated once with a new token', async (_label, refusal) => {
+    const token = tokenEndpoint();
+    const query = postEndpoint(QUERY, [refusal, [200, answers.query('0', 'The service request is processed successfully.')]]);
+    expect((await new DarajaClient(config(), { now: frozen }).stkQuery('ws_CO_1')).state).toBe('paid');
+    expect(token.seen.calls).toBe(2);
+    expect(query.seen).toHaveLength(2);
+  });
+
+  it('when the fresh token is refused too, then it stops after two sends with an auth error, and the echoed token is cut out', async () => {
+    tokenEndpoint();
+    const push = postEndpoint(PUSH, [(n) => [401, answers.error('401.003.01', `Error Occurred - Invalid Access Token - token-${n}`)]]);
+    const err = await new DarajaClient(config(), { now: frozen }).stkPush({ phoneNumber: PHONE, amount: 45 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DarajaAuthError);
+    expect(err).toMatchObject({ outcome: 'refused', httpStatus: 401, errorMessage: 'Error Occurred - Invalid Access Token - [redacted]' });
+    expect(JSON.stringify(err) + String((err as Error).message)).not.toContain('token-2');
+    expect(push.seen).toHaveLength(2);
+  });
+
+  it('when a push is refused for another reason (400.002.02), then nothing is repeated and no token fetched again', async () => {
+    const token = tokenEndpoint();
+    const push = postEndpoint(PUSH, [[400, answers.error('400.002.02', 'Bad Request - Invalid PhoneNumber')]]);
+    await new DarajaClient(config(), { now: frozen }).stkPush({ phoneNumber: PHONE, amount: 45 }).catch(() => undefined);
+    expect(push.seen).toHaveLength(1);
+    expect(token.seen.calls).toBe(1);
+  });
+});
+
 describe('STK query', () => {
   it('when a query is sent, then the body has BusinessShortCode as a number, Password, Nairobi Timestamp and CheckoutRequestID', async () => {
     tokenEndpoint();
@@ -280,6 +326,18 @@ describe('STK query', () => {
     tokenEndpoint();
     const desc = 'state' in expected && expected.state !== 'processing' ? (expected as { resultDesc: string }).resultDesc : 'The transaction is still under processing';
     postEndpoint(QUERY, [[200, answers.query(code, desc)]]);
+    expect(await new DarajaClient(config(), { now: frozen }).stkQuery('ws_CO_1')).toStrictEqual(expected);
+  });
+
+  it.each([
+    ['200, "9999", "The transaction is being processed" (an emulator)', 200, answers.query('9999', 'The transaction is being processed'), { state: 'processing' }],
+    ['200, "4999", "The transaction is still under processing"', 200, answers.query('4999', 'The transaction is still under processing'), { state: 'processing' }],
+    ['200 with the 500.001.1001 "being processed" envelope', 200, answers.error('500.001.1001', 'The transaction is being processed'), { state: 'processing' }],
+    ['200, "1032" with a ResultDesc that says "being processed" (a known code is final)', 200, answers.query('1032', 'Request cancelled: being processed'), { state: 'failed', resultCode: '1032', resultDesc: 'Request cancelled: being processed' }],
+    ['200, "9999", "System error" (unknown code, no processing words)', 200, answers.query('9999', 'System error'), { state: 'failed', resultCode: '9999', resultDesc: 'System error' }],
+  ])('when the query answers %s, then the result is %j', async (_label, status, body, expected) => {
+    tokenEndpoint();
+    postEndpoint(QUERY, [[status, body]]);
     expect(await new DarajaClient(config(), { now: frozen }).stkQuery('ws_CO_1')).toStrictEqual(expected);
   });
 

@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { Db } from '../../../src/core/db/database.js';
 import { createTestDatabase, type TestDatabase } from '../../support/db.js';
 import {
-  PROCESS_CALLBACK_TOKEN, REPO_ROOT, formSession, postBooking, postCallback, send, spawnApp, type AppProcess, type Sent,
+  PROCESS_CALLBACK_TOKEN, REPO_ROOT, formSession, freePort, postBooking, postCallback, send, spawnApp, type AppProcess, type Sent,
 } from '../../support/process.js';
 import { countWhere, heldDrift, makeShow, sleep, waitSettled } from './helpers.js';
 
@@ -20,6 +20,22 @@ import { countWhere, heldDrift, makeShow, sleep, waitSettled } from './helpers.j
 // instances share one token through the database (darajatoken) instead of knocking out each other's.
 
 const ACK = JSON.stringify({ ResultCode: 0, ResultDesc: 'Success' });
+
+/**
+ * A with the built-in simulator, B on A's simulator. The simulator inside an app posts callbacks to that app only,
+ * so A is told both instances' addresses (SIMULATOR_CALLBACK_ORIGINS), as a developer running two would.
+ */
+async function twins(databaseUrl: string, aEnv: Record<string, string> = {}): Promise<[AppProcess, AppProcess]> {
+  const [aPort, bPort] = [await freePort(), await freePort()];
+  const a = await spawnApp(databaseUrl, {
+    PORT: String(aPort), SIMULATOR_CALLBACK_ORIGINS: `http://127.0.0.1:${aPort},http://127.0.0.1:${bPort}`, ...aEnv,
+  });
+  const b = await spawnApp(databaseUrl, { PORT: String(bPort), DARAJA_BASE_URL: `${a.baseUrl}/simulator` });
+  return [a, b];
+}
+
+/** The Basic pair the app's client sends when no consumer key is set: the same "app" to the simulator. */
+const PLACEHOLDER_BASIC = `Basic ${Buffer.from('no-consumer-key:no-consumer-secret').toString('base64')}`;
 
 const refOf = (s: Sent) => (s.kind === 'answered' && s.status === 303 ? String(s.headers.location).replace('/tickets/', '') : undefined);
 
@@ -59,10 +75,8 @@ describe.skipIf(!process.env.TEST_MYSQL_URL)('two app processes on one MySQL dat
     databases.push(database);
     const db = database.db;
     const movieId = await makeShow(db, 10);
-    const a = await spawnApp(database.url, { SIMULATOR_DELAY_MS: '400' });
-    apps.push(a);
-    const b = await spawnApp(database.url, { DARAJA_BASE_URL: `${a.baseUrl}/simulator` });
-    apps.push(b);
+    const [a, b] = await twins(database.url, { SIMULATOR_DELAY_MS: '400' });
+    apps.push(a, b);
     const sessions = new Map([[a, await formSession(a.baseUrl, movieId)], [b, await formSession(b.baseUrl, movieId)]]);
 
     // 254708374149 pays with a callback; 254700000005 only STK Query knows about; 254700000008's push is never answered
@@ -135,10 +149,8 @@ describe.skipIf(!process.env.TEST_MYSQL_URL)('two app processes on one MySQL dat
     databases.push(database);
     const db = database.db;
     const movieId = await makeShow(db, 10);
-    const a = await spawnApp(database.url);
-    apps.push(a);
-    const b = await spawnApp(database.url, { DARAJA_BASE_URL: `${a.baseUrl}/simulator` });
-    apps.push(b);
+    const [a, b] = await twins(database.url);
+    apps.push(a, b);
     const sessions = new Map([[a, await formSession(a.baseUrl, movieId)], [b, await formSession(b.baseUrl, movieId)]]);
     const book = (app: AppProcess, name: string) =>
       postBooking(app.baseUrl, sessions.get(app)!, { movieId, customerName: name, phoneNumber: '0708374149', quantity: 1 });
@@ -146,7 +158,7 @@ describe.skipIf(!process.env.TEST_MYSQL_URL)('two app processes on one MySQL dat
     // Both instances hold the shared token before it is knocked out.
     for (const s of [await book(a, 'Warm A'), await book(b, 'Warm B')]) expect(refOf(s), JSON.stringify(s).slice(0, 300)).toBeTruthy();
     const knockOut = async () => {
-      const r = await send({ method: 'GET', url: `${a.baseUrl}/simulator/oauth/v1/generate?grant_type=client_credentials` });
+      const r = await send({ method: 'GET', url: `${a.baseUrl}/simulator/oauth/v1/generate?grant_type=client_credentials`, headers: { authorization: PLACEHOLDER_BASIC } });
       expect(r).toMatchObject({ kind: 'answered', status: 200 });
     };
     for (let round = 0; round < 3; round++) {
@@ -172,11 +184,9 @@ describe.skipIf(!process.env.TEST_MYSQL_URL)('two app processes on one MySQL dat
     databases.push(database);
     const db = database.db;
     const movieId = await makeShow(db, 10);
-    const a = await spawnApp(database.url);
-    apps.push(a);
+    const [a, b] = await twins(database.url);
+    apps.push(a, b);
     const simulator = `${a.baseUrl}/simulator`;
-    const b = await spawnApp(database.url, { DARAJA_BASE_URL: simulator });
-    apps.push(b);
     for (const app of [a, b]) {
       const booked = await postBooking(app.baseUrl, await formSession(app.baseUrl, movieId), { movieId, customerName: 'Warm', phoneNumber: '0708374149', quantity: 1 });
       expect(refOf(booked), JSON.stringify(booked).slice(0, 300)).toBeTruthy();

@@ -62,8 +62,13 @@ describe('the token endpoint, without credentials configured', () => {
   });
   afterAll(() => s.close());
 
-  it('when no Authorization header is sent, then a token comes back anyway', async () => {
-    const res = await request(s.base).get('/oauth/v1/generate?grant_type=client_credentials').expect(200);
+  it('when no Authorization header is sent, then 400.008.01, as Daraja answers', async () => {
+    const res = await request(s.base).get('/oauth/v1/generate?grant_type=client_credentials').expect(400);
+    expect(res.body).toEqual(envelope('400.008.01', 'Invalid Authentication passed'));
+  });
+
+  it('when any Basic key and secret are sent, then a token comes back', async () => {
+    const res = await request(s.base).get('/oauth/v1/generate?grant_type=client_credentials').auth('anything', 'at all').expect(200);
     expect(res.body.expires_in).toBe('3599');
   });
 
@@ -169,11 +174,25 @@ describe('STK push', () => {
     expect(s.sim.prompts()).toHaveLength(before);
   });
 
-  it('when the Timestamp is UTC rather than Nairobi time, then "Bad Request - Invalid Timestamp"', async () => {
+  it('when the Timestamp is UTC rather than Nairobi time, then the push is accepted and its prompt carries the warning', async () => {
     const utc = new Date().toISOString().replace(/\D/g, '').slice(0, 14);
     const res = await push(s.base, { Timestamp: utc, Password: password(utc) });
-    expect(res.status).toBe(400);
-    expect(res.body).toEqual(envelope('400.002.02', 'Bad Request - Invalid Timestamp'));
+    expect(res.status).toBe(200);
+    const prompt = s.sim.prompts().find((p) => p.checkoutRequestId === res.body.CheckoutRequestID);
+    expect(prompt?.warnings).toStrictEqual([expect.stringMatching(/^the real Daraja may refuse this: Timestamp \d{14} is 180 minutes behind Nairobi time \(UTC\+3\); it looks like UTC\.$/)]);
+  });
+
+  it('when strict and the Timestamp is UTC, then "Bad Request - Invalid Timestamp" and no prompt', async () => {
+    const strict = await startSimulator({ strict: true });
+    try {
+      const utc = new Date().toISOString().replace(/\D/g, '').slice(0, 14);
+      const res = await push(strict.base, { Timestamp: utc, Password: password(utc) });
+      expect(res.status).toBe(400);
+      expect(res.body).toEqual(envelope('400.002.02', 'Bad Request - Invalid Timestamp'));
+      expect(strict.sim.prompts()).toHaveLength(0);
+    } finally {
+      await strict.close();
+    }
   });
 
   it('when the Password does not match the passkey, then HTTP 500 500.001.1001 "Wrong credentials"', async () => {

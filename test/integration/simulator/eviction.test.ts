@@ -37,7 +37,7 @@ it('when a pending auto prompt is evicted, then its timer is cancelled: it never
     await receiver.waitFor(1);
     await sleep(100);
     expect(receiver.received).toMatchObject([{ Body: { stkCallback: { CheckoutRequestID: second } } }]);
-    expect(s.sim.prompts()).toMatchObject([{ checkoutRequestId: second, status: 'finished', resultCode: 0 }]);
+    expect(s.sim.prompts()).toMatchObject([{ checkoutRequestId: second, status: 'finished', resultCode: '0' }]);
   } finally {
     await receiver.close();
   }

@@ -123,7 +123,7 @@ describe('answering on the phone without JavaScript', () => {
     expect(res.headers.location).toBe('/simulator/phone?notice=gone');
     const { text } = await request(s.base).get(res.headers.location!.replace('/simulator', ''));
     expect(text).toContain('That prompt is no longer waiting');
-    expect(s.sim.prompts()[0]).toMatchObject({ resultCode: 1032 });
+    expect(s.sim.prompts()[0]).toMatchObject({ resultCode: '1032' });
   });
 
   it('when an unknown action is posted, then 404 and the prompt stays pending', async () => {
@@ -150,7 +150,7 @@ describe('the live JSON endpoints the page\'s script uses', () => {
   it('when answered with Accept: application/json, then the outcome comes back as JSON, and 409 the second time', async () => {
     const id = await pushFromPhone();
     const res = await request(s.base).post(`/phone/prompts/${id}/pin`).set('accept', 'application/json').type('form').send({ pin: '1234' }).expect(200);
-    expect(res.body).toMatchObject({ id, status: 'finished', resultCode: 0, outcome: 'Paid', summary: 'KES 45 to TIKITI', mpesaReceiptNumber: expect.stringMatching(/^[A-Z0-9]{10}$/) });
+    expect(res.body).toMatchObject({ id, status: 'finished', resultCode: '0', outcome: 'Paid', summary: 'KES 45 to TIKITI', mpesaReceiptNumber: expect.stringMatching(/^[A-Z0-9]{10}$/) });
     const again = await request(s.base).post(`/phone/prompts/${id}/cancel`).set('accept', 'application/json').send({}).expect(409);
     expect(again.body).toEqual({ error: 'That prompt is no longer waiting: it was answered or timed out.' });
     const polled = await request(s.base).get('/phone/prompts').expect(200);

@@ -57,6 +57,31 @@ describe('npm run simulator', () => {
     expect(good.body.expires_in).toBe('3599');
   });
 
+  it('when started, then it says it must not be reachable from outside, since it posts callbacks wherever it is asked', async () => {
+    const { output } = await startStandalone({});
+    await new Promise((r) => setTimeout(r, 200));
+    expect(output()).toContain('This simulator must not be reachable from outside this machine or your network');
+  });
+
+  it('when SIMULATOR_STATE_FILE is set, then a prompt pushed before a restart is there after it', async () => {
+    const { mkdtempSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const dir = mkdtempSync(join(tmpdir(), 'tikiti-standalone-'));
+    try {
+      const env = { SIMULATOR_STATE_FILE: join(dir, 'state.jsonl') };
+      const first = await startStandalone(env);
+      const { body } = await push(first.base);
+      child!.kill('SIGKILL');
+      await once(child!, 'exit');
+      const second = await startStandalone(env);
+      const screen = await request(second.base).get('/phone/prompts').expect(200);
+      expect((screen.body.pending as { id: string }[]).map((p) => p.id)).toStrictEqual([body.CheckoutRequestID]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('when SIMULATOR_MODE is not manual or auto, then it refuses to start and names the variable', async () => {
     await expect(startStandalone({ SIMULATOR_MODE: 'fast' })).rejects.toThrow(/SIMULATOR_MODE/);
     expect(child!.exitCode ?? (await once(child!, 'exit'))[0]).toBe(1);

@@ -34,6 +34,13 @@ describe('test numbers that fail', () => {
     [254700000002, 1, 'The balance is insufficient for the transaction.'],
     [254700000003, 2001, 'The initiator information is invalid.'],
     [254700000004, 1037, 'DS timeout user cannot be reached'],
+    [254700000009, 1019, 'Transaction has expired'],
+    [254700000010, 1001, 'Unable to lock subscriber, a transaction is already in process for the current subscriber'],
+    [254700000014, 1025, 'An error occurred while sending a push request'],
+    [254700000015, 17, 'Rule limited.'],
+    [254700000016, 2028, 'The request is not permitted according to product assignment'],
+    // Daraja's one non-numeric code arrives as a string, in the callback as in the query.
+    [254700000017, 'SFC_IC0003', 'Operator does not exist'],
   ])('when %s is pushed, then after delayMs its callback carries ResultCode %s without CallbackMetadata, and the query agrees', async (phone, code, desc) => {
     const { body } = await pushTo(phone);
     expect(body.ResponseCode).toBe('0');
@@ -49,6 +56,34 @@ describe('test numbers that fail', () => {
       },
     });
     expect(await queryResult(body.CheckoutRequestID)).toMatchObject({ status: 200, ResultCode: String(code), ResultDesc: desc });
+  });
+
+  it('when the reserved refund numbers 254700000011 to …13 are pushed, then they pay like any other number (in auto mode)', async () => {
+    const auto = await startSimulator({ mode: 'auto', delayMs: 20 });
+    try {
+      for (const phone of [254700000011, 254700000012, 254700000013]) await push(auto.base, { PhoneNumber: phone, CallBackURL: receiver.url });
+      const callbacks = (await receiver.waitFor(3)) as Callback[];
+      expect(callbacks.map((c) => c.Body.stkCallback.ResultCode)).toStrictEqual([0, 0, 0]);
+    } finally {
+      await auto.close();
+    }
+  });
+});
+
+describe('test numbers that Daraja\'s spike arrest refuses', () => {
+  it('when 254700000018 is pushed, then HTTP 500 500.003.02 "Spike Arrest Violation" at once and no prompt', async () => {
+    const res = await pushTo(254700000018);
+    expect(res.status).toBe(500);
+    expect(res.body).toMatchObject({ errorCode: '500.003.02', errorMessage: 'Spike Arrest Violation' });
+    expect(s.sim.prompts()).toHaveLength(0);
+  });
+
+  it('when 254700000019 is pushed, then it pays with its callback, but every STK Query about it is refused by spike arrest', async () => {
+    const { body } = await pushTo(254700000019);
+    const [callback] = (await receiver.waitFor(1)) as Callback[];
+    expect(callback!.Body.stkCallback).toMatchObject({ CheckoutRequestID: body.CheckoutRequestID, ResultCode: 0 });
+    const answer = await queryResult(body.CheckoutRequestID);
+    expect(answer).toMatchObject({ status: 500, body: { errorCode: '500.003.02', errorMessage: 'Spike Arrest Violation' } });
   });
 });
 
@@ -80,7 +115,7 @@ describe('test numbers that pay', () => {
     expect(asUtc).toBeLessThanOrEqual(Date.now());
 
     const prompt = s.sim.prompts().find((p) => p.checkoutRequestId === body.CheckoutRequestID);
-    expect(prompt).toMatchObject({ status: 'finished', resultCode: 0, mpesaReceiptNumber: stk.CallbackMetadata!.Item[1]!.Value });
+    expect(prompt).toMatchObject({ status: 'finished', resultCode: '0', mpesaReceiptNumber: stk.CallbackMetadata!.Item[1]!.Value });
     expect(await queryResult(body.CheckoutRequestID)).toMatchObject({ status: 200, ResultCode: '0' });
   });
 
@@ -136,7 +171,7 @@ describe('test numbers that trouble the push itself', () => {
     const stk = callback!.Body.stkCallback;
     expect(stk).toMatchObject({ ResultCode: 0, CheckoutRequestID: expect.stringMatching(/^ws_CO_\d{17}700000008$/) });
     expect(stk.CallbackMetadata!.Item).toContainEqual({ Name: 'PhoneNumber', Value: 254700000008 });
-    expect(s.sim.prompts()[0]).toMatchObject({ status: 'finished', resultCode: 0, checkoutRequestId: stk.CheckoutRequestID });
+    expect(s.sim.prompts()[0]).toMatchObject({ status: 'finished', resultCode: '0', checkoutRequestId: stk.CheckoutRequestID });
   });
 
   it('when 254700000008 is pushed and the client waits past holdMs, then the acknowledgement finally comes', async () => {
@@ -193,6 +228,64 @@ describe('manual and auto mode', () => {
       expect(callback!.Body.stkCallback.ResultCode).toBe(1032);
     } finally {
       await auto.close();
+    }
+  });
+
+  it('when nobody answers a manual prompt for promptSeconds, then it times out by itself: ResultCode 1037 with its callback', async () => {
+    const short = await startSimulator({ mode: 'manual', promptSeconds: 0.3 });
+    try {
+      const started = Date.now();
+      const { body } = await push(short.base, { PhoneNumber: 254712345678, CallBackURL: receiver.url });
+      const [callback] = (await receiver.waitFor(1, 3000)) as Callback[];
+      expect(Date.now() - started).toBeGreaterThanOrEqual(300);
+      expect(callback!.Body.stkCallback).toMatchObject({ CheckoutRequestID: body.CheckoutRequestID, ResultCode: 1037 });
+    } finally {
+      await short.close();
+    }
+  });
+
+  it('when a manual prompt is waiting, then the phone page says when it will time out by itself', async () => {
+    await pushTo(254712345678);
+    const page = await request(s.base).get('/phone').expect(200);
+    expect(page.text).toContain('Times out by itself after 60 s if nobody answers');
+  });
+});
+
+describe('callbacks only to the app it belongs to', () => {
+  it('when callbackOrigins is set and a push names another origin, then 400 "Invalid CallBackURL" and no prompt; its own origin is accepted', async () => {
+    const own = await startSimulator({ callbackOrigins: [receiver.url] });
+    try {
+      const elsewhere = await push(own.base, { CallBackURL: 'http://127.0.0.1:9/api/payments/callback/x' });
+      expect(elsewhere.status).toBe(400);
+      expect(elsewhere.body).toMatchObject({ errorCode: '400.002.02', errorMessage: 'Bad Request - Invalid CallBackURL' });
+      expect(own.sim.prompts()).toHaveLength(0);
+      expect((await push(own.base, { CallBackURL: receiver.url })).status).toBe(200);
+    } finally {
+      await own.close();
+    }
+  });
+});
+
+describe('warnings on the phone page', () => {
+  it('when a push carries what the real Daraja may refuse, then the phone page shows each warning on the prompt', async () => {
+    const { body } = await pushTo(254712345678, { TransactionDesc: 'Lipa na mpesa online', TransactionType: 'CustomerPayBillOnline ' });
+    const page = await request(s.base).get('/phone').expect(200);
+    expect(page.text).toContain(body.CheckoutRequestID);
+    expect(page.text).toContain('the real Daraja may refuse this: TransactionDesc is 20 characters; Daraja documents at most 13.');
+    expect(page.text).toContain('the real Daraja may refuse this: TransactionType &#34;CustomerPayBillOnline &#34; has stray spaces.');
+  });
+
+  it('when a push carries what the real Daraja may refuse, then the log says so too, once per push', async () => {
+    const lines: { fields: Record<string, unknown>; message?: string }[] = [];
+    const keep = (fields: Record<string, unknown>, message?: string) => { lines.push({ fields, message }); };
+    const logged = await startSimulator({ logger: { debug: keep, info: keep, warn: keep, error: keep } });
+    try {
+      await push(logged.base, { CallBackURL: receiver.url, TransactionDesc: 'Lipa na mpesa online' });
+      const warned = lines.filter((l) => l.message?.includes('the real Daraja may refuse this'));
+      expect(warned).toHaveLength(1);
+      expect(warned[0]!.message).toBe('simulator: the real Daraja may refuse this: TransactionDesc is 20 characters; Daraja documents at most 13.');
+    } finally {
+      await logged.close();
     }
   });
 });

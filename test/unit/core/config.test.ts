@@ -42,7 +42,10 @@ describe('config', () => {
     expect(c.maxTicketsPerBooking).toBe(10);
     expect(c.rateLimit).toEqual({ windowSeconds: 600, pushesPerPhone: 3, bookingsPerIp: 20 });
     expect(c.admin).toBeUndefined();
-    expect(c.simulator).toEqual({ mode: 'manual', delayMs: 1500 });
+    expect(c.simulator).toMatchObject({
+      mode: 'manual', delayMs: 1500, promptSeconds: 60, strict: false, callbackOrigins: ['http://localhost:3000'],
+      statePath: expect.stringMatching(/[/\\]data[/\\]simulator-state-3000\.jsonl$/),
+    });
     expect(Object.isFrozen(c)).toBe(true);
   });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { GENERIC_FAILURE, describeResultCode } from '../../../src/daraja/result-codes.js';
+import { GENERIC_FAILURE, describeResultCode, isKnownResultCode } from '../../../src/daraja/result-codes.js';
 
 describe('describeResultCode', () => {
   it.each([
@@ -11,7 +11,7 @@ describe('describeResultCode', () => {
     expect(describeResultCode(code, 'whatever Daraja said')).toBe(sentence);
   });
 
-  it.each([['17', /two minutes/], ['1019', /expired/], ['1025', /could not send the payment prompt/], ['8006', /PIN is locked/]])(
+  it.each([['17', /two minutes/], ['1001', /Another M-Pesa request was in progress on your phone/], ['1019', /expired/], ['1025', /could not send the payment prompt/], ['8006', /PIN is locked/]])(
     'when the code is %s, then the sentence explains it',
     (code, pattern) => { expect(describeResultCode(code)).toMatch(pattern); },
   );
@@ -42,5 +42,12 @@ describe('describeResultCode', () => {
 
   it('when ResultDesc is very long, then it is cut', () => {
     expect(describeResultCode('9999', 'a'.repeat(500)).length).toBeLessThanOrEqual(200);
+  });
+});
+
+describe('isKnownResultCode', () => {
+  it('when the code is in Daraja\'s table (1032, SFC_IC0003, 1001), then it is known; 9999 and 4999 are not', () => {
+    expect(['1032', ' 1037 ', 'SFC_IC0003', '1001', '0'].map(isKnownResultCode)).toStrictEqual([true, true, true, true, true]);
+    expect(['9999', '4999', 'toString', ''].map(isKnownResultCode)).toStrictEqual([false, false, false, false]);
   });
 });

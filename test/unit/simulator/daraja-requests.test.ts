@@ -1,11 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { darajaTimestamp } from '../../../src/core/time.js';
+import { darajaTimestamp } from '../../../src/daraja/timestamp.js';
 import { checkStkPush, checkStkQuery, type CheckContext } from '../../../src/simulator/daraja-requests.js';
 import { SANDBOX_PASSKEY } from '../../../src/simulator/index.js';
 
 const NOW = new Date('2025-05-14T17:12:01Z'); // 20:12:01 in Nairobi
 const TS = darajaTimestamp(NOW);
-const ctx: CheckContext = { passkey: SANDBOX_PASSKEY, now: NOW };
+// Strict, so that everything the real Daraja may refuse is refused; what the lenient default lets through is below.
+const ctx: CheckContext = { passkey: SANDBOX_PASSKEY, now: NOW, strict: true };
+const lenient: CheckContext = { ...ctx, strict: false };
 const pw = (shortcode: string, ts: string, passkey = SANDBOX_PASSKEY) => Buffer.from(shortcode + passkey + ts).toString('base64');
 
 const valid = (): Record<string, unknown> => ({
@@ -36,6 +38,7 @@ describe('STK push checks', () => {
         businessShortCode: '174379', timestamp: '20250514201201', transactionType: 'CustomerPayBillOnline', amount: 45,
         partyA: '254712345678', partyB: '174379', phoneNumber: '254712345678',
         callbackUrl: 'https://tikiti.example.com/api/payments/callback/abc', accountReference: 'Tikiti', transactionDesc: 'Movie ticket',
+        warnings: [],
       },
     });
   });
@@ -136,7 +139,7 @@ describe('STK query checks', () => {
   const query = () => ({ BusinessShortCode: '174379', Password: pw('174379', TS), Timestamp: TS, CheckoutRequestID: 'ws_CO_1' });
 
   it('when the query is well formed, then it passes with the CheckoutRequestID', () => {
-    expect(checkStkQuery(query(), ctx)).toEqual({ ok: true, value: { businessShortCode: '174379', checkoutRequestId: 'ws_CO_1' } });
+    expect(checkStkQuery(query(), ctx)).toEqual({ ok: true, value: { businessShortCode: '174379', checkoutRequestId: 'ws_CO_1', warnings: [] } });
   });
 
   it.each(['BusinessShortCode', 'Password', 'Timestamp', 'CheckoutRequestID'])(
@@ -154,5 +157,65 @@ describe('STK query checks', () => {
   it('when the query Password does not match, then "Wrong credentials"', () => {
     const result = checkStkQuery({ ...query(), Password: pw('174379', TS, 'nope') }, ctx);
     expect(result.ok ? undefined : result.error.errorMessage).toBe('Wrong credentials');
+  });
+});
+
+describe('what the real Daraja may refuse, outside strict mode', () => {
+  const UTC_TS = '20250514171201'; // the same instant as TS, written in UTC as Safaricom's own Node library does
+
+  it('when the Timestamp is UTC, then the push passes with a warning that says it looks like UTC', () => {
+    const result = checkStkPush({ ...valid(), Timestamp: UTC_TS, Password: pw('174379', UTC_TS) }, lenient);
+    expect(result.ok && result.value.warnings).toStrictEqual([
+      'the real Daraja may refuse this: Timestamp 20250514171201 is 180 minutes behind Nairobi time (UTC+3); it looks like UTC.',
+    ]);
+    expect(result.ok && result.value.timestamp).toBe(UTC_TS);
+  });
+
+  it('when the Timestamp is a day off, then it passes with a warning that does not call it UTC', () => {
+    const ts = darajaTimestamp(new Date(NOW.getTime() - 24 * 3600_000));
+    const result = checkStkPush({ ...valid(), Timestamp: ts, Password: pw('174379', ts) }, lenient);
+    expect(result.ok && result.value.warnings).toStrictEqual([
+      `the real Daraja may refuse this: Timestamp ${ts} is 1440 minutes behind Nairobi time (UTC+3).`,
+    ]);
+  });
+
+  it('when the Timestamp is not a real date, then it is refused even outside strict mode', () => {
+    expect(failureOf({ ...valid(), Timestamp: '20250231201201' }, lenient)?.errorMessage).toBe('Bad Request - Invalid Timestamp');
+  });
+
+  it('when TransactionDesc is 20 characters, then the push passes with a warning naming the length', () => {
+    const result = checkStkPush({ ...valid(), TransactionDesc: 'Lipa na mpesa online' }, lenient);
+    expect(result.ok && result.value).toMatchObject({
+      transactionDesc: 'Lipa na mpesa online',
+      warnings: ['the real Daraja may refuse this: TransactionDesc is 20 characters; Daraja documents at most 13.'],
+    });
+  });
+
+  it('when TransactionType has a trailing space, then the push passes as that type, with a warning', () => {
+    const result = checkStkPush({ ...valid(), TransactionType: 'CustomerPayBillOnline ' }, lenient);
+    expect(result.ok && result.value).toMatchObject({
+      transactionType: 'CustomerPayBillOnline',
+      warnings: ['the real Daraja may refuse this: TransactionType "CustomerPayBillOnline " has stray spaces.'],
+    });
+  });
+
+  it('when TransactionType is unknown even trimmed, then it is refused even outside strict mode', () => {
+    expect(failureOf({ ...valid(), TransactionType: ' CustomerPayBill ' }, lenient)?.errorMessage).toBe('Bad Request - Invalid TransactionType');
+  });
+
+  it.each([
+    ['Timestamp', { Timestamp: UTC_TS, Password: pw('174379', UTC_TS) }],
+    ['TransactionDesc', { TransactionDesc: 'Lipa na mpesa online' }],
+    ['TransactionType', { TransactionType: 'CustomerPayBillOnline ' }],
+  ])('when strict, then the %s that would only be warned about is refused as invalid', (field, change) => {
+    expect(failureOf({ ...valid(), ...change }, ctx)?.errorMessage).toBe(`Bad Request - Invalid ${field}`);
+  });
+
+  it('when a query carries a UTC Timestamp, then it passes with the same warning; strict, it is refused', () => {
+    const body = { BusinessShortCode: 174379, Password: pw('174379', UTC_TS), Timestamp: UTC_TS, CheckoutRequestID: 'ws_CO_1' };
+    const result = checkStkQuery(body, lenient);
+    expect(result.ok && result.value.warnings[0]).toMatch(/it looks like UTC/);
+    const strict = checkStkQuery(body, ctx);
+    expect(strict.ok ? undefined : strict.error.errorMessage).toBe('Bad Request - Invalid Timestamp');
   });
 });

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { silentLogger } from '../../../src/core/logger.js';
-import { darajaTimestamp } from '../../../src/core/time.js';
+import { darajaTimestamp } from '../../../src/daraja/timestamp.js';
+import { silentLogger } from '../../../src/simulator/daraja-protocol.js';
 import { SANDBOX_PASSKEY } from '../../../src/simulator/index.js';
 import { SimulatorService, type SimulatorSettings } from '../../../src/simulator/simulator.service.js';
 
@@ -12,7 +12,7 @@ afterEach(async () => {
 
 function create(overrides: Partial<SimulatorSettings> = {}): SimulatorService {
   service = new SimulatorService({
-    passkey: SANDBOX_PASSKEY, invalidatePreviousTokens: true, mode: 'manual', delayMs: 1000, responseDelayMs: 0,
+    passkey: SANDBOX_PASSKEY, invalidatePreviousTokens: true, mode: 'manual', delayMs: 1000, promptSeconds: 60, strict: false, responseDelayMs: 0,
     merchantName: 'TIKITI', maxEntries: 10_000, callbackRetry: { attempts: 1, baseDelayMs: 1 }, holdMs: 1000,
     logger: silentLogger, now: () => NOW, ...overrides,
   });

@@ -4,7 +4,7 @@ import { IssuedTokens, PromptStore, type SimulatorPrompt } from '../../../src/si
 const prompt = (id: string): SimulatorPrompt => ({
   checkoutRequestId: id, merchantRequestId: `m-${id}`, phoneNumber: '254712345678', amount: 45, businessShortCode: '174379',
   partyB: '174379', transactionType: 'CustomerPayBillOnline', accountReference: 'Tikiti', transactionDesc: '',
-  callbackUrl: 'http://127.0.0.1/cb', createdAt: new Date(), automatic: false, status: 'pending',
+  callbackUrl: 'http://127.0.0.1/cb', createdAt: new Date(), automatic: false, due: { at: new Date(), resultCode: '1037' }, warnings: [], status: 'pending',
   callback: { planned: 1, delivered: 0, attempts: 0, state: 'none' },
 });
 
