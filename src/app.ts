@@ -1,9 +1,9 @@
 import { fileURLToPath } from 'node:url';
 import express, { type Express } from 'express';
-import cookieParser from 'cookie-parser';
 import helmet from 'helmet';
 import type { Services } from './compose.js';
 import { ping } from './core/db/database.js';
+import { plainCookies } from './core/http/cookies.js';
 import { csrfProtection } from './core/http/csrf.js';
 import { errorHandler, notFound } from './core/http/error-handler.js';
 import { healthRoutes } from './core/http/health.routes.js';
@@ -57,7 +57,7 @@ export function createApp(s: Services): Express {
   if (s.simulator) app.use('/simulator', s.simulator.router);
   app.use(callbackRoutes({ intake: s.payments.intake, logger: s.logger.child({ component: 'payments' }) }));
 
-  app.use(cookieParser());
+  app.use(plainCookies());
   app.use(express.urlencoded({ extended: false, limit: '16kb', parameterLimit: 50 }));
   app.use(express.json({ limit: '64kb' }));
   app.use(csrfProtection({
