@@ -38,8 +38,11 @@ export interface Config {
   admin?: { user: string; password: string };
   simulator: { mode: 'manual' | 'auto'; delayMs: number };
   logLevel: string;
-  /** Secret used to sign CSRF tokens; random per start unless CSRF_SECRET is set (set it when several instances run). */
-  csrfSecret: string;
+  /**
+   * CSRF_SECRET, which signs the forms' CSRF tokens. Unset, the app makes one and keeps it in the database, so restarts
+   * and every instance on that database use the same (compose.ts).
+   */
+  csrfSecret?: string;
   /** DARAJA_ENV=production: real money. No demo movies are seeded, static files are cached. */
   isProduction: boolean;
 }
@@ -275,7 +278,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     admin,
     simulator: { mode: e.SIMULATOR_MODE, delayMs: e.SIMULATOR_DELAY_MS },
     logLevel: e.LOG_LEVEL,
-    csrfSecret: e.CSRF_SECRET ?? randomBytes(32).toString('hex'),
+    csrfSecret: e.CSRF_SECRET,
     isProduction: darajaEnv === 'production',
   };
   return Object.freeze(config);

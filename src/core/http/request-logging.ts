@@ -32,6 +32,8 @@ export function requestLogging(logger: Logger) {
       return id;
     },
     customLogLevel(_req, res, err) {
+      // 503 is the answer while the database is away, expected and said once per request: a warning, not an error.
+      if (res.statusCode === 503) return 'warn';
       if (err || res.statusCode >= 500) return 'error';
       if (res.statusCode >= 400) return 'warn';
       return 'info';
