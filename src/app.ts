@@ -74,6 +74,7 @@ export function createApp(s: Services): Express {
   app.use(bookingRoutes({ bookings: s.bookings, limits: s.rateLimits, maxTicketsPerBooking: config.maxTicketsPerBooking }));
   app.use('/admin', adminRoutes({
     credentials: config.admin,
+    loginLimiter: s.loginLimiter,
     context: { database: s.database, now: s.now },
     movies: s.movies,
     operator: s.operator,

@@ -2,6 +2,8 @@ import { randomBytes } from 'node:crypto';
 import type { Config } from './config.js';
 import { openDatabase, type DatabaseHandle } from './core/db/database.js';
 import { migrateToLatest } from './core/db/migrate.js';
+import { createLoginLimiter, type LoginLimiter } from './core/http/login-limiter.js';
+import { lazyRedis } from './core/http/rate-limit-store.js';
 import type { BackgroundJob } from './core/jobs.js';
 import type { Logger } from './core/logger.js';
 import { OperatorService } from './admin/operator.service.js';
@@ -46,6 +48,8 @@ export interface Services {
   bookings: BookingService;
   /** Abuse limits (bookings per client, pushes per phone); fresh counts with each build unless REDIS_URL is set. */
   rateLimits: RateLimits;
+  /** Failed Basic-auth sign-ins per client address, one limiter for every area (shared through Redis when set). */
+  loginLimiter: LoginLimiter;
   payments: { pushes: PushService; intake: CallbackIntake; applier: ResultApplier; reconciler: Reconciler };
   operator: OperatorService;
   notifications: NotificationSender;
@@ -144,8 +148,15 @@ export async function buildServices(config: Readonly<Config>, logger: Logger, op
   });
   const reconciler = new Reconciler({ database, daraja, applier, intake, config, logger: log('reconciler'), now });
 
+  // One Redis client (REDIS_URL) for every limit, connected on first use.
+  const redis = config.redisUrl ? lazyRedis(config.redisUrl, log('rate-limit')) : undefined;
   const rateLimits = createRateLimits(config, {
-    logger: log('rate-limit'), onLimited: renderRateLimited, ...(opts.rateLimitPrefix ? { prefix: opts.rateLimitPrefix } : {}),
+    logger: log('rate-limit'), onLimited: renderRateLimited, ...(redis ? { redis } : {}),
+    ...(opts.rateLimitPrefix ? { prefix: opts.rateLimitPrefix } : {}),
+  });
+  const loginLimiter = createLoginLimiter({
+    logger: log('auth'), now, ...(redis ? { redis } : {}),
+    ...(opts.rateLimitPrefix ? { prefix: `${opts.rateLimitPrefix}logins:` } : {}),
   });
   const bookings = new BookingService({
     database,
@@ -185,6 +196,7 @@ export async function buildServices(config: Readonly<Config>, logger: Logger, op
     movies: new MovieService(database, now),
     bookings,
     rateLimits,
+    loginLimiter,
     payments: { pushes, intake, applier, reconciler },
     operator: new OperatorService({ database, now }, applier),
     notifications,
@@ -198,6 +210,7 @@ export async function buildServices(config: Readonly<Config>, logger: Logger, op
       for (const j of jobs) await j.stop().catch((err) => logger.error({ err, job: j.name }, 'job did not stop cleanly'));
       await simulator?.close().catch((err) => logger.error({ err }, 'simulator did not close cleanly'));
       await rateLimits.close().catch((err) => logger.error({ err }, 'rate-limit store did not close cleanly'));
+      await redis?.close().catch((err) => logger.error({ err }, 'rate-limit Redis did not close cleanly'));
       if (!opts.database) await database.close();
     },
   };
