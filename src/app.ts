@@ -1,10 +1,11 @@
 import { fileURLToPath } from 'node:url';
 import express, { type Express } from 'express';
-import cookieParser from 'cookie-parser';
 import helmet from 'helmet';
 import type { Services } from './compose.js';
 import { ping } from './core/db/database.js';
+import { plainCookies } from './core/http/cookies.js';
 import { csrfProtection } from './core/http/csrf.js';
+import { databaseGate } from './core/http/database-gate.js';
 import { errorHandler, notFound } from './core/http/error-handler.js';
 import { healthRoutes } from './core/http/health.routes.js';
 import { requestLogging } from './core/http/request-logging.js';
@@ -51,17 +52,19 @@ export function createApp(s: Services): Express {
     strictTransportSecurity: secure ? undefined : false,
   }));
   app.use(express.static(`${ROOT_DIR}public`, { maxAge: config.isProduction ? '1h' : 0, index: false }));
-  app.use(healthRoutes({ ready: () => ping(s.database.db) }));
+  app.use(healthRoutes({ ready: async () => s.databaseReady() && ping(s.database.db) }));
 
   // Before the body parsers and CSRF: the simulator parses its own bodies, and the callback reads its raw body.
+  // Before the database gate too: neither needs the database (a callback is spooled while it is away).
   if (s.simulator) app.use('/simulator', s.simulator.router);
   app.use(callbackRoutes({ intake: s.payments.intake, logger: s.logger.child({ component: 'payments' }) }));
+  app.use(databaseGate(s.databaseReady));
 
-  app.use(cookieParser());
+  app.use(plainCookies());
   app.use(express.urlencoded({ extended: false, limit: '16kb', parameterLimit: 50 }));
   app.use(express.json({ limit: '64kb' }));
   app.use(csrfProtection({
-    secret: config.csrfSecret,
+    secret: s.csrfSecret,
     secure,
     // Protected otherwise: Basic-auth JSON for the admin API; the simulator has no session to steal.
     skip: (req) => req.path.startsWith('/admin/api/') || req.path.startsWith('/simulator'),
@@ -71,6 +74,7 @@ export function createApp(s: Services): Express {
   app.use(bookingRoutes({ bookings: s.bookings, limits: s.rateLimits, maxTicketsPerBooking: config.maxTicketsPerBooking }));
   app.use('/admin', adminRoutes({
     credentials: config.admin,
+    loginLimiter: s.loginLimiter,
     context: { database: s.database, now: s.now },
     movies: s.movies,
     operator: s.operator,

@@ -1,6 +1,9 @@
+import { randomBytes } from 'node:crypto';
 import type { Config } from './config.js';
 import { openDatabase, type DatabaseHandle } from './core/db/database.js';
 import { migrateToLatest } from './core/db/migrate.js';
+import { createLoginLimiter, type LoginLimiter } from './core/http/login-limiter.js';
+import { lazyRedis } from './core/http/rate-limit-store.js';
 import type { BackgroundJob } from './core/jobs.js';
 import type { Logger } from './core/logger.js';
 import { OperatorService } from './admin/operator.service.js';
@@ -19,6 +22,7 @@ import { PushService } from './payments/push.service.js';
 import { Reconciler } from './payments/reconciler.js';
 import { ResultApplier } from './payments/result-applier.js';
 import { createSimulator, type Simulator } from './simulator/index.js';
+import { keptSecret } from './store/app-secret.repository.js';
 import { DarajaTokenRepository } from './store/daraja-token.repository.js';
 
 /** Everything the app and the commands run on, built once from the config. */
@@ -26,6 +30,16 @@ export interface Services {
   config: Readonly<Config>;
   logger: Logger;
   database: DatabaseHandle;
+  /**
+   * Migrates (unless told not to) and seeds, and loads what the app keeps in the database (the CSRF key): what must be
+   * done before the app serves anything that reads data. buildServices runs it unless `deferDatabase` is set; the
+   * server runs it itself, again after each failure, while the database is away. Repeats after a success do nothing.
+   */
+  prepareDatabase(): Promise<void>;
+  /** True once prepareDatabase has succeeded; until then the app answers 503 to all but health and the callback. */
+  databaseReady(): boolean;
+  /** The key that signs CSRF tokens: CSRF_SECRET, or the one kept in the database. Only once the database is ready. */
+  csrfSecret(): string;
   now: () => Date;
   daraja: DarajaClient;
   /** The built-in simulator, when mounted (DARAJA_ENV=simulator without DARAJA_BASE_URL). */
@@ -34,6 +48,8 @@ export interface Services {
   bookings: BookingService;
   /** Abuse limits (bookings per client, pushes per phone); fresh counts with each build unless REDIS_URL is set. */
   rateLimits: RateLimits;
+  /** Failed Basic-auth sign-ins per client address, one limiter for every area (shared through Redis when set). */
+  loginLimiter: LoginLimiter;
   payments: { pushes: PushService; intake: CallbackIntake; applier: ResultApplier; reconciler: Reconciler };
   operator: OperatorService;
   notifications: NotificationSender;
@@ -48,8 +64,13 @@ export interface BuildOptions {
   /** An already open database (tests); otherwise DATABASE_URL is opened, and closed by stop(). */
   database?: DatabaseHandle;
   now?: () => Date;
-  /** Apply pending migrations first. Default true. */
+  /** Apply pending migrations first. Default true. False: the database is migrated already (tests). */
   migrate?: boolean;
+  /**
+   * Build without touching the database: the caller runs prepareDatabase() when it can (the server, which listens
+   * at once and keeps trying while the database is away). Default false: it is prepared before buildServices returns.
+   */
+  deferDatabase?: boolean;
   /** Seed the demo catalogue (outside production, when no show is upcoming). Default true: the server; commands say false. */
   seed?: boolean;
   /** Where callbacks go while the inbox cannot take them; default beside the database (see defaultSpoolPath). */
@@ -72,14 +93,26 @@ export interface BuildOptions {
 export async function buildServices(config: Readonly<Config>, logger: Logger, opts: BuildOptions = {}): Promise<Services> {
   const database = opts.database ?? (await openDatabase(config.databaseUrl));
   const now = opts.now ?? (() => new Date());
-  if (opts.migrate !== false) {
-    try {
+  let ready = false;
+  let csrfSecret = config.csrfSecret;
+  const prepareDatabase = async () => {
+    if (ready) return;
+    if (opts.migrate !== false) {
       const applied = await migrateToLatest(database.db);
       if (applied.length) logger.info({ applied }, 'database migrated');
       if (opts.seed !== false && !config.isProduction) {
         const seeded = await seedDemoMoviesIfNoneUpcoming(database.db, now());
         if (seeded) logger.info({ seeded }, 'demo movies seeded');
       }
+    }
+    // Kept in the database, not made per start: a form opened before a restart still submits, and every instance on
+    // this database signs alike (docs/adr/0021-csrf-secret-in-the-database.md). CSRF_SECRET, when set, wins.
+    csrfSecret ??= await keptSecret(database.db, 'csrf', randomBytes(32).toString('hex'), now());
+    ready = true;
+  };
+  if (!opts.deferDatabase) {
+    try {
+      await prepareDatabase();
     } catch (err) {
       if (!opts.database) await database.close();
       throw err;
@@ -122,8 +155,15 @@ export async function buildServices(config: Readonly<Config>, logger: Logger, op
   });
   const reconciler = new Reconciler({ database, daraja, applier, intake, config, logger: log('reconciler'), now });
 
+  // One Redis client (REDIS_URL) for every limit, connected on first use.
+  const redis = config.redisUrl ? lazyRedis(config.redisUrl, log('rate-limit')) : undefined;
   const rateLimits = createRateLimits(config, {
-    logger: log('rate-limit'), onLimited: renderRateLimited, ...(opts.rateLimitPrefix ? { prefix: opts.rateLimitPrefix } : {}),
+    logger: log('rate-limit'), onLimited: renderRateLimited, ...(redis ? { redis } : {}),
+    ...(opts.rateLimitPrefix ? { prefix: opts.rateLimitPrefix } : {}),
+  });
+  const loginLimiter = createLoginLimiter({
+    logger: log('auth'), now, ...(redis ? { redis } : {}),
+    ...(opts.rateLimitPrefix ? { prefix: `${opts.rateLimitPrefix}logins:` } : {}),
   });
   const bookings = new BookingService({
     database,
@@ -151,12 +191,19 @@ export async function buildServices(config: Readonly<Config>, logger: Logger, op
     config,
     logger,
     database,
+    prepareDatabase,
+    databaseReady: () => ready,
+    csrfSecret() {
+      if (csrfSecret === undefined) throw new Error('csrfSecret() before prepareDatabase()');
+      return csrfSecret;
+    },
     now,
     daraja,
     simulator,
     movies: new MovieService(database, now),
     bookings,
     rateLimits,
+    loginLimiter,
     payments: { pushes, intake, applier, reconciler },
     operator: new OperatorService({ database, now }, applier),
     notifications,
@@ -170,6 +217,7 @@ export async function buildServices(config: Readonly<Config>, logger: Logger, op
       for (const j of jobs) await j.stop().catch((err) => logger.error({ err, job: j.name }, 'job did not stop cleanly'));
       await simulator?.close().catch((err) => logger.error({ err }, 'simulator did not close cleanly'));
       await rateLimits.close().catch((err) => logger.error({ err }, 'rate-limit store did not close cleanly'));
+      await redis?.close().catch((err) => logger.error({ err }, 'rate-limit Redis did not close cleanly'));
       if (!opts.database) await database.close();
     },
   };

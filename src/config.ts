@@ -50,8 +50,11 @@ export interface Config {
     statePath: string;
   };
   logLevel: string;
-  /** Secret used to sign CSRF tokens; random per start unless CSRF_SECRET is set (set it when several instances run). */
-  csrfSecret: string;
+  /**
+   * CSRF_SECRET, which signs the forms' CSRF tokens. Unset, the app makes one and keeps it in the database, so restarts
+   * and every instance on that database use the same (compose.ts).
+   */
+  csrfSecret?: string;
   /**
    * DARAJA_ENV=production: real money. No demo movies are seeded, static files are cached. The one meaning of
    * "production" in the app: NODE_ENV is read only to refuse the simulator in a production deployment.
@@ -68,8 +71,11 @@ export class ConfigError extends Error {
 
 const blankToUndefined = (v: unknown) => (typeof v === 'string' && v.trim() === '' ? undefined : v);
 const optionalString = z.preprocess(blankToUndefined, z.string().trim().optional());
-const int = (def: number, min: number, max: number) =>
-  z.preprocess(blankToUndefined, z.coerce.number().int().min(min).max(max).default(def));
+const int = (def: number, min: number, max: number) => {
+  // The message is the fix, whatever is wrong with the number (not one, a fraction, out of range).
+  const error = `use a whole number from ${min} to ${max}`;
+  return z.preprocess(blankToUndefined, z.coerce.number({ error }).int({ error }).min(min, { error }).max(max, { error }).default(def));
+};
 
 const schema = z.object({
   PORT: int(3000, 1, 65535),
@@ -146,17 +152,22 @@ const DARAJA_HOSTS = { sandbox: SANDBOX_BASE_URL, production: PRODUCTION_BASE_UR
 
 /** Parses the environment (process.env by default) into a frozen Config, or throws ConfigError listing every problem. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Config> {
-  const parsed = schema.safeParse(env);
+  // Two passes, one list: the values' types first, then the rules between them. A key whose type is wrong is checked
+  // no further (its default stands in), so one start shows every problem instead of one pass's worth at a time.
+  const problems: string[] = [];
+  let parsed = schema.safeParse(env);
   if (!parsed.success) {
-    const problems = parsed.error.issues.map((issue) => {
+    const broken = new Set<string>();
+    for (const issue of parsed.error.issues) {
       const key = String(issue.path[0] ?? 'environment');
-      const value = env[key];
-      return `${key}=${JSON.stringify(value)} is not valid: ${FIX[key] ?? issue.message}.`;
-    });
-    throw new ConfigError(problems);
+      if (broken.has(key)) continue;
+      broken.add(key);
+      problems.push(`${key}=${JSON.stringify(env[key])} is not valid: ${FIX[key] ?? issue.message}.`);
+    }
+    parsed = schema.safeParse(Object.fromEntries(Object.entries(env).filter(([key]) => !broken.has(key))));
+    if (!parsed.success) throw new ConfigError(problems);
   }
   const e = parsed.data;
-  const problems: string[] = [];
   const darajaEnv = e.DARAJA_ENV;
   const isSimulator = darajaEnv === 'simulator';
 
@@ -309,7 +320,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
       statePath: e.SIMULATOR_STATE_FILE ?? simulatorStatePath(e.DATABASE_URL, e.PORT),
     },
     logLevel: e.LOG_LEVEL,
-    csrfSecret: e.CSRF_SECRET ?? randomBytes(32).toString('hex'),
+    csrfSecret: e.CSRF_SECRET,
     isProduction: darajaEnv === 'production',
   };
   return Object.freeze(config);

@@ -1,5 +1,6 @@
 import { Router, type Request, type Response } from 'express';
 import { basicAuth } from '../core/http/basic-auth.js';
+import type { LoginLimiter } from '../core/http/login-limiter.js';
 import { AppError, ConflictError, NotFoundError, ValidationError } from '../core/errors.js';
 import { err, unreachable, type Result } from '../core/result.js';
 import { parseMovieInput, type MovieInput } from '../movies/movie.schema.js';
@@ -23,6 +24,8 @@ type Section = 'home' | 'tickets' | 'callbacks' | 'refunds' | 'movies';
 export interface AdminRoutesDeps {
   /** ADMIN_USER and ADMIN_PASSWORD; without them the area does not exist (404). */
   credentials: { user: string; password: string } | undefined;
+  /** Failed sign-ins per client address, shared with every other Basic-auth area. */
+  loginLimiter: LoginLimiter;
   context: AdminContext;
   movies: MovieService;
   operator: OperatorService;
@@ -32,7 +35,7 @@ export interface AdminRoutesDeps {
 export function adminRoutes(deps: AdminRoutesDeps): Router {
   const { context: ctx, movies, operator } = deps;
   const router = Router();
-  router.use(basicAuth(deps.credentials));
+  router.use(basicAuth({ accounts: deps.credentials ? [deps.credentials] : [], realm: 'Tikiti admin', limiter: deps.loginLimiter }));
   router.use((_req, res, next) => {
     // Customer names and phone numbers: never kept by a shared cache or a browser's back-forward store, never indexed.
     res.setHeader('Cache-Control', 'no-store');

@@ -1,8 +1,7 @@
 import type { Request, Response } from 'express';
-import { rateLimit, type ClientRateLimitInfo, type IncrementResponse, type Options, type RateLimitRequestHandler, type Store } from 'express-rate-limit';
-import { RedisStore } from 'rate-limit-redis';
-import { createClient } from 'redis';
+import { rateLimit, type Options, type RateLimitRequestHandler } from 'express-rate-limit';
 import type { Config } from '../config.js';
+import { LazyRedisStore, lazyRedis, type LazyRedis } from '../core/http/rate-limit-store.js';
 import type { Logger } from '../core/logger.js';
 
 /**
@@ -19,7 +18,7 @@ export interface RateLimits {
   pushesPerPhone: RateLimitRequestHandler;
   /** 'memory' or 'redis'. */
   store: 'memory' | 'redis';
-  /** Closes the Redis connection, if one was opened. */
+  /** Closes the Redis connection, if it opened one of its own. */
   close(): Promise<void>;
 }
 
@@ -27,6 +26,8 @@ export interface RateLimitOptions {
   logger: Logger;
   /** Key prefix in Redis; tests use a unique one. */
   prefix?: string;
+  /** The app's Redis client (REDIS_URL), shared with the sign-in limits; closed by its owner. Default: one of its own. */
+  redis?: LazyRedis;
   /** Renders the 429 answer (Retry-After is already set). Default: a plain text message. */
   onLimited?: (req: Request, res: Response, which: 'bookingsPerIp' | 'pushesPerPhone', retryAfterSeconds: number) => void;
 }
@@ -44,7 +45,8 @@ export const LIMIT_MESSAGES = {
 export function createRateLimits(config: Readonly<Pick<Config, 'rateLimit' | 'redisUrl'>>, opts: RateLimitOptions): RateLimits {
   const windowMs = config.rateLimit.windowSeconds * 1000;
   const prefix = opts.prefix ?? 'tikiti:rl:';
-  const redis = config.redisUrl ? lazyRedis(config.redisUrl, opts.logger) : undefined;
+  const own = !opts.redis && config.redisUrl ? lazyRedis(config.redisUrl, opts.logger) : undefined;
+  const redis = config.redisUrl ? opts.redis ?? own : undefined;
   const erlLogger = {
     error: (err: unknown, msg?: string) => opts.logger.error({ err }, msg ?? 'rate limiter error'),
     warn: (err: unknown, msg?: string) => opts.logger.warn({ err }, msg ?? 'rate limiter warning'),
@@ -90,121 +92,9 @@ export function createRateLimits(config: Readonly<Pick<Config, 'rateLimit' | 're
     pushesPerPhone,
     store: redis ? 'redis' : 'memory',
     close: async () => {
-      await redis?.close();
+      await own?.close();
     },
   };
-}
-
-type SendCommand = (...args: string[]) => Promise<string | number | boolean | Array<string | number | boolean>>;
-
-/**
- * One node-redis client shared by both limiters, connected on first use (an app that is never booked never
- * connects), failing fast while Redis is down instead of queueing requests behind it.
- */
-function lazyRedis(url: string, logger: Logger): { sendCommand: SendCommand; close(): Promise<void> } {
-  const client = createClient({
-    url,
-    disableOfflineQueue: true,
-    socket: { connectTimeout: 2000, reconnectStrategy: (retries) => Math.min(100 * 2 ** retries, 5000) },
-  });
-  let lastError = '';
-  client.on('error', (err: Error) => {
-    // node-redis emits an error per failed reconnect; log each distinct one once.
-    if (err.message !== lastError) logger.error({ err }, 'rate-limit Redis connection error');
-    lastError = err.message;
-  });
-  client.on('ready', () => {
-    lastError = '';
-  });
-  let connecting: Promise<unknown> | undefined;
-  let firstWait: Promise<unknown> | undefined;
-  let closed = false;
-
-  const sendCommand: SendCommand = async (...args) => {
-    if (closed) throw new Error('rate-limit Redis client is closed');
-    if (!client.isOpen) {
-      connecting ??= client.connect().catch((err: unknown) => {
-        connecting = undefined;
-        throw err;
-      });
-    }
-    // Only the first use waits (briefly) for the connection; after that a Redis that is down fails at once
-    // (disableOfflineQueue) while node-redis reconnects in the background.
-    if (connecting) firstWait ??= withTimeout(connecting, 2000, 'connecting to Redis timed out').catch(() => undefined);
-    await firstWait;
-    return (await client.sendCommand(args)) as Awaited<ReturnType<SendCommand>>;
-  };
-
-  return {
-    sendCommand,
-    async close() {
-      if (closed) return;
-      closed = true;
-      if (!client.isOpen) return;
-      if (client.isReady) await client.close().catch(() => client.destroy());
-      else client.destroy();
-    },
-  };
-}
-
-function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    p,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(message)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
-}
-
-/**
- * rate-limit-redis loads its Lua scripts the moment it is constructed; this builds it on the first request instead,
- * so starting the app never needs Redis and a Redis outage at start cannot crash it.
- */
-class LazyRedisStore implements Store {
-  readonly localKeys = false;
-  private options?: Options;
-  private inner?: Promise<RedisStore>;
-
-  constructor(private readonly send: SendCommand, readonly prefix: string) {}
-
-  init(options: Options): void {
-    this.options = options;
-  }
-
-  private store(): Promise<RedisStore> {
-    this.inner ??= this.send('PING').then(
-      () => {
-        const s = new RedisStore({ sendCommand: this.send, prefix: this.prefix });
-        // Failures here are retried by the store itself on the next command.
-        s.incrementScriptSha.catch(() => undefined);
-        s.getScriptSha.catch(() => undefined);
-        if (this.options) s.init(this.options);
-        return s;
-      },
-      (err: unknown) => {
-        this.inner = undefined;
-        throw err;
-      },
-    );
-    return this.inner;
-  }
-
-  async get(key: string): Promise<ClientRateLimitInfo | undefined> {
-    return (await this.store()).get(key);
-  }
-
-  async increment(key: string): Promise<IncrementResponse> {
-    return (await this.store()).increment(key);
-  }
-
-  async decrement(key: string): Promise<void> {
-    await (await this.store()).decrement(key);
-  }
-
-  async resetKey(key: string): Promise<void> {
-    await (await this.store()).resetKey(key);
-  }
 }
 
 /** Marks a request's normalized phone for `pushesPerPhone`. */

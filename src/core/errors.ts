@@ -8,13 +8,39 @@ export class AppError extends Error {
   readonly code: string;
   readonly status: number;
   readonly publicMessage: string;
+  /** Sent as Retry-After with a 429 or 503: when asking again may succeed. */
+  readonly retryAfterSeconds?: number;
 
-  constructor(code: string, message: string, opts: { status?: number; publicMessage?: string; cause?: unknown } = {}) {
+  constructor(
+    code: string,
+    message: string,
+    opts: { status?: number; publicMessage?: string; cause?: unknown; retryAfterSeconds?: number } = {},
+  ) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
     this.name = new.target.name;
     this.code = code;
     this.status = opts.status ?? 500;
     this.publicMessage = opts.publicMessage ?? 'Something went wrong on our side. Please try again.';
+    if (opts.retryAfterSeconds !== undefined) this.retryAfterSeconds = opts.retryAfterSeconds;
+  }
+}
+
+/** How long a client is asked to wait while the database is away. */
+export const DATABASE_RETRY_AFTER_SECONDS = 60;
+
+/**
+ * The database cannot be reached (or is not migrated yet, at start): a 503 that asks to come back, never a 500.
+ * Nothing a customer did is lost: what was committed stays, and payment callbacks are kept in the spool meanwhile.
+ */
+export class DatabaseUnavailableError extends AppError {
+  constructor(cause?: unknown) {
+    super('DATABASE_UNAVAILABLE', 'the database cannot be reached', {
+      status: 503,
+      cause,
+      retryAfterSeconds: DATABASE_RETRY_AFTER_SECONDS,
+      publicMessage:
+        'Tikiti cannot reach its database for a moment. Nothing is lost: a payment you have made is still recorded and will show on your ticket. Please try again in a minute.',
+    });
   }
 }
 

@@ -10,23 +10,39 @@ const wholeNumber = (field: string, min: number, max: number) =>
     .refine((n) => n >= min, `${field} must be at least ${min}`)
     .refine((n) => n <= max, `${field} must be at most ${max.toLocaleString('en-KE')}`);
 
+const MONTHS = ['January', 'February', 'March', 'April', 'May', 'June', 'July', 'August', 'September', 'October', 'November', 'December'];
+
+/**
+ * Why the day or time these fields spell does not exist, if it does not: Date.UTC (and Date's own ISO parser) would
+ * roll 30 February into March, and an operator who mistyped must be told, not given a show on another date.
+ */
+function noSuchDateTime(y: number, mo: number, d: number, h: number, mi: number, se: number): string | undefined {
+  if (mo < 1 || mo > 12) return `Show time has no month ${mo}: use 01 to 12`;
+  const days = new Date(Date.UTC(y, mo, 0)).getUTCDate();
+  if (d < 1 || d > days) return `Show time is not a real date: ${MONTHS[mo - 1]} ${y} has ${days} days`;
+  if (h > 23 || mi > 59 || se > 59) return 'Show time is not a real time of day: use 00:00 to 23:59';
+  return undefined;
+}
+
+const FORMAT = 'Show time must be a date and time, e.g. 2026-12-24T20:30 (Nairobi time)';
+
 /**
  * Show times come from the admin form as Nairobi wall-clock 'YYYY-MM-DDTHH:mm' (a datetime-local input), or from the
- * API as ISO-8601 with an offset or Z.
+ * API as ISO-8601 with an offset or Z. A day or time that does not exist (2027-02-30, 24:00) is refused with its own
+ * message. The error is the message for the form.
  */
-export function parseShowTime(input: string): Date | undefined {
+export function parseShowTime(input: string): Result<Date, string> {
   const s = input.trim();
   const local = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2}))?$/.exec(s);
-  if (local) {
-    const [y, mo, d, h, mi, se] = local.slice(1).map((v) => Number(v ?? 0)) as number[];
-    const date = new Date(Date.UTC(y!, mo! - 1, d!, h! - 3, mi!, se!));
-    return Number.isNaN(date.getTime()) ? undefined : date;
-  }
-  if (/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(s)) {
-    const date = new Date(s);
-    return Number.isNaN(date.getTime()) ? undefined : date;
-  }
-  return undefined;
+  const iso = local ? undefined : /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2})$/.exec(s);
+  const m = local ?? iso;
+  if (!m) return err(FORMAT);
+  const [y, mo, d, h, mi, se] = m.slice(1, 7).map((v) => Number(v ?? 0)) as [number, number, number, number, number, number];
+  const impossible = noSuchDateTime(y, mo, d, h, mi, se);
+  if (impossible) return err(impossible);
+  // Without an offset it is Nairobi time: UTC+3, no daylight saving.
+  const date = local ? new Date(Date.UTC(y, mo - 1, d, h - 3, mi, se)) : new Date(s);
+  return Number.isNaN(date.getTime()) ? err(FORMAT) : ok(date);
 }
 
 export const movieInputSchema = z.object({
@@ -37,11 +53,11 @@ export const movieInputSchema = z.object({
     .min(1, 'Show time is required')
     .transform((s, ctx) => {
       const d = parseShowTime(s);
-      if (!d) {
-        ctx.addIssue({ code: 'custom', message: 'Show time must be a date and time, e.g. 2026-12-24T20:30 (Nairobi time)' });
+      if (!d.ok) {
+        ctx.addIssue({ code: 'custom', message: d.error });
         return z.NEVER;
       }
-      return d;
+      return d.value;
     }),
   price: wholeNumber('Price', 1, 250_000),
   maximumTickets: wholeNumber('Maximum tickets', 1, 100_000),

@@ -127,12 +127,13 @@ export class NotificationSender implements BackgroundJob {
 
   private prepare(n: NotificationContent): { notifier: Notifier; message: OutgoingMessage } {
     const { subject, text } = composeMessage(n, this.deps.publicBaseUrl);
+    const about = { notificationId: n.notificationId, kind: n.kind };
     if (n.channel === 'email' && n.recipient && this.deps.email) {
-      return { notifier: this.deps.email, message: { to: n.recipient, subject, text } };
+      return { notifier: this.deps.email, message: { to: n.recipient, subject, text, about } };
     }
     // The log gets no full phone number or address.
     const to = n.recipient ? maskEmail(n.recipient) : maskPhone(n.phoneNumber);
-    return { notifier: this.deps.log, message: { to, subject, text } };
+    return { notifier: this.deps.log, message: { to, subject, text, about } };
   }
 }
 

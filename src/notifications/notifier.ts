@@ -7,7 +7,10 @@ export interface OutgoingMessage {
   /** An email address for EmailNotifier; for LogNotifier something safe to log (a masked phone or email). */
   to: string;
   subject: string;
+  /** Holds the ticket link (its reference is a bearer secret) and the customer's name: never logged. */
   text: string;
+  /** What a log line may say about the message. */
+  about: { notificationId: number; kind: 'Paid' | 'Failed' };
 }
 
 /** Delivers a message or throws; the sender retries. */
@@ -17,13 +20,17 @@ export interface Notifier {
   close?(): Promise<void>;
 }
 
-/** The default without SMTP: one log line per message (`to` is already masked by the sender). */
+/**
+ * The default without SMTP: one log line per message, a summary only (`to` is already masked by the sender). The text
+ * is not written: its ticket link would let anyone who reads the logs open, and retry, the customer's ticket.
+ */
 export class LogNotifier implements Notifier {
   readonly channel = 'log' as const;
   constructor(private readonly logger: Logger) {}
 
   async send(message: OutgoingMessage): Promise<void> {
-    this.logger.info({ notification: message }, `notification: ${message.subject}`);
+    const { notificationId, kind } = message.about;
+    this.logger.info({ event: 'notification.logged', notificationId, kind, to: message.to }, `notification ${notificationId}: ${kind} to ${message.to}`);
   }
 }
 

@@ -45,10 +45,16 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * Starts the app as a real process, the way `npm start` does (`node --import tsx src/server.ts` from the repository
- * root), on a free port and the given database, and waits for /readyz. The built-in simulator runs in auto mode with
- * short delays, and every timer is small so a test sees the reconciler work within seconds; `env` overrides any of it.
+ * root), on a free port and the given database, and waits for /readyz (or only /healthz: the process listens, whether
+ * or not its database answers). The built-in simulator runs in auto mode with short delays, and every timer is small
+ * so a test sees the reconciler work within seconds; `env` overrides any of it.
  */
-export async function spawnApp(databaseUrl: string, env: Record<string, string> = {}): Promise<AppProcess> {
+export async function spawnApp(
+  databaseUrl: string,
+  env: Record<string, string> = {},
+  opts: { waitFor?: '/readyz' | '/healthz' } = {},
+): Promise<AppProcess> {
+  const waitFor = opts.waitFor ?? '/readyz';
   // env.PORT starts it again where it was (a restart keeps the address its callbacks were promised to).
   const port = env.PORT ? Number(env.PORT) : await freePort();
   const baseUrl = `http://127.0.0.1:${port}`;
@@ -104,11 +110,11 @@ export async function spawnApp(databaseUrl: string, env: Record<string, string> 
   const deadline = Date.now() + 30_000;
   for (;;) {
     if (done) throw new Error(`the app exited (code ${done.code}) before it was ready:\n${output}`);
-    const r = await send({ method: 'GET', url: `${baseUrl}/readyz` });
+    const r = await send({ method: 'GET', url: `${baseUrl}${waitFor}` });
     if (r.kind === 'answered' && r.status === 200) break;
     if (Date.now() > deadline) {
       await stop(1000);
-      throw new Error(`the app did not answer /readyz within 30 s:\n${output}`);
+      throw new Error(`the app did not answer ${waitFor} within 30 s:\n${output}`);
     }
     await sleep(50);
   }

@@ -1,8 +1,8 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import {
-  Kysely, MysqlDialect, SelectQueryNode, SqliteDialect, sql,
-  type KyselyPlugin, type PluginTransformQueryArgs, type PluginTransformResultArgs, type QueryResult, type RootOperationNode,
+  CompiledQuery, Kysely, MysqlDialect, SelectQueryNode, SqliteDialect, sql,
+  type DatabaseConnection, type Driver, type KyselyPlugin, type PluginTransformQueryArgs, type PluginTransformResultArgs, type QueryResult, type RootOperationNode,
   type SelectModifier, type Transaction, type UnknownRow,
 } from 'kysely';
 import type { Database } from './schema.js';
@@ -26,7 +26,7 @@ export interface DatabaseHandle {
  *   claimer's short transaction instead of skipping its rows, which is slower but just as correct.
  */
 class RowLockPlugin implements KyselyPlugin {
-  constructor(private readonly dropped: ReadonlySet<SelectModifier>) {}
+  constructor(public dropped: ReadonlySet<SelectModifier>) {}
 
   transformQuery({ node }: PluginTransformQueryArgs): RootOperationNode {
     if (!SelectQueryNode.is(node) || !node.endModifiers?.length) return node;
@@ -42,6 +42,7 @@ class RowLockPlugin implements KyselyPlugin {
 
 const SQLITE_DROPS = new Set<SelectModifier>(['ForUpdate', 'ForShare', 'ForKeyShare', 'ForNoKeyUpdate', 'SkipLocked', 'NoWait']);
 const NO_SKIP_LOCKED = new Set<SelectModifier>(['SkipLocked']);
+const NOTHING = new Set<SelectModifier>();
 
 /** Opens the database DATABASE_URL names: `sqlite:PATH` (file created, WAL) or `mysql://…` (pooled). */
 export async function openDatabase(url: string, opts: { poolSize?: number } = {}): Promise<DatabaseHandle> {
@@ -68,19 +69,41 @@ export async function openDatabase(url: string, opts: { poolSize?: number } = {}
       supportBigNumbers: true,
       charset: 'utf8mb4',
     });
-    const probe = new Kysely<Database>({ dialect: new MysqlDialect({ pool }) });
-    let version = '';
-    try {
-      const { rows } = await sql<{ v: string }>`select version() as v`.execute(probe);
-      version = rows[0]?.v ?? '';
-    } catch (err) {
-      await probe.destroy();
-      throw err;
-    }
-    const db = skipLockedSupported(version) ? probe : probe.withPlugin(new RowLockPlugin(NO_SKIP_LOCKED));
+    // Until the server has said what it is, claims wait rather than skip (correct on every version); the first
+    // connection it gives tells (ProbingMysqlDialect). Asking at open would make a start fail while MySQL is away.
+    const locks = new RowLockPlugin(NO_SKIP_LOCKED);
+    const db = new Kysely<Database>({ dialect: new ProbingMysqlDialect({ pool }, locks), plugins: [locks] });
     return { db, dialect: 'mysql', close: () => db.destroy() };
   }
   throw new Error(`DATABASE_URL must start with sqlite: or mysql:// (got ${JSON.stringify(url.split(':')[0])})`);
+}
+
+/** MySQL's dialect, asking the server its version on each new connection until one answers, to set the row-lock plugin. */
+class ProbingMysqlDialect extends MysqlDialect {
+  private known = false;
+
+  constructor(config: ConstructorParameters<typeof MysqlDialect>[0], private readonly locks: RowLockPlugin) {
+    super(config);
+  }
+
+  override createDriver(): Driver {
+    const driver = super.createDriver();
+    const acquire = driver.acquireConnection.bind(driver);
+    driver.acquireConnection = async (): Promise<DatabaseConnection> => {
+      const conn = await acquire();
+      if (this.known) return conn;
+      try {
+        const { rows } = await conn.executeQuery<{ v: string }>(CompiledQuery.raw('select version() as v'));
+        this.locks.dropped = skipLockedSupported(String(rows[0]?.v ?? '')) ? NOTHING : NO_SKIP_LOCKED;
+        this.known = true;
+      } catch (err) {
+        await driver.releaseConnection(conn).catch(() => undefined);
+        throw err;
+      }
+      return conn;
+    };
+    return driver;
+  }
 }
 
 /** True when the server can `SELECT … FOR UPDATE SKIP LOCKED` (MySQL ≥ 8.0.1, MariaDB ≥ 10.6). */

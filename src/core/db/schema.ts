@@ -12,6 +12,7 @@ export interface Database {
   notification: NotificationTable;
   auditlog: AuditLogTable;
   darajatoken: DarajaTokenTable;
+  appsecret: AppSecretTable;
 }
 
 export type DbTime = string;
@@ -139,6 +140,15 @@ export interface DarajaTokenTable {
   leaseOwner: string | null;
   leaseUntil: DbTime | null;
   updatedAt: DbTime;
+}
+
+/** A secret the app makes for itself and every instance shares, one row per name (see migrations/005b). */
+export interface AppSecretTable {
+  /** What it is for, e.g. 'csrf'. */
+  name: string;
+  /** A secret: never logged, never shown. */
+  value: string;
+  createdAt: DbTime;
 }
 
 export type Movie = Selectable<MovieTable>;

@@ -6,10 +6,11 @@ import { AppError } from '../errors.js';
 
 /**
  * CSRF protection for every form (double-submit cookie, signed, tied to a per-browser id cookie), from csrf-csrf.
- * Stateless, so it works unchanged with several instances when CSRF_SECRET is shared. `skip` exempts paths that
- * are protected otherwise (the callback's secret token, Basic-auth JSON, the simulator).
+ * Stateless, so it works unchanged with several instances that share the secret (CSRF_SECRET, or the one kept in the
+ * database), which is asked for on each request. `skip` exempts paths that are protected otherwise (the callback's
+ * secret token, Basic-auth JSON, the simulator).
  */
-export function csrfProtection(opts: { secret: string; secure: boolean; skip: (req: Request) => boolean }) {
+export function csrfProtection(opts: { secret: () => string; secure: boolean; skip: (req: Request) => boolean }) {
   const cookieOptions = { sameSite: 'lax' as const, path: '/', secure: opts.secure, httpOnly: true };
   // Over https both cookies take the __Host- prefix: a sibling subdomain (another tunnel on the same parent domain)
   // cannot plant them, so the double submit cannot be seeded from outside.
@@ -26,7 +27,7 @@ export function csrfProtection(opts: { secret: string; secure: boolean; skip: (r
   };
 
   const { doubleCsrfProtection, generateCsrfToken } = doubleCsrf({
-    getSecret: () => opts.secret,
+    getSecret: () => opts.secret(),
     getSessionIdentifier: (req) => String(req.cookies?.[SID_COOKIE] ?? ''),
     cookieName: opts.secure ? '__Host-tikiti.csrf' : 'tikiti.csrf',
     cookieOptions,

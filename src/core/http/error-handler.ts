@@ -1,5 +1,6 @@
 import type { ErrorRequestHandler, Request, RequestHandler } from 'express';
-import { AppError, NotFoundError, ValidationError } from '../errors.js';
+import { isDatabaseUnreachable, unreachableCode } from '../db/errors.js';
+import { AppError, DatabaseUnavailableError, NotFoundError, ValidationError } from '../errors.js';
 
 function wantsJson(req: Request): boolean {
   return req.path.startsWith('/api/') || req.path.startsWith('/admin/api/') || req.path.endsWith('/status') ||
@@ -19,15 +20,20 @@ function isClientHttpError(err: unknown): err is { status: number; type?: string
 
 export const notFound: RequestHandler = (_req, _res, next) => next(new NotFoundError());
 
+const TITLES: Record<number, string> = { 404: 'Not found', 429: 'Please wait a moment', 503: 'Back in a moment' };
+
 /**
- * One place turns errors into answers: JSON for API paths, a page otherwise. Unknown errors (a database down, a bug)
- * are logged with the request id and shown as a plain apology: no stack, no SQL.
+ * One place turns errors into answers: JSON for API paths, a page otherwise. A database that cannot be reached is a
+ * 503 with Retry-After and a calm message, whichever code met it (docs/adr/0020-database-outage.md). Unknown errors
+ * (a bug) are logged with the request id and shown as a plain apology: no stack, no SQL.
  */
-export const errorHandler: ErrorRequestHandler = (err, req, res, _next) => {
+export const errorHandler: ErrorRequestHandler = (caught, req, res, _next) => {
   let status: number;
   let code: string;
   let message: string;
   let fields: Record<string, string> | undefined;
+  const unreachable = !(caught instanceof AppError) && isDatabaseUnreachable(caught);
+  const err: unknown = unreachable ? new DatabaseUnavailableError(caught) : caught;
 
   if (err instanceof AppError) {
     status = err.status;
@@ -50,13 +56,20 @@ export const errorHandler: ErrorRequestHandler = (err, req, res, _next) => {
     message = 'Something went wrong on our side. Please try again in a moment.';
   }
 
-  if (status >= 500) req.log?.error({ err }, 'request failed');
+  if (err instanceof DatabaseUnavailableError) {
+    // Expected while the database is away: the code that said so, not a stack per request (the request log has the 503).
+    if (err.cause !== undefined) req.log?.warn({ code: unreachableCode(err.cause) }, 'database unreachable: answered 503');
+  } else if (status >= 500) req.log?.error({ err }, 'request failed');
   if (res.headersSent) return;
 
   res.status(status);
+  if (err instanceof AppError && err.retryAfterSeconds !== undefined) {
+    res.setHeader('Retry-After', String(err.retryAfterSeconds));
+    res.setHeader('Cache-Control', 'no-store');
+  }
   if (wantsJson(req)) {
     res.json({ error: { code, message, ...(fields ? { fields } : {}) } });
     return;
   }
-  res.render('error', { title: status === 404 ? 'Not found' : 'Something went wrong', status, message, requestId: req.id });
+  res.render('error', { title: TITLES[status] ?? 'Something went wrong', status, message, requestId: req.id });
 };

@@ -9,9 +9,16 @@ import type { Logger } from '../logger.js';
  */
 const CALLBACK_PATH = /(\/api\/+payments\/+callback)[/?#;%].*$/is;
 
-/** The callback URL carries a secret after /callback: it never reaches a log line, whatever the spelling. */
+/**
+ * The segment after the customer's /tickets/ (not /admin/tickets/, whose ids are row numbers): a ticket's reference,
+ * which opens the ticket (and its retry) for whoever holds it, so it is a bearer secret like the callback token
+ * (docs/adr/0023-references-are-bearer-secrets.md). Only the word `find`, a page of its own, is kept.
+ */
+const TICKET_REF = /^((?:[a-z][a-z0-9+.-]*:\/\/[^/]*)?\/+tickets\/+)(?!find(?:[/?#;]|$))[^/?#;]+/i;
+
+/** The callback URL carries a secret after /callback, a ticket URL one after /tickets: neither reaches a log line. */
 export function redactUrl(url: string | undefined): string | undefined {
-  return url?.replace(CALLBACK_PATH, '$1/[redacted]');
+  return url?.replace(CALLBACK_PATH, '$1/[redacted]').replace(TICKET_REF, '$1[ref]');
 }
 
 /** pino-http with a request id per request (kept from X-Request-Id when it looks sane) echoed back as X-Request-Id. */
@@ -25,6 +32,8 @@ export function requestLogging(logger: Logger) {
       return id;
     },
     customLogLevel(_req, res, err) {
+      // 503 is the answer while the database is away, expected and said once per request: a warning, not an error.
+      if (res.statusCode === 503) return 'warn';
       if (err || res.statusCode >= 500) return 'error';
       if (res.statusCode >= 400) return 'warn';
       return 'info';

@@ -117,6 +117,35 @@ describe.each(dialects)('admin movies on %s', (dialect) => {
     expect(row).toContain(`href="/admin/movies/${movieId}/edit"`);
   });
 
+  it('when the show time names a day or time that does not exist, then 422 with a message on the form and the API, and nothing is stored or rolled over', async () => {
+    const agent = operator(t.app);
+    const token = tokenIn((await agent.get('/admin/movies/new')).text);
+    const title = `No such day ${Date.now()}`;
+    const form = await agent.post('/admin/movies').type('form')
+      .send({ _csrf: token, title, showTime: '2027-02-30T20:00', price: '10', maximumTickets: '5' }).expect(422);
+    expect(form.text).toContain('Show time is not a real date: February 2027 has 28 days');
+    expect(form.text).toMatch(/id="showTime"[^>]*value="2027-02-30T20:00"/);
+
+    const movieId = await makeMovie(t.database.db, { title: 'Dated', showTime: new Date('2031-03-05T17:30:00Z') });
+    const edit = tokenIn((await agent.get(`/admin/movies/${movieId}/edit`)).text);
+    const edited = await agent.post(`/admin/movies/${movieId}`).type('form')
+      .send({ _csrf: edit, title: 'Dated', showTime: '2031-04-31T20:00', price: '20', maximumTickets: '1000' }).expect(422);
+    expect(edited.text).toContain('Show time is not a real date: April 2031 has 30 days');
+
+    for (const [showTime, message] of [
+      ['2027-02-30T20:00:00+03:00', 'Show time is not a real date: February 2027 has 28 days'],
+      ['2027-02-28T24:00', 'Show time is not a real time of day: use 00:00 to 23:59'],
+      ['2027-13-01T20:00', 'Show time has no month 13: use 01 to 12'],
+    ]) {
+      const api = await agent.post('/admin/api/movies').send({ title, showTime, price: 10, maximumTickets: 5 });
+      expect(api.status, showTime).toBe(422);
+      expect(api.body.error.fields, showTime).toEqual({ showTime: message });
+    }
+    expect(await t.database.db.selectFrom('movie').select('movieId').where('title', '=', title).execute()).toEqual([]);
+    const row = await t.database.db.selectFrom('movie').select('showTime').where('movieId', '=', movieId).executeTakeFirstOrThrow();
+    expect(row.showTime).toBe('2031-03-05 17:30:00.000');
+  });
+
   it('when a movie does not exist, then its edit page and form post are 404', async () => {
     const agent = operator(t.app);
     await agent.get('/admin/movies/99999999/edit').expect(404);

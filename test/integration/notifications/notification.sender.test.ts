@@ -103,21 +103,33 @@ describe.each(dialects)('notification sender on %s', (dialect) => {
     expect(a.sent.length + b.sent.length).toBe(12);
   });
 
-  it('when a Paid notification goes to the log, then it names the receipt, movie, show time and quantity, and the phone only masked', async () => {
-    const lines: string[] = [];
-    const logger = createLogger({ level: 'info', destination: { write: (s: string) => lines.push(s) } as unknown as NodeJS.WritableStream });
+  it('when a Paid notification is composed, then it names the receipt, movie, show time, quantity, total and the ticket link', async () => {
+    const log = new RecordingNotifier();
     const { ref } = await makeTicket(database.db, { status: 'Paid', phone: '254708374149' });
+    await sender(database.db, log).runOnce();
+    const mine = log.sent.find((m) => m.text.includes(ref));
+    expect(mine).toBeDefined();
+    expect(mine!.to).toBe('2547•••••149');
+    expect(mine!.text).toContain('M-Pesa receipt: TES1A2B3C4');
+    expect(mine!.text).toMatch(/Show: .*14 Jun 2030,? 20:30/);
+    expect(mine!.text).toContain('Tickets: 3');
+    expect(mine!.text).toContain('Total: KES 45');
+    expect(mine!.text).toContain(`${BASE}/tickets/${ref}`);
+    expect(mine!.about).toEqual({ notificationId: expect.any(Number), kind: 'Paid' });
+  });
+
+  it('when a notification goes to the log, then one info line says which (id, kind, masked phone) and never the text: no ticket link, no name, no full phone', async () => {
+    const lines: string[] = [];
+    const logger = createLogger({ level: 'trace', destination: { write: (s: string) => lines.push(s) } as unknown as NodeJS.WritableStream });
+    const { ticketId, ref } = await makeTicket(database.db, { status: 'Paid', phone: '254708374149' });
     await sender(database.db, new LogNotifier(logger)).runOnce();
+    const [n] = await notificationsForTicket(database.db, ticketId);
+    const entries = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    const mine = entries.filter((e) => e.notificationId === n!.notificationId);
+    expect(mine).toEqual([expect.objectContaining({ level: 30, event: 'notification.logged', kind: 'Paid', to: '2547•••••149' })]);
     const out = lines.join('');
-    const line = lines.find((l) => l.includes(ref));
-    expect(line).toBeDefined();
-    const entry = JSON.parse(line!);
-    expect(entry.notification.to).toBe('2547•••••149');
-    expect(entry.notification.text).toContain('M-Pesa receipt: TES1A2B3C4');
-    expect(entry.notification.text).toMatch(/Show: .*14 Jun 2030,? 20:30/);
-    expect(entry.notification.text).toContain('Tickets: 3');
-    expect(entry.notification.text).toContain('Total: KES 45');
-    expect(entry.notification.text).toContain(`${BASE}/tickets/${ref}`);
+    expect(out).not.toContain(ref);
+    expect(out).not.toContain('Amina');
     expect(out).not.toContain('254708374149');
   });
 

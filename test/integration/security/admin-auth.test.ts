@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from '../../support/app.js';
 import { dialects } from '../../support/db.js';
 import { ADMIN_ENV, ADMIN_PASSWORD, ADMIN_USER, AUTH } from '../admin/helpers.js';
+import { uniqueIp } from './helpers.js';
 
 const basic = (user: string, pass: string) => `Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}`;
 const URLS = ['/admin', '/admin/', '/admin/tickets', '/admin/callbacks', '/admin/movies/new', '/admin/payments.csv', '/ADMIN', '/admin/no-such-page'];
@@ -39,7 +40,8 @@ describe.each(dialects)('admin sign-in on %s', (dialect) => {
       basic(ADMIN_USER, ADMIN_PASSWORD.slice(0, -1)), basic(ADMIN_USER.toUpperCase(), ADMIN_PASSWORD), `Bearer ${ADMIN_PASSWORD}`, 'Basic', 'Basic ???'];
     for (const url of URLS) {
       for (const auth of wrong) {
-        let r = request(on.app).get(url);
+        // Each guess from an address of its own: this is about the answer, not the limit on failures (login-limits.test.ts).
+        let r = request(on.app).get(url).set('X-Forwarded-For', uniqueIp());
         if (auth) r = r.set('Authorization', auth);
         const res = await r;
         expect(res.status, `${url} ${auth}`).toBe(401);

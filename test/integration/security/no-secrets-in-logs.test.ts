@@ -97,6 +97,12 @@ describe.each(dialects)('no secret in any log line on %s', (dialect) => {
     expect(reconciler).toBeDefined();
     await reconciler!.runOnce();
     await eventually(async () => (await statusOf(s, silent.ref)) === 'Paid', 10_000, 'Paid by query');
+    for (const t of [paid, busy, poor, silent]) {
+      await t.agent.get(`/tickets/${t.ref}`);
+      await t.agent.get(`/tickets/${t.ref}/status`);
+    }
+    // The outbox goes to the log channel (no SMTP here): one line per message.
+    expect((await s.services.notifications.runOnce()).sent).toBeGreaterThanOrEqual(3);
 
     // the admin, with Basic auth, reading and posting
     const auth = `Basic ${Buffer.from(`${ADMIN_USER}:${SECRETS.ADMIN_PASSWORD}`).toString('base64')}`;
@@ -166,9 +172,77 @@ describe.each(dialects)('no secret in any log line on %s', (dialect) => {
     expect(leaks).toEqual([]);
   });
 
+  it('when every log line is searched for every ticket reference, then none is found, and ticket URLs show [ref]', async () => {
+    const refs = [
+      ...(await s.database.db.selectFrom('ticket').select('ref').execute()),
+      ...(await refused.database.db.selectFrom('ticket').select('ref').execute()),
+    ].map((r) => r.ref);
+    expect(refs.length).toBeGreaterThanOrEqual(6);
+    const text = capture.text() + consoleOut.join('\n');
+    expect(refs.filter((ref) => text.includes(ref))).toEqual([]);
+    const ticketUrls = capture.lines.map((l) => /"url":"(\/tickets\/[^"]*)"/.exec(l)?.[1]).filter((u): u is string => !!u);
+    expect(ticketUrls.length).toBeGreaterThanOrEqual(4);
+    for (const u of ticketUrls) expect(u).toMatch(/^\/tickets\/\[ref\](\/status|\/retry)?$/);
+  });
+
+  it('when the lines at info and above are searched for the customers\' names, then none is found (they may only appear at debug and trace)', () => {
+    const atInfo = capture.lines.filter((l) => (JSON.parse(l) as { level: number }).level >= 30);
+    expect(atInfo.length).toBeGreaterThan(20);
+    expect(atInfo.some((l) => l.includes('notification.logged'))).toBe(true);
+    for (const name of ['Log Watcher', 'Wanjiru Test']) expect(atInfo.filter((l) => l.includes(name)), name).toEqual([]);
+  });
+
   it('when the callback URL shows up in a log line, then its token segment is [redacted]', () => {
     const urls = capture.lines.filter((l) => /"url":"[^"]*payments\/+callback/i.test(l));
     expect(urls.length).toBeGreaterThanOrEqual(7);
     for (const l of urls) expect(/"url":"([^"]*)"/.exec(l)![1]).toMatch(/callback\/\[redacted\]$/i);
+  });
+});
+
+describe.each(dialects)('no ticket reference and no customer name in the logs at LOG_LEVEL=info on %s', (dialect) => {
+  const capture = capturingLogger('info');
+  let s: TestServer;
+  const refs: string[] = [];
+  beforeAll(async () => {
+    s = await startTestServer(dialect, { LOG_LEVEL: 'info', ADMIN_USER, ADMIN_PASSWORD: SECRETS.ADMIN_PASSWORD, RATE_LIMIT_PUSHES_PER_PHONE: '100' }, { logger: capture.logger });
+    const movieId = await makeMovie(s.database.db);
+    for (const phone of ['0708374149', '254700000001', '254700000007', '254700000002']) {
+      const agent = request.agent(s.app);
+      const _csrf = await csrfFrom(agent, `/movies/${movieId}`);
+      const res = await agent.post('/bookings').type('form').send({ _csrf, movieId: String(movieId), customerName: 'Info Level Customer', phoneNumber: phone, quantity: '1' });
+      expect(res.status).toBe(303);
+      const ref = refFrom(res.headers.location);
+      refs.push(ref);
+      await agent.get(`/tickets/${ref}`);
+      await agent.get(`/tickets/${ref}/status`);
+      await agent.get(`/TICKETS/${ref}/`);
+      await agent.post(`/tickets/${ref}/retry`).type('form').send({ _csrf });
+    }
+    await eventually(async () => (await ticketByRef(s.database.db, refs[0]!)).paymentStatus === 'Paid', 10_000, 'Paid');
+    await eventually(async () => (await ticketByRef(s.database.db, refs[3]!)).paymentStatus === 'Failed', 10_000, 'Failed');
+    expect((await s.services.notifications.runOnce()).sent).toBeGreaterThanOrEqual(2);
+    // An operator finds a ticket by its reference (a wrong one first), and opens it.
+    const auth = `Basic ${Buffer.from(`${ADMIN_USER}:${SECRETS.ADMIN_PASSWORD}`).toString('base64')}`;
+    const cb = await insertPendingTicket(s.database.db);
+    const admin = request.agent(s.app);
+    const inbox = await s.database.db.insertInto('callbackinbox').values({
+      receivedAt: '2030-01-01 00:00:00.000', source: 'callback', sourceIp: null, body: '{}', checkoutRequestId: cb.checkoutRequestId, outcome: 'unmatched', detail: null, ticketId: null, processedAt: null,
+    }).executeTakeFirstOrThrow();
+    const page = await admin.get(`/admin/callbacks/${Number(inbox.insertId)}`).set('Authorization', auth);
+    const token = /name="_csrf" value="([^"]+)"/.exec(page.text)![1]!;
+    await admin.post(`/admin/callbacks/${Number(inbox.insertId)}/assign`).set('Authorization', auth).type('form').send({ _csrf: token, ticket: `${s.baseUrl}/tickets/${refs[0]}` });
+  }, 60_000);
+  afterAll(async () => {
+    await s?.close();
+  });
+
+  it('when bookings, ticket pages, retries, notifications and the operator ran, then no line holds a reference or the customer\'s name', () => {
+    const text = capture.text();
+    expect(capture.lines.length).toBeGreaterThan(20);
+    expect(text).toContain('notification.logged');
+    expect(text).toContain('/tickets/[ref]/status');
+    expect(refs.filter((ref) => text.includes(ref))).toEqual([]);
+    expect(text).not.toContain('Info Level Customer');
+    expect(text).not.toContain('Wanjiru Test');
   });
 });

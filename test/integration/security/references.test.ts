@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { csrfFrom } from '../../support/app.js';
 import { dialects } from '../../support/db.js';
 import { startTestServer, type TestServer } from '../../support/server.js';
+import { ADMIN_ENV, makeInbox, operator, tokenIn } from '../admin/helpers.js';
 import { makeMovie, refFrom, ticketByRef } from '../bookings/helpers.js';
 import { eventually } from '../payments/helpers.js';
 
@@ -10,6 +11,9 @@ const PAYS = '254708374149';
 const CANCELS = '254700000001';
 /** Push accepted, no callback ever: stays Pending. */
 const NO_CALLBACK = '254700000005';
+
+/** The reference with the case of every letter swapped: 'aB3-x' → 'Ab3-X'. */
+const swapCase = (ref: string) => [...ref].map((c) => (c === c.toLowerCase() ? c.toUpperCase() : c.toLowerCase())).join('');
 
 /** Every way the full number could be written on a page. */
 function fullNumberForms(phone: string): string[] {
@@ -20,7 +24,7 @@ function fullNumberForms(phone: string): string[] {
 describe.each(dialects)('ticket references and masked phones on %s', (dialect) => {
   let s: TestServer;
   beforeAll(async () => {
-    s = await startTestServer(dialect, { RATE_LIMIT_PUSHES_PER_PHONE: '100', RATE_LIMIT_BOOKINGS_PER_IP: '100' });
+    s = await startTestServer(dialect, { ...ADMIN_ENV, RATE_LIMIT_PUSHES_PER_PHONE: '100', RATE_LIMIT_BOOKINGS_PER_IP: '100' });
   });
   afterAll(async () => {
     await s?.close();
@@ -81,5 +85,41 @@ describe.each(dialects)('ticket references and masked phones on %s', (dialect) =
     const json = await request(s.app).get(`/tickets/${paid}/status`);
     expect(json.body).toMatchObject({ ref: paid, status: 'Paid' });
     expect(Object.keys(json.body)).not.toContain('ticketId');
+  });
+
+  it('when a reference is given with its letters in the other case, then it is another reference: 404 on the page, the status, the retry, and the operator cannot find it', async () => {
+    const ref = await book(CANCELS);
+    await eventually(async () => (await ticketByRef(s.database.db, ref)).paymentStatus === 'Failed', 8000, 'Failed');
+    const swapped = swapCase(ref);
+    expect(swapped).not.toBe(ref);
+    // Only the first letter's case changed: one bit of difference is still another reference.
+    const i = [...ref].findIndex((c) => /[A-Za-z]/.test(c));
+    const oneLetter = ref.slice(0, i) + swapCase(ref[i]!) + ref.slice(i + 1);
+    for (const other of [swapped, oneLetter, ref.toUpperCase(), ref.toLowerCase()].filter((r) => r !== ref)) {
+      expect((await request(s.app).get(`/tickets/${other}`)).status, other).toBe(404);
+      expect((await request(s.app).get(`/tickets/${other}/status`)).status, other).toBe(404);
+    }
+    expect((await request(s.app).get(`/tickets/${ref}`)).status).toBe(200);
+
+    // Retry, with a form token of the right ticket's page: the other spelling finds nothing and sends nothing.
+    const agent = request.agent(s.app);
+    const page = await agent.get(`/tickets/${ref}`);
+    const pushesBefore = await s.database.db.selectFrom('pushrequest').select('pushRequestId').execute();
+    const retry = await agent.post(`/tickets/${swapped}/retry`).type('form').send({ _csrf: tokenIn(page.text) });
+    expect(retry.status).toBe(404);
+    expect(await s.database.db.selectFrom('pushrequest').select('pushRequestId').execute()).toHaveLength(pushesBefore.length);
+    expect((await ticketByRef(s.database.db, ref)).paymentStatus).toBe('Failed');
+
+    // The operator's "find by reference" (assigning an unmatched callback) does not find it either, as a reference or a link.
+    const cb = await makeInbox(s.database.db, { outcome: 'unmatched' });
+    const admin = operator(s.app);
+    const token = tokenIn((await admin.get(`/admin/callbacks/${cb}`)).text);
+    for (const ticket of [swapped, `${s.baseUrl}/tickets/${swapped}`]) {
+      const res = await admin.post(`/admin/callbacks/${cb}/assign`).type('form').send({ _csrf: token, ticket });
+      expect(res.status, ticket).toBe(422);
+      expect(res.text).toContain('No ticket has that number or reference.');
+    }
+    const inbox = await s.database.db.selectFrom('callbackinbox').select(['outcome', 'ticketId']).where('callbackId', '=', cb).executeTakeFirstOrThrow();
+    expect(inbox).toEqual({ outcome: 'unmatched', ticketId: null });
   });
 });

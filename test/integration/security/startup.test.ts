@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -30,12 +30,16 @@ async function freePort(): Promise<number> {
 }
 
 /**
- * Runs `npm start`'s command (node --import tsx src/server.ts) with exactly these variables and no .env. Resolves when
- * it exits, or (for a start that succeeds) when it says it is listening, after stopping it with SIGTERM.
+ * Runs `npm start`'s command (node --import tsx src/server.ts), or another script, with exactly these variables and no
+ * .env. Resolves when it exits, or (for a start that succeeds, unless told to wait for the exit) when it says it is
+ * listening, after stopping it with SIGTERM.
  */
-async function start(env: Record<string, string>): Promise<{ code: number | null; stderr: string; stdout: string; listened: boolean }> {
+async function start(
+  env: Record<string, string>,
+  opts: { script?: string; untilExit?: boolean } = {},
+): Promise<{ code: number | null; stderr: string; stdout: string; listened: boolean }> {
   const port = await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+  const child = spawn(process.execPath, ['--import', 'tsx', opts.script ?? 'src/server.ts'], {
     cwd: ROOT_DIR,
     env: {
       PATH: process.env.PATH ?? '',
@@ -55,7 +59,7 @@ async function start(env: Record<string, string>): Promise<{ code: number | null
     stdout += d.toString();
     if (!listened && stdout.includes('Tikiti is listening')) {
       listened = true;
-      child.kill('SIGTERM');
+      if (!opts.untilExit) child.kill('SIGTERM');
     }
   });
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
@@ -115,6 +119,53 @@ describe('start-up refusals (npm start)', () => {
     const r = await start({});
     expect(r.listened).toBe(true);
     expect(r.stderr).toBe('');
+  }, 90_000);
+});
+
+describe('start-up refusals that only show once the app tries (npm start, npm run migrate)', () => {
+  /** The refusal as the user sees it: the heading and one line, no stack, no password. */
+  const expectOneLine = (r: { code: number | null; stderr: string }, line: RegExp, secret?: string) => {
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^Tikiti cannot start\./);
+    expect(problemLines(r.stderr)).toEqual([expect.stringMatching(line)]);
+    expect(r.stderr).not.toMatch(/\n\s+at |Error:|node_modules/);
+    if (secret) expect(r.stderr).not.toContain(secret);
+  };
+
+  it.concurrent('when PORT is already in use, then it exits 1 with one line naming the port, not a stack trace', async () => {
+    const taken = createServer();
+    await new Promise<void>((r) => taken.listen(0, r));
+    const port = (taken.address() as { port: number }).port;
+    try {
+      const r = await start({ PORT: String(port) });
+      expect(r.listened).toBe(false);
+      expectOneLine(r, new RegExp(`^PORT ${port} is already in use: stop the program that holds it \\(another Tikiti\\?\\) or set PORT to a free port\\.$`));
+    } finally {
+      await new Promise((r) => taken.close(r));
+    }
+  }, 90_000);
+
+  it.concurrent('when the SQLite file cannot be opened (its folder is a file), then it exits 1 with one line naming DATABASE_URL and the file', async () => {
+    const file = join(dir, 'not-a-folder');
+    writeFileSync(file, '');
+    const r = await start({ DATABASE_URL: `sqlite:${join(file, 'tikiti.db')}` });
+    expect(r.listened).toBe(false);
+    expectOneLine(r, new RegExp(`^DATABASE_URL: the SQLite file ${file}/tikiti\\.db cannot be opened \\((ENOTDIR|EEXIST)\\): check that its folder exists`));
+  }, 90_000);
+
+  it.concurrent('when npm run migrate meets a MySQL that is not there, then it exits 1 naming DATABASE_URL with its host and port, never the password', async () => {
+    const port = await freePort();
+    const r = await start({ DATABASE_URL: `mysql://tikiti:migrate-pw-0123@127.0.0.1:${port}/tikiti` }, { script: 'src/cli/migrate.ts' });
+    expectOneLine(r, new RegExp(`^DATABASE_URL: MySQL at 127\\.0\\.0\\.1:${port} cannot be reached \\(ECONNREFUSED\\): start the database, or correct the host and port\\.$`), 'migrate-pw-0123');
+  }, 90_000);
+
+  it.skipIf(!process.env.TEST_MYSQL_URL).concurrent('when MySQL refuses the password, then the server exits 1 at once (no retrying) with one line, never the password', async () => {
+    const u = new URL(process.env.TEST_MYSQL_URL!);
+    u.username = 'root';
+    u.password = 'not-the-password-0123';
+    const r = await start({ DATABASE_URL: u.toString() }, { untilExit: true });
+    expectOneLine(r, new RegExp(`^DATABASE_URL: MySQL at ${u.hostname.replace(/\./g, '\\.')}:${u.port || 3306} refused the user or password \\(ER_ACCESS_DENIED_ERROR\\)`), 'not-the-password-0123');
+    expect(r.stdout).not.toContain('not-the-password-0123');
   }, 90_000);
 });
 

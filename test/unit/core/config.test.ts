@@ -113,8 +113,25 @@ describe('config', () => {
 
   it('when a value has the wrong type, then the line names the variable, the value and the fix', () => {
     expect(problemsOf({ PORT: 'eighty' })).toEqual(['PORT="eighty" is not valid: use a whole number from 1 to 65535.']);
+    expect(problemsOf({ RATE_LIMIT_WINDOW_SECONDS: '0' })).toEqual(['RATE_LIMIT_WINDOW_SECONDS="0" is not valid: use a whole number from 1 to 86400.']);
+    expect(problemsOf({ MAX_TICKETS_PER_BOOKING: '2.5' })).toEqual(['MAX_TICKETS_PER_BOOKING="2.5" is not valid: use a whole number from 1 to 1000.']);
     expect(problemsOf({ DARAJA_ENV: 'live' })[0]).toBe('DARAJA_ENV="live" is not valid: use simulator, sandbox or production.');
     expect(problemsOf({ DATABASE_URL: 'postgres://x' })[0]).toMatch(/^DATABASE_URL="postgres:\/\/x" is not valid: use sqlite:PATH or mysql:/);
+  });
+
+  it('when values of the wrong type come with problems between values, then one list holds them all, types first', () => {
+    expect(problemsOf({ PORT: 'abc', ACCOUNT_REFERENCE: 'TikitiCinemas', TRANSACTION_DESC: 'Movie tickets!' })).toEqual([
+      'PORT="abc" is not valid: use a whole number from 1 to 65535.',
+      'ACCOUNT_REFERENCE is 13 characters: Daraja allows at most 12 (longer ones fail with ResultCode 1025).',
+      'TRANSACTION_DESC is 14 characters: Daraja allows at most 13.',
+    ]);
+    const p = problemsOf({ ...sandbox, DARAJA_TIMEOUT_MS: '5 s', LOG_LEVEL: 'loud', PUBLIC_BASE_URL: 'http://abcd.ngrok-free.app', DARAJA_CONSUMER_SECRET: '' });
+    expect(p).toEqual([
+      'DARAJA_TIMEOUT_MS="5 s" is not valid: use a whole number from 100 to 120000.',
+      'LOG_LEVEL="loud" is not valid: use fatal, error, warn, info, debug, trace or silent.',
+      expect.stringMatching(/^PUBLIC_BASE_URL must start with https:\/\/ when DARAJA_ENV=sandbox/),
+      expect.stringMatching(/^DARAJA_CONSUMER_SECRET is required when DARAJA_ENV=sandbox/),
+    ]);
   });
 
   it('when BuyGoods is chosen without a till, then PARTY_B is asked for; with one, it is PartyB', () => {

@@ -21,8 +21,23 @@ describe('log redaction', () => {
     expect(logged).toMatch(/callback\/\[redacted\]$/i);
   });
 
-  it('when a URL is not the callback, then it is logged as it is', () => {
-    for (const url of ['/admin/callbacks/12', '/tickets/abc', '/api/payments/callbackish', '/']) expect(redactUrl(url)).toBe(url);
+  it.each([
+    ['/tickets/Ehmjsq_WhcRK4WNnNjVdId-k', '/tickets/[ref]'],
+    ['/tickets/Ehmjsq_WhcRK4WNnNjVdId-k/status', '/tickets/[ref]/status'],
+    ['/tickets/Ehmjsq_WhcRK4WNnNjVdId-k/retry', '/tickets/[ref]/retry'],
+    ['/TICKETS/Ehmjsq_WhcRK4WNnNjVdId-k/', '/TICKETS/[ref]/'],
+    ['//tickets//Ehmjsq_WhcRK4WNnNjVdId-k?x=1', '//tickets//[ref]?x=1'],
+    ['/tickets/Ehmjsq_WhcRK4WNnNjVdId-k;v=1', '/tickets/[ref];v=1'],
+    ['http://tikiti.example/tickets/Ehmjsq_WhcRK4WNnNjVdId-k', 'http://tikiti.example/tickets/[ref]'],
+    ['/tickets/not-a-real-ref', '/tickets/[ref]'],
+  ])('when the request URL is the ticket URL %j, then the reference is logged as [ref]', (url, logged) => {
+    expect(redactUrl(url)).toBe(logged);
+  });
+
+  it('when a URL is neither the callback nor a ticket, then it is logged as it is', () => {
+    for (const url of ['/admin/callbacks/12', '/admin/tickets/12', '/admin/tickets/totals?status=Paid', '/tickets/find', '/tickets/find?x=1', '/tickets', '/api/payments/callbackish', '/']) {
+      expect(redactUrl(url)).toBe(url);
+    }
   });
 
   it('when a secret-named field or a credential header is passed to the logger by mistake, then it is written as [redacted]', () => {

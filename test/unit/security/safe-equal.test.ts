@@ -11,12 +11,16 @@ vi.mock('node:crypto', async (importOriginal) => {
 });
 
 const { basicAuth, safeEqual } = await import('../../../src/core/http/basic-auth.js');
+const { createLoginLimiter } = await import('../../../src/core/http/login-limiter.js');
+const { silentLogger } = await import('../../../src/core/logger.js');
 
 const basic = (user: string, pass: string) => `Basic ${Buffer.from(`${user}:${pass}`, 'utf8').toString('base64')}`;
 
 function app(credentials?: { user: string; password: string }) {
   const a = express();
-  a.use('/admin', basicAuth(credentials), (_req, res) => {
+  // A limit these tests never reach: the sign-in limit has tests of its own.
+  const limiter = createLoginLimiter({ logger: silentLogger, now: () => new Date(), limit: 1000 });
+  a.use('/admin', basicAuth({ accounts: credentials ? [credentials] : [], realm: 'Tikiti admin', limiter }), (_req, res) => {
     res.send(`hello ${String(res.locals.adminUser)}`);
   });
   a.use((err: { status?: number }, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
