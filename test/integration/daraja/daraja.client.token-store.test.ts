@@ -1,11 +1,11 @@
 import { Writable } from 'node:stream';
 import nock from 'nock';
 import { pino } from 'pino';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DarajaClient } from '../../../src/daraja/daraja.client.js';
 import { DarajaNetworkError } from '../../../src/daraja/errors.js';
 import { MemoryTokenStore, credentialFingerprint, type StoredToken, type TokenStore } from '../../../src/daraja/token-store.js';
-import { BASE, FROZEN_NOW, KEY, PHONE, answers, config, postEndpoint, resetNock, tokenEndpoint } from './helpers.js';
+import { BASE, FROZEN_NOW, KEY, PHONE, answers, config, postEndpoint, tokenEndpoint } from './helpers.js';
 
 // Daraja invalidates an app's previous token whenever it issues a new one, so the instances of the app share one token
 // through a TokenStore: read it first, fetch only under the store's lease, and after 404.001.03 look for a newer one.
@@ -53,8 +53,6 @@ class FakeStore implements TokenStore {
   }
 }
 
-beforeEach(resetNock);
-afterEach(() => { nock.cleanAll(); });
 
 describe('a token shared through a TokenStore', () => {
   it('when the store holds a fresh token, then the push uses it and no token is fetched', async () => {

@@ -1,6 +1,6 @@
 import nock from 'nock';
 import request from 'supertest';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Db } from '../../../src/core/db/database.js';
 import { CUSTOMER_MESSAGES } from '../../../src/daraja/errors.js';
 import { createTestApp, type TestApp } from '../../support/app.js';
@@ -132,14 +132,7 @@ describe.each(dialects)('STK push against a misbehaving Daraja (nock) on %s', (d
     await t?.close();
   });
   beforeEach(() => {
-    nock.cleanAll();
-    nock.disableNetConnect();
-    nock.enableNetConnect('127.0.0.1');
     nock(DARAJA).get('/oauth/v1/generate').query(true).reply(200, { access_token: 'tok', expires_in: '3599' }).persist();
-  });
-  afterEach(() => {
-    nock.cleanAll();
-    nock.enableNetConnect();
   });
 
   const accepted = (id: string) => ({

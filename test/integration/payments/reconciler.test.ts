@@ -63,14 +63,9 @@ describe.each(dialects)('the reconciler against a nock Daraja on %s', (dialect) 
     await t?.close();
   });
   beforeEach(() => {
-    nock.cleanAll();
-    nock.disableNetConnect();
-    nock.enableNetConnect('127.0.0.1');
     daraja = fakeDaraja();
   });
   afterEach(() => {
-    nock.cleanAll();
-    nock.enableNetConnect();
     vi.restoreAllMocks();
   });
 
@@ -233,14 +228,8 @@ describe.each(dialects)('two reconciler instances on one database (%s)', (dialec
   afterAll(async () => {
     await t?.close();
   });
-  afterEach(() => {
-    nock.cleanAll();
-    nock.enableNetConnect();
-  });
 
   it('when two instances run at once over the same 30 due tickets, then each ticket is queried exactly once and paid once', async () => {
-    nock.disableNetConnect();
-    nock.enableNetConnect('127.0.0.1');
     const daraja = fakeDaraja();
     const db = t.database.db;
     const tickets = [];

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { connect } from 'node:net';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { csrfFrom } from '../../support/app.js';
@@ -48,6 +49,22 @@ function recordDarajaSecrets(s: TestServer, into: Set<string>) {
       if (auth) into.add(auth.replace(/^\w+\s+/, ''));
       return end(...args);
     };
+  });
+}
+
+/**
+ * One POST written on a socket exactly as given. An HTTP client (and the interceptor nock puts in front of every one
+ * in tests) reads a path of '//api/…' as a URL on another host, 'api'; a hostile client can send it as is.
+ */
+function rawPost(port: number, path: string, body: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1');
+    let answer = '';
+    socket.on('data', (d: Buffer) => (answer += d.toString()));
+    socket.on('close', () => resolve(answer));
+    socket.on('error', reject);
+    socket.write(`POST ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: application/json\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
   });
 }
 
@@ -117,7 +134,7 @@ describe.each(dialects)('no secret in any log line on %s', (dialect) => {
     await cb(`/api/payments/callback/${SECRETS.MPESA_CALLBACK_TOKEN}?retry=1`, good);
     await cb(`/API/Payments/Callback/${SECRETS.MPESA_CALLBACK_TOKEN}`, good);
     await cb(`/api/payments/callback/${SECRETS.MPESA_CALLBACK_TOKEN}/`, good);
-    await cb(`//api/payments/callback/${SECRETS.MPESA_CALLBACK_TOKEN}`, good);
+    expect(await rawPost(s.port, `//api/payments/callback/${SECRETS.MPESA_CALLBACK_TOKEN}`, good)).toMatch(/^HTTP\/1\.1 \d{3} /);
     await cb(`/api/payments/callback/${SECRETS.MPESA_CALLBACK_TOKEN.slice(0, -3)}`, good);
     await request(s.app).get(`/api/payments/callback/${SECRETS.MPESA_CALLBACK_TOKEN}`);
 
