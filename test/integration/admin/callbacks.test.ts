@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from '../../support/app.js';
 import { dialects } from '../../support/db.js';
+import { buildInbox, buildMovie, buildPush, buildTicket } from '../../support/builders.js';
 import type { InboxOutcome } from '../../../src/core/db/schema.js';
-import { ADMIN_ENV, auditRows, makeInbox, makeMovie, makePush, makeTicket, nextLink, operator, tokenIn } from './helpers.js';
+import { ADMIN_ENV, auditRows, nextLink, operator, tokenIn } from './helpers.js';
 
 const listedCallbackIds = (html: string) => [...html.matchAll(/data-callback-id="(\d+)"/g)].map((m) => Number(m[1]));
 
@@ -54,7 +55,7 @@ describe.each(dialects)('admin callback inbox on %s', (dialect) => {
   it('when the inbox is filtered by outcome, then only rows with that outcome show, newest first', async () => {
     const ids: Record<string, number[]> = {};
     for (const outcome of ['applied', 'duplicate', 'unmatched', 'rejected', 'invalid', 'mismatch', 'received'] as InboxOutcome[]) {
-      ids[outcome] = [await makeInbox(t.database.db, { outcome }), await makeInbox(t.database.db, { outcome })];
+      ids[outcome] = [await buildInbox(t.database.db, { outcome }), await buildInbox(t.database.db, { outcome })];
     }
     for (const [outcome, mine] of Object.entries(ids)) {
       const res = await operator(t.app).get(`/admin/callbacks?outcome=${outcome}`).expect(200);
@@ -73,7 +74,7 @@ describe.each(dialects)('admin callback inbox on %s', (dialect) => {
 
   it('when the inbox is paged through, then every row of the filter is visited once', async () => {
     const mine: number[] = [];
-    for (let i = 0; i < 9; i++) mine.push(await makeInbox(t.database.db, { outcome: 'rejected', detail: 'paging' }));
+    for (let i = 0; i < 9; i++) mine.push(await buildInbox(t.database.db, { outcome: 'rejected', detail: 'paging' }));
     const seen: number[] = [];
     let url: string | undefined = '/admin/callbacks?outcome=rejected&limit=4';
     while (url) {
@@ -88,9 +89,9 @@ describe.each(dialects)('admin callback inbox on %s', (dialect) => {
   });
 
   it('when a raw body is shown, then JSON is pretty-printed and anything else is shown as received, both escaped', async () => {
-    const json = await makeInbox(t.database.db, { outcome: 'invalid', body: '{"Body":{"note":"<script>alert(1)</script>"}}' });
-    const text = await makeInbox(t.database.db, { outcome: 'invalid', body: 'ResultCode=0&x=<img src=x onerror=alert(1)>' });
-    const big = await makeInbox(t.database.db, { outcome: 'invalid', body: JSON.stringify({ pad: 'y'.repeat(5000), tail: 'END-OF-BODY' }) });
+    const json = await buildInbox(t.database.db, { outcome: 'invalid', body: '{"Body":{"note":"<script>alert(1)</script>"}}' });
+    const text = await buildInbox(t.database.db, { outcome: 'invalid', body: 'ResultCode=0&x=<img src=x onerror=alert(1)>' });
+    const big = await buildInbox(t.database.db, { outcome: 'invalid', body: JSON.stringify({ pad: 'y'.repeat(5000), tail: 'END-OF-BODY' }) });
     const list = await operator(t.app).get('/admin/callbacks?outcome=invalid').expect(200);
     expect(list.text).not.toContain('<script>alert(1)');
     expect(list.text).not.toContain('<img src=x');
@@ -109,9 +110,9 @@ describe.each(dialects)('admin callback inbox on %s', (dialect) => {
   });
 
   it('when an unmatched callback is assigned by ticket reference, then the payments service gets the ticket and the operator, and the page reports the outcome', async () => {
-    const movie = await makeMovie(t.database.db);
-    const tk = await makeTicket(t.database.db, { movieId: movie, paymentStatus: 'Pending' });
-    const cb = await makeInbox(t.database.db, { outcome: 'unmatched', detail: 'unknown CheckoutRequestID' });
+    const movie = await buildMovie(t.database.db);
+    const tk = await buildTicket(t.database.db, { movieId: movie, paymentStatus: 'Pending' });
+    const cb = await buildInbox(t.database.db, { outcome: 'unmatched', detail: 'unknown CheckoutRequestID' });
     const calls: unknown[][] = [];
     const fake = { assignCallback: async (...args: unknown[]) => { calls.push(args); return 'applied'; } };
     await withPayments(fake, async () => {
@@ -130,10 +131,10 @@ describe.each(dialects)('admin callback inbox on %s', (dialect) => {
   });
 
   it('when the ticket named does not exist, or the callback is not unmatched, then the operator is told and nothing is called', async () => {
-    const movie = await makeMovie(t.database.db);
-    const tk = await makeTicket(t.database.db, { movieId: movie });
-    const unmatched = await makeInbox(t.database.db, { outcome: 'unmatched' });
-    const applied = await makeInbox(t.database.db, { outcome: 'applied' });
+    const movie = await buildMovie(t.database.db);
+    const tk = await buildTicket(t.database.db, { movieId: movie });
+    const unmatched = await buildInbox(t.database.db, { outcome: 'unmatched' });
+    const applied = await buildInbox(t.database.db, { outcome: 'applied' });
     const calls: unknown[] = [];
     await withPayments({ assignCallback: async (...a: unknown[]) => { calls.push(a); return 'applied'; } }, async () => {
       const agent = operator(t.app);
@@ -153,9 +154,9 @@ describe.each(dialects)('admin callback inbox on %s', (dialect) => {
   });
 
   it('when the payments service is not available, then assigning answers 503 and changes nothing', async () => {
-    const movie = await makeMovie(t.database.db);
-    const tk = await makeTicket(t.database.db, { movieId: movie });
-    const cb = await makeInbox(t.database.db, { outcome: 'unmatched' });
+    const movie = await buildMovie(t.database.db);
+    const tk = await buildTicket(t.database.db, { movieId: movie });
+    const cb = await buildInbox(t.database.db, { outcome: 'unmatched' });
     await withPayments(undefined, async () => {
       const agent = operator(t.app);
       const token = tokenIn((await agent.get(`/admin/callbacks/${cb}`)).text);
@@ -167,14 +168,14 @@ describe.each(dialects)('admin callback inbox on %s', (dialect) => {
   });
 
   it('when an unmatched success callback is assigned to the Pending ticket it paid for, then the ticket is Paid by the operator and the action is audited', async () => {
-    const movie = await makeMovie(t.database.db, { price: 30, maximumTickets: 10, ticketsHeld: 2 });
-    const tk = await makeTicket(t.database.db, {
+    const movie = await buildMovie(t.database.db, { price: 30, maximumTickets: 10, ticketsHeld: 2 });
+    const tk = await buildTicket(t.database.db, {
       movieId: movie, paymentStatus: 'Pending', quantity: 2, totalAmount: 60, phoneNumber: '254708374149', holdsTickets: 1,
       mpesaReceiptNumber: null, transactionDate: null, resultCode: null, confirmedBy: null,
     });
     // The push timed out: no CheckoutRequestID was ever learned, and the callback's id matched nothing.
-    await makePush(t.database.db, { ticketId: tk.ticketId, checkoutRequestId: null, status: 'Unknown', amount: 60, phoneNumber: '254708374149' });
-    const cb = await makeInbox(t.database.db, {
+    await buildPush(t.database.db, { ticketId: tk.ticketId, checkoutRequestId: null, status: 'Unknown', amount: 60, phoneNumber: '254708374149' });
+    const cb = await buildInbox(t.database.db, {
       outcome: 'unmatched', checkoutRequestId: 'ws_CO_lost_000001', detail: 'unknown CheckoutRequestID',
       body: successBody('ws_CO_lost_000001', 60, '254708374149', 'OPS1234567'),
     });

@@ -5,7 +5,8 @@ import type { Notifier, OutgoingMessage } from '../../../src/notifications/notif
 import { silentLogger } from '../../../src/core/logger.js';
 import { dialects } from '../../support/db.js';
 import { startTestServer, type TestServer } from '../../support/server.js';
-import { makeMovie, postBooking, refFrom, ticketByRef, ticketsHeld, tokenFor } from './helpers.js';
+import { buildMovie } from '../../support/builders.js';
+import { postBooking, refFrom, ticketByRef, ticketsHeld, tokenFor } from './helpers.js';
 
 // The whole flow over real HTTP: the app on a port, the built-in simulator answering pushes and posting callbacks
 // back to the app, exactly as in production.
@@ -36,7 +37,7 @@ describe.each(dialects)('booking and paying through the simulator (auto mode) on
   });
 
   it('when 254708374149 books, then the push carries the total, the ticket ends Paid with a receipt, and a Paid notification goes out once', async () => {
-    const movieId = await makeMovie(s.database.db, { price: 15, maximumTickets: 10, title: 'Flow Paid' });
+    const movieId = await buildMovie(s.database.db, { price: 15, maximumTickets: 10, title: 'Flow Paid' });
     const agent = request.agent(s.baseUrl);
     const res = await postBooking(agent, movieId, { phoneNumber: '0708 374 149', quantity: 3, customerName: 'Amina' });
     expect(res.status).toBe(303);
@@ -72,7 +73,7 @@ describe.each(dialects)('booking and paying through the simulator (auto mode) on
   });
 
   it('when 254700000001 cancels, then the ticket is Failed with the reason and Try again sends a new push under a new pushrequest', async () => {
-    const movieId = await makeMovie(s.database.db, { price: 10, maximumTickets: 10 });
+    const movieId = await buildMovie(s.database.db, { price: 10, maximumTickets: 10 });
     const agent = request.agent(s.baseUrl);
     const res = await postBooking(agent, movieId, { phoneNumber: '254700000001', quantity: 2 });
     expect(res.status).toBe(303);
@@ -103,7 +104,7 @@ describe.each(dialects)('booking and paying through the simulator (auto mode) on
   });
 
   it('when Daraja refuses the push at once (254700000007), then 303 to a Failed ticket with a plain reason and the seats released', async () => {
-    const movieId = await makeMovie(s.database.db, { maximumTickets: 10 });
+    const movieId = await buildMovie(s.database.db, { maximumTickets: 10 });
     const agent = request.agent(s.baseUrl);
     const res = await postBooking(agent, movieId, { phoneNumber: '254700000007', quantity: 2 });
     expect(res.status).toBe(303);
@@ -137,7 +138,7 @@ describe.each(dialects)('cancel, then Try again and pay on the simulator phone (
   }
 
   it('when the customer cancels on the phone, retries and enters 1234, then the ticket ends Paid with a receipt and both pushes stay recorded', async () => {
-    const movieId = await makeMovie(s.database.db, { price: 12, maximumTickets: 4 });
+    const movieId = await buildMovie(s.database.db, { price: 12, maximumTickets: 4 });
     const agent = request.agent(s.baseUrl);
     const res = await postBooking(agent, movieId, { phoneNumber: '0712 345 678', quantity: 2 });
     const ref = refFrom(res.headers.location);

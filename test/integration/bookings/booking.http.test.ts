@@ -5,9 +5,8 @@ import { PHONE_MESSAGES } from '../../../src/daraja/phone.js';
 import { fromDbTime } from '../../../src/core/db/time.js';
 import { createTestApp, type TestApp } from '../../support/app.js';
 import { dialects } from '../../support/db.js';
-import {
-  countRows, makeMovie, postBooking, refFrom, ticketByRef, ticketsHeld, uniquePhone, useFakePayments, type FakePayments,
-} from './helpers.js';
+import { buildMovie } from '../../support/builders.js';
+import { countRows, postBooking, refFrom, ticketByRef, ticketsHeld, uniquePhone, useFakePayments, type FakePayments } from './helpers.js';
 
 const escapeHtml = (s: string) =>
   s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&#34;').replace(/'/g, '&#39;');
@@ -29,7 +28,7 @@ describe.each(dialects)('POST /bookings on %s', (dialect) => {
   });
 
   it('when a valid booking is posted, then 303 to an opaque ref, a Pending ticket holding its seats with the server-computed total, and one push', async () => {
-    const movieId = await makeMovie(t.database.db, { price: 15, maximumTickets: 10 });
+    const movieId = await buildMovie(t.database.db, { price: 15, maximumTickets: 10 });
     const phone = uniquePhone();
     const agent = request.agent(t.app);
     const before = Date.now();
@@ -75,7 +74,7 @@ describe.each(dialects)('POST /bookings on %s', (dialect) => {
   });
 
   it('when the form carries a total, price or status of its own, then they are ignored', async () => {
-    const movieId = await makeMovie(t.database.db, { price: 20 });
+    const movieId = await buildMovie(t.database.db, { price: 20 });
     const agent = request.agent(t.app);
     const token = /name="_csrf" value="([^"]+)"/.exec((await agent.get(`/movies/${movieId}`)).text)![1]!;
     const res = await agent
@@ -108,7 +107,7 @@ describe.each(dialects)('POST /bookings on %s', (dialect) => {
   ];
 
   it.each(invalid)('when the form has %s, then 422 with its message beside the field, the typed values kept, and nothing stored or pushed', async (_what, fields, field, message) => {
-    const movieId = await makeMovie(t.database.db);
+    const movieId = await buildMovie(t.database.db);
     const pushesBefore = await countRows(t.database.db, 'pushrequest');
     const callsBefore = fake.calls.length;
     const agent = request.agent(t.app);
@@ -130,7 +129,7 @@ describe.each(dialects)('POST /bookings on %s', (dialect) => {
   });
 
   it('when a field is sent twice, then 422 and nothing stored', async () => {
-    const movieId = await makeMovie(t.database.db);
+    const movieId = await buildMovie(t.database.db);
     const agent = request.agent(t.app);
     const token = /name="_csrf" value="([^"]+)"/.exec((await agent.get(`/movies/${movieId}`)).text)![1]!;
     const res = await agent
@@ -142,7 +141,7 @@ describe.each(dialects)('POST /bookings on %s', (dialect) => {
   });
 
   it('when the name holds HTML, then it is escaped on the form and on the ticket page', async () => {
-    const movieId = await makeMovie(t.database.db);
+    const movieId = await buildMovie(t.database.db);
     const agent = request.agent(t.app);
     const name = '<script>alert("x")</script><img src=x onerror=alert(1)>';
     const bad = await postBooking(agent, movieId, { customerName: name, quantity: '0' });
@@ -163,7 +162,7 @@ describe.each(dialects)('POST /bookings on %s', (dialect) => {
 
   it('when the movie does not exist or the id is not a number, then 404 and nothing stored', async () => {
     const agent = request.agent(t.app);
-    const movieId = await makeMovie(t.database.db);
+    const movieId = await buildMovie(t.database.db);
     const token = /name="_csrf" value="([^"]+)"/.exec((await agent.get(`/movies/${movieId}`)).text)![1]!;
     const ticketsBefore = await countRows(t.database.db, 'ticket');
     for (const id of ['99999999', 'abc', '', '1.5', '-3']) {
@@ -178,10 +177,10 @@ describe.each(dialects)('POST /bookings on %s', (dialect) => {
   });
 
   it('when the show has already started, then 422 saying booking is closed, and nothing stored', async () => {
-    const movieId = await makeMovie(t.database.db, { showTime: new Date(Date.now() - 60_000) });
+    const movieId = await buildMovie(t.database.db, { showTime: new Date(Date.now() - 60_000) });
     const agent = request.agent(t.app);
     // The page no longer shows a form, so take a token from another movie's page (same browser, same cookie).
-    const other = await makeMovie(t.database.db);
+    const other = await buildMovie(t.database.db);
     const token = /name="_csrf" value="([^"]+)"/.exec((await agent.get(`/movies/${other}`)).text)![1]!;
     const res = await agent
       .post('/bookings')
@@ -194,7 +193,7 @@ describe.each(dialects)('POST /bookings on %s', (dialect) => {
   });
 
   it('when the show is sold out, then 409 with the reason, the form values kept, and nothing stored', async () => {
-    const movieId = await makeMovie(t.database.db, { maximumTickets: 3 });
+    const movieId = await buildMovie(t.database.db, { maximumTickets: 3 });
     const agent = request.agent(t.app);
     expect((await postBooking(agent, movieId, { quantity: 3 })).status).toBe(303);
     const pushesBefore = await countRows(t.database.db, 'pushrequest');
@@ -207,7 +206,7 @@ describe.each(dialects)('POST /bookings on %s', (dialect) => {
   });
 
   it('when fewer tickets are left than asked, then 409 "Only 2 tickets are left for this show." with the values kept', async () => {
-    const movieId = await makeMovie(t.database.db, { maximumTickets: 5 });
+    const movieId = await buildMovie(t.database.db, { maximumTickets: 5 });
     const agent = request.agent(t.app);
     expect((await postBooking(agent, movieId, { quantity: 3 })).status).toBe(303);
     const res = await postBooking(agent, movieId, { quantity: 4, customerName: 'Baraka' });
@@ -220,7 +219,7 @@ describe.each(dialects)('POST /bookings on %s', (dialect) => {
   });
 
   it('when 30 bookings race for a 5-seat show, then exactly 5 are taken and never more than 5 seats held', async () => {
-    const movieId = await makeMovie(t.database.db, { maximumTickets: 5 });
+    const movieId = await buildMovie(t.database.db, { maximumTickets: 5 });
     const agent = request.agent(t.app);
     const token = /name="_csrf" value="([^"]+)"/.exec((await agent.get(`/movies/${movieId}`)).text)![1]!;
     const results = await Promise.all(
@@ -239,7 +238,7 @@ describe.each(dialects)('POST /bookings on %s', (dialect) => {
   });
 
   it('when the form is posted without a CSRF token or with a wrong one, then 403 with a friendly page and nothing stored', async () => {
-    const movieId = await makeMovie(t.database.db);
+    const movieId = await buildMovie(t.database.db);
     const agent = request.agent(t.app);
     await agent.get(`/movies/${movieId}`);
     const fields = { movieId: String(movieId), customerName: 'Forged', phoneNumber: '0712345678', quantity: '1' };
@@ -257,7 +256,7 @@ describe.each(dialects)('POST /bookings on %s', (dialect) => {
 
   it('when Daraja refuses the push, then still 303 to the ticket, which shows Failed with the reason and Try again', async () => {
     fake.behaviour = 'refused';
-    const movieId = await makeMovie(t.database.db, { price: 10 });
+    const movieId = await buildMovie(t.database.db, { price: 10 });
     const agent = request.agent(t.app);
     const res = await postBooking(agent, movieId, { quantity: 2 });
     expect(res.status).toBe(303);
@@ -272,7 +271,7 @@ describe.each(dialects)('POST /bookings on %s', (dialect) => {
 
   it('when the push gets no answer, then 303 to the ticket, which stays Pending', async () => {
     fake.behaviour = 'unknown';
-    const movieId = await makeMovie(t.database.db);
+    const movieId = await buildMovie(t.database.db);
     const res = await postBooking(request.agent(t.app), movieId);
     expect(res.status).toBe(303);
     expect(await ticketByRef(t.database.db, refFrom(res.headers.location))).toMatchObject({ paymentStatus: 'Pending', holdsTickets: 1 });

@@ -4,24 +4,9 @@ import type { Agent } from 'supertest';
 import { BookingService, type PushStartResult, type PushStarter } from '../../../src/bookings/booking.service.js';
 import type { Db } from '../../../src/core/db/database.js';
 import { toDbTime } from '../../../src/core/db/time.js';
-import { insertMovie, releaseTickets } from '../../../src/movies/movie.repository.js';
+import { releaseTickets } from '../../../src/movies/movie.repository.js';
 import type { TestApp } from '../../support/app.js';
 import { csrfFrom } from '../../support/app.js';
-
-/** A movie of its own for one test: unique title, show tomorrow unless told. */
-export async function makeMovie(
-  db: Db,
-  opts: { price?: number; maximumTickets?: number; showTime?: Date; title?: string } = {},
-): Promise<number> {
-  return insertMovie(db, {
-    title: opts.title ?? `Test movie ${randomBytes(3).toString('hex')}`,
-    description: 'Made by a test',
-    showTime: toDbTime(opts.showTime ?? new Date(Date.now() + 86_400_000)),
-    price: opts.price ?? 15,
-    maximumTickets: opts.maximumTickets ?? 50,
-    imageUrl: null,
-  });
-}
 
 /** A Kenyan test phone nobody else in the run uses: 07XXXXXXXX typed, 2547XXXXXXXX stored. */
 export function uniquePhone(): { typed: string; stored: string } {

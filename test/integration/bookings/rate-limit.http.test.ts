@@ -2,7 +2,8 @@ import request from 'supertest';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from '../../support/app.js';
 import { dialects } from '../../support/db.js';
-import { countRows, makeMovie, postBooking, refFrom, ticketByRef, tokenFor, uniquePhone, useFakePayments } from './helpers.js';
+import { buildMovie } from '../../support/builders.js';
+import { countRows, postBooking, refFrom, ticketByRef, tokenFor, uniquePhone, useFakePayments } from './helpers.js';
 
 async function phoneTickets(t: TestApp, phone: string): Promise<number> {
   const rows = await t.database.db.selectFrom('ticket').select('ticketId').where('phoneNumber', '=', phone).execute();
@@ -19,7 +20,7 @@ describe.each(dialects)('rate limits on %s', (dialect) => {
   it('when one address books more than RATE_LIMIT_BOOKINGS_PER_IP times, then 429 with a page and Retry-After, and 422s did not count', async () => {
     t = await createTestApp(dialect, { RATE_LIMIT_BOOKINGS_PER_IP: '3', RATE_LIMIT_PUSHES_PER_PHONE: '100', RATE_LIMIT_WINDOW_SECONDS: '600' });
     const fake = useFakePayments(t);
-    const movieId = await makeMovie(t.database.db);
+    const movieId = await buildMovie(t.database.db);
     const agent = request.agent(t.app);
     // Typos cost nothing: two invalid forms first.
     expect((await postBooking(agent, movieId, { quantity: '0' })).status).toBe(422);
@@ -40,8 +41,8 @@ describe.each(dialects)('rate limits on %s', (dialect) => {
   it('when one phone gets more than RATE_LIMIT_PUSHES_PER_PHONE pushes, then 429 whatever way the number is typed, and other phones still book', async () => {
     t = await createTestApp(dialect, { RATE_LIMIT_BOOKINGS_PER_IP: '100', RATE_LIMIT_PUSHES_PER_PHONE: '2' });
     const fake = useFakePayments(t);
-    const movieId = await makeMovie(t.database.db);
-    const full = await makeMovie(t.database.db, { maximumTickets: 1 });
+    const movieId = await buildMovie(t.database.db);
+    const full = await buildMovie(t.database.db, { maximumTickets: 1 });
     const agent = request.agent(t.app);
     const phone = uniquePhone();
     const national = phone.stored.slice(3); // 7XXXXXXXX
@@ -69,7 +70,7 @@ describe.each(dialects)('rate limits on %s', (dialect) => {
     t = await createTestApp(dialect, { RATE_LIMIT_BOOKINGS_PER_IP: '100', RATE_LIMIT_PUSHES_PER_PHONE: '2' });
     const fake = useFakePayments(t);
     fake.behaviour = 'refused';
-    const movieId = await makeMovie(t.database.db);
+    const movieId = await buildMovie(t.database.db);
     const agent = request.agent(t.app);
     const phone = uniquePhone();
     const ref = refFrom((await postBooking(agent, movieId, { phoneNumber: phone.typed })).headers.location);
@@ -88,14 +89,14 @@ describe.each(dialects)('rate limits on %s', (dialect) => {
   it('when two apps are built, then each has its own in-memory counts', async () => {
     t = await createTestApp(dialect, { RATE_LIMIT_BOOKINGS_PER_IP: '1', RATE_LIMIT_PUSHES_PER_PHONE: '100' });
     useFakePayments(t);
-    const movieId = await makeMovie(t.database.db);
+    const movieId = await buildMovie(t.database.db);
     expect(t.deps.services.rateLimits.store).toBe('memory');
     expect((await postBooking(request.agent(t.app), movieId)).status).toBe(303);
     expect((await postBooking(request.agent(t.app), movieId)).status).toBe(429);
     const second = await createTestApp(dialect, { RATE_LIMIT_BOOKINGS_PER_IP: '1', RATE_LIMIT_PUSHES_PER_PHONE: '100' });
     try {
       useFakePayments(second);
-      const m2 = await makeMovie(second.database.db);
+      const m2 = await buildMovie(second.database.db);
       expect((await postBooking(request.agent(second.app), m2)).status).toBe(303);
     } finally {
       await second.close();

@@ -7,7 +7,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createRateLimits, setPushPhone, type RateLimits } from '../../../src/core/http/rate-limit.js';
 import { createLogger, silentLogger } from '../../../src/core/logger.js';
 import { createTestApp } from '../../support/app.js';
-import { makeMovie, postBooking, useFakePayments } from './helpers.js';
+import { buildMovie } from '../../support/builders.js';
+import { postBooking, useFakePayments } from './helpers.js';
 
 // Runs where a Redis answers (TEST_REDIS_URL, or the usual local port); skipped elsewhere (CI has MariaDB only).
 const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -100,7 +101,7 @@ describe.skipIf(!hasRedis)('rate limits shared through Redis', () => {
     try {
       expect(t.deps.services.rateLimits.store).toBe('redis');
       useFakePayments(t);
-      const movieId = await makeMovie(t.database.db);
+      const movieId = await buildMovie(t.database.db);
       expect((await postBooking(request.agent(t.app), movieId)).status).toBe(303);
     } finally {
       await t.close();

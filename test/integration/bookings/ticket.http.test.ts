@@ -3,8 +3,9 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { toDbTime } from '../../../src/core/db/time.js';
 import { createTestApp, type TestApp } from '../../support/app.js';
 import { dialects } from '../../support/db.js';
+import { buildMovie } from '../../support/builders.js';
 import {
-  countRows, makeMovie, postBooking, refFrom, ticketByRef, ticketsHeld, tokenFor, uniquePhone, useFakePayments, type FakePayments,
+  countRows, postBooking, refFrom, ticketByRef, ticketsHeld, tokenFor, uniquePhone, useFakePayments, type FakePayments,
 } from './helpers.js';
 
 const STATUS_KEYS = [
@@ -28,7 +29,7 @@ describe.each(dialects)('ticket page, status JSON and retry on %s', (dialect) =>
   });
 
   async function book(opts: { price?: number; quantity?: number; maximumTickets?: number; title?: string } = {}) {
-    const movieId = await makeMovie(t.database.db, { price: opts.price ?? 15, maximumTickets: opts.maximumTickets ?? 20, title: opts.title });
+    const movieId = await buildMovie(t.database.db, { price: opts.price ?? 15, maximumTickets: opts.maximumTickets ?? 20, title: opts.title });
     const agent = request.agent(t.app);
     const phone = uniquePhone();
     const res = await postBooking(agent, movieId, { quantity: opts.quantity ?? 3, phoneNumber: phone.typed });

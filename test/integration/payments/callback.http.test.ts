@@ -7,8 +7,9 @@ import { createLogger, silentLogger } from '../../../src/core/logger.js';
 import { holdTickets } from '../../../src/movies/movie.repository.js';
 import { createTestApp, type TestApp } from '../../support/app.js';
 import { dialects } from '../../support/db.js';
+import { buildPush } from '../../support/builders.js';
 import {
-  TOKEN, TRANSACTION_DATE_UTC, failureCallback, inboxRowsFor, insertAttempt, insertPendingTicket, lastInboxRow, newCheckoutId,
+  TOKEN, TRANSACTION_DATE_UTC, failureCallback, inboxRowsFor, insertPendingTicket, lastInboxRow, newCheckoutId,
   newReceipt, notificationKinds, pushRow, successCallback, ticketRow, ticketsHeld,
 } from './helpers.js';
 
@@ -292,7 +293,7 @@ describe.each(dialects)('the M-Pesa callback over HTTP on %s', (dialect) => {
   it('when a second, different payment arrives for a Paid ticket from another attempt, then it stays Paid and is flagged for refund', async () => {
     const tk = await insertPendingTicket(db);
     const other = newCheckoutId();
-    await insertAttempt(db, { ticketId: tk.ticketId, phone: tk.phone, amount: tk.totalAmount, status: 'Accepted', checkoutRequestId: other });
+    await buildPush(db, { ticketId: tk.ticketId, phoneNumber: tk.phone, amount: tk.totalAmount, status: 'Accepted', checkoutRequestId: other });
     const receipt = newReceipt();
     expectAck(await post(successCallback({ checkoutRequestId: tk.checkoutRequestId!, amount: tk.totalAmount, phone: tk.phone, receipt })));
     expectAck(await post(successCallback({ checkoutRequestId: other, amount: tk.totalAmount, phone: tk.phone })));
@@ -304,7 +305,7 @@ describe.each(dialects)('the M-Pesa callback over HTTP on %s', (dialect) => {
 
   it('when a failure arrives for an earlier attempt while a newer one is in flight, then only that attempt records it', async () => {
     const tk = await insertPendingTicket(db);
-    const newer = await insertAttempt(db, { ticketId: tk.ticketId, phone: tk.phone, amount: tk.totalAmount, status: 'Accepted', checkoutRequestId: newCheckoutId() });
+    const newer = await buildPush(db, { ticketId: tk.ticketId, phoneNumber: tk.phone, amount: tk.totalAmount, status: 'Accepted', checkoutRequestId: newCheckoutId() });
     expectAck(await post(failureCallback({ checkoutRequestId: tk.checkoutRequestId!, resultCode: 1032, resultDesc: 'Request cancelled by user' })));
 
     expect(await ticketRow(db, tk.ticketId)).toMatchObject({ paymentStatus: 'Pending', holdsTickets: 1 });

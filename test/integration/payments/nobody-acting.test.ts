@@ -1,8 +1,7 @@
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { toDbTime } from '../../../src/core/db/time.js';
-import { insertMovie } from '../../../src/movies/movie.repository.js';
 import { csrfFrom } from '../../support/app.js';
+import { buildMovie } from '../../support/builders.js';
 import { dialects } from '../../support/db.js';
 import { startTestServer, type TestServer } from '../../support/server.js';
 import { eventually } from './helpers.js';
@@ -18,10 +17,7 @@ describe.each(dialects)('payments that settle with nobody acting on %s', (dialec
       PAYMENT_TIMEOUT_SECONDS: '1', RECONCILE_INTERVAL_SECONDS: '1', DARAJA_TIMEOUT_MS: '800',
       RATE_LIMIT_BOOKINGS_PER_IP: '1000', RATE_LIMIT_PUSHES_PER_PHONE: '1000',
     });
-    movieId = await insertMovie(t.database.db, {
-      title: 'Nobody acting', description: '', showTime: toDbTime(new Date(Date.now() + 86_400_000)), price: 35,
-      maximumTickets: 20, imageUrl: null,
-    });
+    movieId = await buildMovie(t.database.db, { title: 'Nobody acting', price: 35, maximumTickets: 20 });
     t.startJobs();
   });
   afterAll(async () => {

@@ -13,6 +13,7 @@ import { DarajaClient } from '../../../src/daraja/daraja.client.js';
 import { NO_ANSWER_REASON, PaymentService } from '../../../src/payments/payment.service.js';
 import { Reconciler } from '../../../src/payments/reconciler.js';
 import { createTestApp, type TestApp } from '../../support/app.js';
+import { buildInbox } from '../../support/builders.js';
 import { dialects } from '../../support/db.js';
 import { startTestServer, type TestServer } from '../../support/server.js';
 import {
@@ -152,13 +153,9 @@ describe.each(dialects)('the reconciler against a nock Daraja on %s', (dialect) 
   it('when a crash left a callback row "received", then the next run processes it; a row received a moment ago is left to its request', async () => {
     const tk = await insertPendingTicket(db);
     const fresh = await insertPendingTicket(db);
-    const insert = async (body: unknown, receivedAt: Date) => {
-      const r = await db.insertInto('callbackinbox').values({
-        receivedAt: toDbTime(receivedAt), source: 'callback', sourceIp: '127.0.0.1', body: JSON.stringify(body),
-        checkoutRequestId: null, outcome: 'received', detail: null, ticketId: null, processedAt: null,
-      }).executeTakeFirstOrThrow();
-      return Number(r.insertId);
-    };
+    const insert = (body: unknown, receivedAt: Date) => buildInbox(db, {
+      receivedAt: toDbTime(receivedAt), sourceIp: '127.0.0.1', body: JSON.stringify(body), outcome: 'received', processedAt: null,
+    });
     const old = await insert(successCallback({ checkoutRequestId: tk.checkoutRequestId!, amount: tk.totalAmount, phone: tk.phone }), new Date(Date.now() - 60_000));
     const recent = await insert(successCallback({ checkoutRequestId: fresh.checkoutRequestId!, amount: fresh.totalAmount, phone: fresh.phone }), new Date());
 

@@ -1,18 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
 import type { Db } from '../../../src/core/db/database.js';
-import { toDbTime } from '../../../src/core/db/time.js';
-import { insertMovie } from '../../../src/movies/movie.repository.js';
 import { postBooking, postCallback, type FormSession, type Sent } from '../../support/process.js';
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-export async function makeShow(db: Db, price: number, maximumTickets = 5000): Promise<number> {
-  return insertMovie(db, {
-    title: `Resilience ${randomBytes(3).toString('hex')}`, description: '', showTime: toDbTime(new Date(Date.now() + 86_400_000)),
-    price, maximumTickets, imageUrl: null,
-  });
-}
 
 /** Movies whose ticketsHeld is not the sum of the quantities of their tickets that hold seats. */
 export async function heldDrift(db: Db): Promise<Array<{ movieId: number; ticketsHeld: number; holding: number }>> {

@@ -1,9 +1,10 @@
 import { Agent } from 'node:http';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import type { Dialect } from '../../../src/core/db/database.js';
+import { buildMovie } from '../../support/builders.js';
 import { createTestDatabase, dialects } from '../../support/db.js';
 import { formSession, postBooking, spawnApp, type AppProcess, type Sent } from '../../support/process.js';
-import { countWhere, heldDrift, inboxCheckoutIds, load, makeShow, sleep, waitSettled, type LoadLog } from './helpers.js';
+import { countWhere, heldDrift, inboxCheckoutIds, load, sleep, waitSettled, type LoadLog } from './helpers.js';
 
 // Issue 6.5 with the app as a real process (`node --import tsx src/server.ts`): SIGTERM under load loses nothing it
 // accepted; kill -9 mid-load and a restart leave no ticket Pending and no callback unprocessed. PAYMENT_TIMEOUT_SECONDS
@@ -40,8 +41,8 @@ describe.each(dialects)('SIGTERM to the app as a real process on %s', (dialect) 
     const h = await harness(dialect);
     onTestFinished(() => h.close());
     const db = h.db;
-    const movieId = await makeShow(db, 10);
-    const slowMovieId = await makeShow(db, 77);
+    const movieId = await buildMovie(db, { price: 10, maximumTickets: 5000 });
+    const slowMovieId = await buildMovie(db, { price: 77, maximumTickets: 5000 });
     const app = await h.start();
     const session = await formSession(app.baseUrl, movieId);
 
@@ -101,7 +102,7 @@ describe.concurrent('SIGKILL to the app as a real process, then a restart', () =
     const h = await harness(dialect);
     onTestFinished(() => h.close());
     const db = h.db;
-    const movieId = await makeShow(db, 10);
+    const movieId = await buildMovie(db, { price: 10, maximumTickets: 5000 });
     const first = await h.start();
     const session = await formSession(first.baseUrl, movieId);
 
@@ -118,7 +119,7 @@ describe.concurrent('SIGKILL to the app as a real process, then a restart', () =
 
     const second = await h.start();
     // With nobody acting, the two hard test numbers end Paid on the restarted process (contract §7, issue 6).
-    const [movie5, movie8] = [await makeShow(db, 55, 10), await makeShow(db, 88, 10)];
+    const [movie5, movie8] = [await buildMovie(db, { price: 55, maximumTickets: 10 }), await buildMovie(db, { price: 88, maximumTickets: 10 })];
     const [s5, s8] = [await formSession(second.baseUrl, movie5), await formSession(second.baseUrl, movie8)];
     const [b5, b8] = await Promise.all([
       postBooking(second.baseUrl, s5, { movieId: movie5, customerName: 'Nobody acting 5', phoneNumber: '0700000005', quantity: 2 }),

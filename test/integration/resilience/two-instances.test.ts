@@ -2,9 +2,10 @@ import { randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Db } from '../../../src/core/db/database.js';
+import { buildMovie } from '../../support/builders.js';
 import { createTestDatabase, type TestDatabase } from '../../support/db.js';
 import { formSession, postBooking, postCallback, send, spawnApp, type AppProcess, type Sent } from '../../support/process.js';
-import { countWhere, heldDrift, makeShow, sleep, waitSettled } from './helpers.js';
+import { countWhere, heldDrift, sleep, waitSettled } from './helpers.js';
 
 // Issue 6.6: two app processes on one MySQL database, bookings spread across both, the same callbacks posted to both,
 // and both reconcilers running over the same due tickets (254700000005 is settled only by STK Query, 254700000008
@@ -54,7 +55,7 @@ describe.skipIf(!process.env.TEST_MYSQL_URL)('two app processes on one MySQL dat
     const database = await createTestDatabase('mysql');
     databases.push(database);
     const db = database.db;
-    const movieId = await makeShow(db, 10);
+    const movieId = await buildMovie(db, { price: 10, maximumTickets: 5000 });
     const a = await spawnApp(database.url, { SIMULATOR_DELAY_MS: '400' });
     apps.push(a);
     const b = await spawnApp(database.url, { DARAJA_BASE_URL: `${a.baseUrl}/simulator` });
@@ -130,7 +131,7 @@ describe.skipIf(!process.env.TEST_MYSQL_URL)('two app processes on one MySQL dat
     const database = await createTestDatabase('mysql');
     databases.push(database);
     const db = database.db;
-    const movieId = await makeShow(db, 10);
+    const movieId = await buildMovie(db, { price: 10, maximumTickets: 5000 });
     const a = await spawnApp(database.url);
     apps.push(a);
     const b = await spawnApp(database.url, { DARAJA_BASE_URL: `${a.baseUrl}/simulator` });

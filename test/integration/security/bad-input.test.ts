@@ -5,8 +5,9 @@ import request from 'supertest';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createTestApp, csrfFrom, type TestApp } from '../../support/app.js';
 import { dialects } from '../../support/db.js';
-import { countRows, makeMovie, refFrom, ticketByRef, uniquePhone, useFakePayments } from '../bookings/helpers.js';
-import { ADMIN_ENV, AUTH, makeInbox, makeTicket } from '../admin/helpers.js';
+import { buildInbox, buildMovie, buildTicket } from '../../support/builders.js';
+import { countRows, refFrom, ticketByRef, uniquePhone, useFakePayments } from '../bookings/helpers.js';
+import { ADMIN_ENV, AUTH } from '../admin/helpers.js';
 
 /** No stack frame, SQL, driver name or internal path in what a client sees. */
 function expectNoInternals(text: string, what: string) {
@@ -41,7 +42,7 @@ describe.each(dialects)('bad input gets a clear 4xx on %s', (dialect) => {
   };
 
   it('when a form or JSON body is larger than the limit, then 413 with a plain message and nothing stored', async () => {
-    const movieId = await makeMovie(t.database.db);
+    const movieId = await buildMovie(t.database.db);
     const { agent, _csrf } = await browser(movieId);
     const big = await agent.post('/bookings').type('form').send({ _csrf, movieId: String(movieId), customerName: 'x'.repeat(20_000), phoneNumber: '0712345678', quantity: '1' });
     expect(big.status).toBe(413);
@@ -95,7 +96,7 @@ describe.each(dialects)('bad input gets a clear 4xx on %s', (dialect) => {
   });
 
   it('when the booking form comes as JSON, text or multipart, broken, or with arrays for strings, then 4xx and nothing stored', async () => {
-    const movieId = await makeMovie(t.database.db);
+    const movieId = await buildMovie(t.database.db);
     const { agent, _csrf, form } = await browser(movieId);
     const sends = [
       agent.post('/bookings').set('Content-Type', 'text/plain').send('movieId=1'),
@@ -119,7 +120,7 @@ describe.each(dialects)('bad input gets a clear 4xx on %s', (dialect) => {
   });
 
   it('when the quantity is negative, zero, fractional, exponential, hex, huge or not a number, then 422 with the quantity message and nothing stored', async () => {
-    const movieId = await makeMovie(t.database.db);
+    const movieId = await buildMovie(t.database.db);
     const { form } = await browser(movieId);
     for (const quantity of ['-1', '0', '-0', '1.5', '2.0', '1e1', '0x2', '99999999999999999999999', '9007199254740993', 'Infinity', 'NaN', 'two', '', ' ', '1 2', '+1', '١']) {
       const res = await form({ quantity });
@@ -133,7 +134,7 @@ describe.each(dialects)('bad input gets a clear 4xx on %s', (dialect) => {
   });
 
   it('when the phone is very long, has letters, or is someone else\'s country, then 422 with the phone message, quickly', async () => {
-    const movieId = await makeMovie(t.database.db);
+    const movieId = await buildMovie(t.database.db);
     const { form } = await browser(movieId);
     for (const phoneNumber of ['0'.repeat(10_000), `07${'1'.repeat(5000)}`, '0712abc678', '+1 415 555 2671', '2547123456789', '254812345678', '07123', '<script>']) {
       const started = Date.now();
@@ -147,7 +148,7 @@ describe.each(dialects)('bad input gets a clear 4xx on %s', (dialect) => {
   });
 
   it('when the movie id is SQL, negative, huge or not a number, then 404 or 422 and never a 500', async () => {
-    const movieId = await makeMovie(t.database.db);
+    const movieId = await buildMovie(t.database.db);
     const { form } = await browser(movieId);
     for (const id of ["1 OR 1=1", "1'; DROP TABLE ticket; --", '-1', '0', '1e3', '99999999999999999999', '1.5', '', 'NaN']) {
       const res = await form({ movieId: id });
@@ -209,7 +210,7 @@ describe.each(dialects)('bad input gets a clear 4xx on %s', (dialect) => {
   });
 
   it('when a name holds HTML or script, then every page that shows it escapes it: form, ticket page, admin lists and detail', async () => {
-    const movieId = await makeMovie(t.database.db, { title: `Film ${HOSTILE}` });
+    const movieId = await buildMovie(t.database.db, { title: `Film ${HOSTILE}` });
     const { form } = await browser(movieId);
     const invalid = await form({ customerName: HOSTILE, phoneNumber: 'bad' });
     expect(invalid.status).toBe(422);
@@ -218,7 +219,7 @@ describe.each(dialects)('bad input gets a clear 4xx on %s', (dialect) => {
     const ref = refFrom(booked.headers.location);
     const row = await ticketByRef(t.database.db, ref);
     expect(row.customerName).toBe(HOSTILE); // stored as typed, escaped when shown
-    await makeInbox(t.database.db, { outcome: 'unmatched', body: `{"note":"${HOSTILE.replace(/"/g, '\\"')}"}` });
+    await buildInbox(t.database.db, { outcome: 'unmatched', body: `{"note":"${HOSTILE.replace(/"/g, '\\"')}"}` });
 
     const pages: Array<[string, boolean]> = [[`/movies/${movieId}`, false], ['/', false], [`/tickets/${ref}`, false], ['/admin', true],
       ['/admin/tickets', true], [`/admin/tickets/${row.ticketId}`, true], ['/admin/movies', true], [`/admin/movies/${movieId}/edit`, true],
@@ -247,7 +248,7 @@ describe.each(dialects)('bad input gets a clear 4xx on %s', (dialect) => {
   });
 
   it('when a name is in another script, has accents or emoji, then it is booked and shown exactly; control characters are refused', async () => {
-    const movieId = await makeMovie(t.database.db);
+    const movieId = await buildMovie(t.database.db);
     const { form } = await browser(movieId);
     for (const name of ['Wanjirũ Njoroge', 'Zoë Ñandú-Ōtieno', '李小龍', 'محمد علي', '🎬 Fan 🍿', 'A'.repeat(100)]) {
       const res = await form({ customerName: name });

@@ -2,8 +2,9 @@ import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, csrfFrom, type TestApp } from '../../support/app.js';
 import { dialects } from '../../support/db.js';
-import { countRows, makeMovie, refFrom, ticketByRef, uniquePhone, useFakePayments, type FakePayments } from '../bookings/helpers.js';
-import { ADMIN_ENV, AUTH, makeInbox, makeTicket, tokenIn } from '../admin/helpers.js';
+import { buildInbox, buildMovie, buildTicket } from '../../support/builders.js';
+import { countRows, refFrom, ticketByRef, uniquePhone, useFakePayments, type FakePayments } from '../bookings/helpers.js';
+import { ADMIN_ENV, AUTH, tokenIn } from '../admin/helpers.js';
 import { insertPendingTicket, successCallback, ticketRow } from '../payments/helpers.js';
 import { postForms } from './helpers.js';
 
@@ -35,7 +36,7 @@ describe.each(dialects)('CSRF protection on %s', (dialect) => {
   });
 
   it('when the booking form is posted with the token of its own page, then it is accepted (303)', async () => {
-    const movieId = await makeMovie(t.database.db);
+    const movieId = await buildMovie(t.database.db);
     const agent = request.agent(t.app);
     const _csrf = await csrfFrom(agent, `/movies/${movieId}`);
     const res = await agent.post('/bookings').type('form').send({ _csrf, ...bookingForm(movieId) });
@@ -44,7 +45,7 @@ describe.each(dialects)('CSRF protection on %s', (dialect) => {
   });
 
   it('when the booking form is posted without a token, with a wrong one, or with an empty cookie jar, then 403 with a friendly page and nothing is booked or pushed', async () => {
-    const movieId = await makeMovie(t.database.db);
+    const movieId = await buildMovie(t.database.db);
     const calls = fake.calls.length;
     const agent = request.agent(t.app);
     const real = await csrfFrom(agent, `/movies/${movieId}`);
@@ -63,7 +64,7 @@ describe.each(dialects)('CSRF protection on %s', (dialect) => {
   });
 
   it("when a token is posted with another browser's cookies, then 403: a token works only with the cookies it was issued with", async () => {
-    const movieId = await makeMovie(t.database.db);
+    const movieId = await buildMovie(t.database.db);
     const alice = request.agent(t.app);
     const mallory = request.agent(t.app);
     const aliceToken = await csrfFrom(alice, `/movies/${movieId}`);
@@ -88,7 +89,7 @@ describe.each(dialects)('CSRF protection on %s', (dialect) => {
   });
 
   it('when the retry form of a Failed ticket is posted without a token, then 403 and no new push', async () => {
-    const movieId = await makeMovie(t.database.db);
+    const movieId = await buildMovie(t.database.db);
     const agent = request.agent(t.app);
     const _csrf = await csrfFrom(agent, `/movies/${movieId}`);
     fake.behaviour = 'refused';
@@ -107,9 +108,9 @@ describe.each(dialects)('CSRF protection on %s', (dialect) => {
   });
 
   it('when an admin form is posted with valid Basic credentials but no token, then 403 and nothing changes', async () => {
-    const movieId = await makeMovie(t.database.db, { title: 'Unchanged title' });
-    const tk = await makeTicket(t.database.db, { movieId, paymentStatus: 'Paid', needsRefund: 1, holdsTickets: 0 });
-    const cb = await makeInbox(t.database.db, { outcome: 'unmatched' });
+    const movieId = await buildMovie(t.database.db, { title: 'Unchanged title' });
+    const tk = await buildTicket(t.database.db, { movieId, paymentStatus: 'Paid', needsRefund: 1, holdsTickets: 0 });
+    const cb = await buildInbox(t.database.db, { outcome: 'unmatched' });
     const admin = request.agent(t.app);
     const form = await admin.get('/admin/movies/new').set('Authorization', AUTH);
     expect(form.status).toBe(200);
@@ -135,10 +136,10 @@ describe.each(dialects)('CSRF protection on %s', (dialect) => {
   });
 
   it('when every page with a form is rendered, then each POST form carries a CSRF token', async () => {
-    const movieId = await makeMovie(t.database.db);
-    const tk = await makeTicket(t.database.db, { movieId, paymentStatus: 'Failed' });
-    const refund = await makeTicket(t.database.db, { movieId, paymentStatus: 'Paid', needsRefund: 1, holdsTickets: 0 });
-    const cb = await makeInbox(t.database.db, { outcome: 'unmatched' });
+    const movieId = await buildMovie(t.database.db);
+    const tk = await buildTicket(t.database.db, { movieId, paymentStatus: 'Failed' });
+    const refund = await buildTicket(t.database.db, { movieId, paymentStatus: 'Paid', needsRefund: 1, holdsTickets: 0 });
+    const cb = await buildInbox(t.database.db, { outcome: 'unmatched' });
     const pages: Array<[string, boolean]> = [
       [`/movies/${movieId}`, false], [`/tickets/${tk.ref}`, false], ['/admin/movies/new', true], [`/admin/movies/${movieId}/edit`, true],
       ['/admin/refunds', true], [`/admin/callbacks/${cb}`, true], [`/admin/tickets/${refund.ticketId}`, true], ['/admin', true],

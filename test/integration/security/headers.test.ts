@@ -3,8 +3,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, csrfFrom, type TestApp } from '../../support/app.js';
 import { dialects } from '../../support/db.js';
 import { startTestServer, type TestServer } from '../../support/server.js';
-import { makeMovie, refFrom, uniquePhone, useFakePayments } from '../bookings/helpers.js';
-import { ADMIN_ENV, AUTH, makeInbox, makePush, makeTicket } from '../admin/helpers.js';
+import { buildInbox, buildMovie, buildPush, buildTicket } from '../../support/builders.js';
+import { refFrom, uniquePhone, useFakePayments } from '../bookings/helpers.js';
+import { ADMIN_ENV, AUTH } from '../admin/helpers.js';
 import { eventually } from '../payments/helpers.js';
 import { inlineCodeIn } from './helpers.js';
 
@@ -66,8 +67,8 @@ describe.each(dialects)('security headers and inline code on %s', (dialect) => {
       return res;
     };
 
-    const movieId = await makeMovie(db, { title: 'Headers <b>movie</b>' });
-    const soldOut = await makeMovie(db, { maximumTickets: 1 });
+    const movieId = await buildMovie(db, { title: 'Headers <b>movie</b>' });
+    const soldOut = await buildMovie(db, { maximumTickets: 1 });
     const agent = request.agent(s.app);
     const _csrf = await csrfFrom(agent, `/movies/${movieId}`);
     const phone = uniquePhone().typed;
@@ -91,11 +92,11 @@ describe.each(dialects)('security headers and inline code on %s', (dialect) => {
     pages.set('403 CSRF', await agent.post('/bookings').type('form').send({ movieId: String(movieId) }));
     pages.set('404 page', await request(s.app).get('/no/such/page'));
 
-    const paid = await makeTicket(db, { movieId, paymentStatus: 'Paid', customerName: '<script>x</script>' });
-    const toFollow = await makeTicket(db, { movieId, paymentStatus: 'Paid', mpesaReceiptNumber: null, confirmedBy: 'query' });
-    const refund = await makeTicket(db, { movieId, paymentStatus: 'Paid', needsRefund: 1, holdsTickets: 0 });
-    await makePush(db, { ticketId: paid.ticketId });
-    const cb = await makeInbox(db, { outcome: 'unmatched', body: '{"x":"<img src=x onerror=alert(1)>"}' });
+    const paid = await buildTicket(db, { movieId, paymentStatus: 'Paid', customerName: '<script>x</script>' });
+    const toFollow = await buildTicket(db, { movieId, paymentStatus: 'Paid', mpesaReceiptNumber: null, confirmedBy: 'query' });
+    const refund = await buildTicket(db, { movieId, paymentStatus: 'Paid', needsRefund: 1, holdsTickets: 0 });
+    await buildPush(db, { ticketId: paid.ticketId });
+    const cb = await buildInbox(db, { outcome: 'unmatched', body: '{"x":"<img src=x onerror=alert(1)>"}' });
 
     for (const url of ['/', `/movies/${movieId}`, `/movies/${soldOut}`, `/tickets/${pendingRef}`, `/tickets/${failedRef}`,
       `/tickets/${paid.ref}`, `/tickets/${toFollow.ref}`, `/tickets/${refund.ref}`, '/simulator/phone']) {
@@ -152,7 +153,7 @@ describe.each(dialects)('security headers and inline code on %s', (dialect) => {
   });
 
   it('when a movie poster is an https URL, then the pages show it and the CSP lets the browser load it', async () => {
-    const movieId = await makeMovie(s.database.db);
+    const movieId = await buildMovie(s.database.db);
     await s.database.db.updateTable('movie').set({ imageUrl: 'https://images.example.org/poster.jpg' }).where('movieId', '=', movieId).execute();
     for (const url of ['/', `/movies/${movieId}`]) {
       const res = await request(s.app).get(url);
@@ -198,7 +199,7 @@ describe.each(dialects)('https deployments on %s', (dialect) => {
   });
 
   it('when PUBLIC_BASE_URL is https, then HSTS for a year, upgrade-insecure-requests, and every cookie Secure with the __Host- prefix', async () => {
-    const movieId = await makeMovie(t.database.db);
+    const movieId = await buildMovie(t.database.db);
     const res = await request(t.app).get(`/movies/${movieId}`).set('X-Forwarded-Proto', 'https');
     expect(res.status).toBe(200);
     const hsts = res.headers['strict-transport-security'];
@@ -217,7 +218,7 @@ describe.each(dialects)('https deployments on %s', (dialect) => {
   });
 
   it('when PUBLIC_BASE_URL is https, then the forms still work through the TLS-terminating proxy (Secure cookies come back over https)', async () => {
-    const movieId = await makeMovie(t.database.db);
+    const movieId = await buildMovie(t.database.db);
     const page = await request(t.app).get(`/movies/${movieId}`).set('X-Forwarded-Proto', 'https');
     const cookies = (page.headers['set-cookie'] as unknown as string[]).map((c) => c.split(';')[0]!).join('; ');
     const _csrf = /name="_csrf" value="([^"]+)"/.exec(page.text)![1]!;

@@ -5,7 +5,8 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { csrfFrom } from '../../support/app.js';
 import { dialects } from '../../support/db.js';
 import { startTestServer, type TestServer } from '../../support/server.js';
-import { makeMovie, refFrom, ticketByRef } from '../bookings/helpers.js';
+import { buildMovie } from '../../support/builders.js';
+import { refFrom, ticketByRef } from '../bookings/helpers.js';
 import { eventually, insertPendingTicket, successCallback } from '../payments/helpers.js';
 import { Reconciler } from '../../../src/payments/reconciler.js';
 import { capturingLogger } from './helpers.js';
@@ -88,7 +89,7 @@ describe.each(dialects)('no secret in any log line on %s', (dialect) => {
     }, { logger: capture.logger.child({ app: 'second' }) });
 
     const book = async (app: TestServer, phone: string) => {
-      const movieId = await makeMovie(app.database.db);
+      const movieId = await buildMovie(app.database.db);
       const agent = request.agent(app.app);
       const _csrf = await csrfFrom(agent, `/movies/${movieId}`);
       const res = await agent.post('/bookings').type('form').send({ _csrf, movieId: String(movieId), customerName: 'Log Watcher', phoneNumber: phone, quantity: '2' });

@@ -3,7 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { csrfFrom } from '../../support/app.js';
 import { dialects } from '../../support/db.js';
 import { startTestServer, type TestServer } from '../../support/server.js';
-import { makeMovie, refFrom, ticketByRef } from '../bookings/helpers.js';
+import { buildMovie } from '../../support/builders.js';
+import { refFrom, ticketByRef } from '../bookings/helpers.js';
 import { eventually } from '../payments/helpers.js';
 
 const PAYS = '254708374149';
@@ -27,7 +28,7 @@ describe.each(dialects)('ticket references and masked phones on %s', (dialect) =
   });
 
   const book = async (phone: string) => {
-    const movieId = await makeMovie(s.database.db);
+    const movieId = await buildMovie(s.database.db);
     const agent = request.agent(s.app);
     const _csrf = await csrfFrom(agent, `/movies/${movieId}`);
     const res = await agent.post('/bookings').type('form').send({ _csrf, movieId: String(movieId), customerName: 'Mask Me', phoneNumber: `0${phone.slice(3)}`, quantity: '1' });
