@@ -1,30 +1,31 @@
 import request from 'supertest';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BOOKING_MESSAGES } from '../../../src/bookings/booking.schema.js';
 import { PHONE_MESSAGES } from '../../../src/daraja/phone.js';
 import { fromDbTime } from '../../../src/core/db/time.js';
-import { createTestApp, type TestApp } from '../../support/app.js';
+import { CUSTOMER_MESSAGES } from '../../../src/daraja/errors.js';
 import { dialects } from '../../support/db.js';
 import { buildMovie } from '../../support/builders.js';
-import { countRows, postBooking, refFrom, ticketByRef, ticketsHeld, uniquePhone, useFakePayments, type FakePayments } from './helpers.js';
+import { MANUAL_SIMULATOR, REFUSED_PHONE, UNANSWERED_PHONE, promptsTo } from '../../support/daraja-edge.js';
+import { startTestServer, type TestServer } from '../../support/server.js';
+import { countRows, postBooking, refFrom, ticketByRef, ticketsHeld, uniquePhone } from './helpers.js';
 
 const escapeHtml = (s: string) =>
   s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&#34;').replace(/'/g, '&#39;');
 
 describe.each(dialects)('POST /bookings on %s', (dialect) => {
-  let t: TestApp;
-  let fake: FakePayments;
+  let t: TestServer;
 
   beforeAll(async () => {
+    // The real payments path: pushes go over HTTP to the built-in simulator, which accepts an ordinary number and
+    // leaves it Pending, refuses 254700000007 and holds 254700000008's answer past the 1 s DARAJA_TIMEOUT_MS.
     // Limits high here: the rate-limit tests have their own apps.
-    t = await createTestApp(dialect, { RATE_LIMIT_BOOKINGS_PER_IP: '100000', RATE_LIMIT_PUSHES_PER_PHONE: '100000' });
-    fake = useFakePayments(t);
+    t = await startTestServer(dialect, {
+      ...MANUAL_SIMULATOR, DARAJA_TIMEOUT_MS: '1000', RATE_LIMIT_BOOKINGS_PER_IP: '100000', RATE_LIMIT_PUSHES_PER_PHONE: '100000',
+    });
   });
   afterAll(async () => {
     await t?.close();
-  });
-  beforeEach(() => {
-    fake.behaviour = 'accepted';
   });
 
   it('when a valid booking is posted, then 303 to an opaque ref, a Pending ticket holding its seats with the server-computed total, and one push', async () => {
@@ -59,7 +60,7 @@ describe.each(dialects)('POST /bookings on %s', (dialect) => {
     expect(pendingSince).toBeGreaterThanOrEqual(before - 5);
     expect(fromDbTime(row.nextCheckAt!).getTime() - pendingSince).toBe(t.config.paymentTimeoutSeconds * 1000);
     expect(await ticketsHeld(t.database.db, movieId)).toBe(3);
-    expect(fake.calls).toContain(row.ticketId);
+    expect(promptsTo(t, phone.stored)).toMatchObject([{ amount: 45 }]);
     const pushes = await t.database.db.selectFrom('pushrequest').selectAll().where('ticketId', '=', row.ticketId).execute();
     expect(pushes).toHaveLength(1);
     expect(pushes[0]).toMatchObject({ phoneNumber: phone.stored, amount: 45 });
@@ -109,7 +110,7 @@ describe.each(dialects)('POST /bookings on %s', (dialect) => {
   it.each(invalid)('when the form has %s, then 422 with its message beside the field, the typed values kept, and nothing stored or pushed', async (_what, fields, field, message) => {
     const movieId = await buildMovie(t.database.db);
     const pushesBefore = await countRows(t.database.db, 'pushrequest');
-    const callsBefore = fake.calls.length;
+    const promptsBefore = promptsTo(t).length;
     const agent = request.agent(t.app);
     const typed = { customerName: 'Wanjiku Kamau', phoneNumber: '0712 345 678', quantity: '2', email: 'w@example.com', ...fields };
     const res = await postBooking(agent, movieId, typed);
@@ -124,7 +125,7 @@ describe.each(dialects)('POST /bookings on %s', (dialect) => {
     expect(res.text).toMatch(/name="_csrf" value="[^"]{20,}"/);
     expect(await countRows(t.database.db, 'ticket', movieId)).toBe(0);
     expect(await countRows(t.database.db, 'pushrequest')).toBe(pushesBefore);
-    expect(fake.calls.length).toBe(callsBefore);
+    expect(promptsTo(t)).toHaveLength(promptsBefore);
     expect(await ticketsHeld(t.database.db, movieId)).toBe(0);
   });
 
@@ -255,25 +256,29 @@ describe.each(dialects)('POST /bookings on %s', (dialect) => {
   });
 
   it('when Daraja refuses the push, then still 303 to the ticket, which shows Failed with the reason and Try again', async () => {
-    fake.behaviour = 'refused';
     const movieId = await buildMovie(t.database.db, { price: 10 });
     const agent = request.agent(t.app);
-    const res = await postBooking(agent, movieId, { quantity: 2 });
+    const res = await postBooking(agent, movieId, { quantity: 2, phoneNumber: REFUSED_PHONE.typed });
     expect(res.status).toBe(303);
     const ref = refFrom(res.headers.location);
-    expect(await ticketByRef(t.database.db, ref)).toMatchObject({ paymentStatus: 'Failed', holdsTickets: 0 });
+    const ticket = await ticketByRef(t.database.db, ref);
+    expect(ticket).toMatchObject({ paymentStatus: 'Failed', holdsTickets: 0, failureReason: CUSTOMER_MESSAGES.subscriberBusy });
     expect(await ticketsHeld(t.database.db, movieId)).toBe(0);
+    const pushes = await t.database.db.selectFrom('pushrequest').selectAll().where('ticketId', '=', ticket.ticketId).execute();
+    expect(pushes).toMatchObject([{ status: 'Refused', errorCode: '500.001.1001', checkoutRequestId: null }]);
     const page = await agent.get(`/tickets/${ref}`).expect(200);
-    expect(page.text).toContain(escapeHtml(fake.refusal));
+    expect(page.text).toContain(escapeHtml(CUSTOMER_MESSAGES.subscriberBusy));
     expect(page.text).toContain(`action="/tickets/${ref}/retry"`);
     expect(page.text).toContain('Try again');
   });
 
   it('when the push gets no answer, then 303 to the ticket, which stays Pending', async () => {
-    fake.behaviour = 'unknown';
     const movieId = await buildMovie(t.database.db);
-    const res = await postBooking(request.agent(t.app), movieId);
+    const res = await postBooking(request.agent(t.app), movieId, { phoneNumber: UNANSWERED_PHONE.typed });
     expect(res.status).toBe(303);
-    expect(await ticketByRef(t.database.db, refFrom(res.headers.location))).toMatchObject({ paymentStatus: 'Pending', holdsTickets: 1 });
+    const ticket = await ticketByRef(t.database.db, refFrom(res.headers.location));
+    expect(ticket).toMatchObject({ paymentStatus: 'Pending', holdsTickets: 1 });
+    const pushes = await t.database.db.selectFrom('pushrequest').selectAll().where('ticketId', '=', ticket.ticketId).execute();
+    expect(pushes).toMatchObject([{ status: 'Unknown', errorCode: 'DARAJA_NETWORK', checkoutRequestId: null }]);
   });
 });

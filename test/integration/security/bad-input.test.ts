@@ -3,10 +3,12 @@ import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import request from 'supertest';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { createTestApp, csrfFrom, type TestApp } from '../../support/app.js';
+import { csrfFrom } from '../../support/app.js';
 import { dialects } from '../../support/db.js';
 import { buildInbox, buildMovie, buildTicket } from '../../support/builders.js';
-import { countRows, refFrom, ticketByRef, uniquePhone, useFakePayments } from '../bookings/helpers.js';
+import { MANUAL_SIMULATOR } from '../../support/daraja-edge.js';
+import { startTestServer, type TestServer } from '../../support/server.js';
+import { countRows, refFrom, ticketByRef, uniquePhone } from '../bookings/helpers.js';
 import { ADMIN_ENV, AUTH } from '../admin/helpers.js';
 
 /** No stack frame, SQL, driver name or internal path in what a client sees. */
@@ -20,10 +22,10 @@ const HOSTILE = `<script>alert("x")</script><img src=x onerror=alert(1)>"'&`;
 const ESCAPED = '&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;&lt;img src=x onerror=alert(1)&gt;&#34;&#39;&amp;';
 
 describe.each(dialects)('bad input gets a clear 4xx on %s', (dialect) => {
-  let t: TestApp;
+  let t: TestServer;
   beforeAll(async () => {
-    t = await createTestApp(dialect, { ...ADMIN_ENV, RATE_LIMIT_BOOKINGS_PER_IP: '100000', RATE_LIMIT_PUSHES_PER_PHONE: '100000' });
-    useFakePayments(t);
+    // Bookings that get through push to the built-in simulator over HTTP (accepted, left Pending).
+    t = await startTestServer(dialect, { ...MANUAL_SIMULATOR, ...ADMIN_ENV, RATE_LIMIT_BOOKINGS_PER_IP: '100000', RATE_LIMIT_PUSHES_PER_PHONE: '100000' });
   });
   afterAll(async () => {
     await t?.close();

@@ -1,10 +1,11 @@
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestApp, csrfFrom, type TestApp } from '../../support/app.js';
+import { csrfFrom } from '../../support/app.js';
 import { dialects } from '../../support/db.js';
 import { startTestServer, type TestServer } from '../../support/server.js';
 import { buildInbox, buildMovie, buildPush, buildTicket } from '../../support/builders.js';
-import { refFrom, uniquePhone, useFakePayments } from '../bookings/helpers.js';
+import { MANUAL_SIMULATOR } from '../../support/daraja-edge.js';
+import { refFrom, uniquePhone } from '../bookings/helpers.js';
 import { ADMIN_ENV, AUTH } from '../admin/helpers.js';
 import { eventually } from '../payments/helpers.js';
 import { inlineCodeIn } from './helpers.js';
@@ -188,11 +189,11 @@ describe.each(dialects)('security headers and inline code on %s', (dialect) => {
 });
 
 describe.each(dialects)('https deployments on %s', (dialect) => {
-  let t: TestApp;
+  let t: TestServer;
   beforeAll(async () => {
-    // ngrok (or a load balancer) on this machine terminates TLS and forwards plain http with X-Forwarded-Proto.
-    t = await createTestApp(dialect, { PUBLIC_BASE_URL: 'https://tikiti-test.ngrok-free.app', TRUST_PROXY: 'loopback' });
-    useFakePayments(t);
+    // ngrok (or a load balancer) on this machine terminates TLS and forwards plain http with X-Forwarded-Proto. Pushes
+    // still reach the built-in simulator on this port (manual mode: accepted, no callback to the public URL).
+    t = await startTestServer(dialect, { ...MANUAL_SIMULATOR, PUBLIC_BASE_URL: 'https://tikiti-test.ngrok-free.app', TRUST_PROXY: 'loopback' });
   });
   afterAll(async () => {
     await t?.close();

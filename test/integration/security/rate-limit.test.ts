@@ -2,10 +2,12 @@ import { connect } from 'node:net';
 import { createClient } from 'redis';
 import request from 'supertest';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createTestApp, csrfFrom, type TestApp } from '../../support/app.js';
+import { csrfFrom, type TestApp } from '../../support/app.js';
 import { dialects } from '../../support/db.js';
 import { buildMovie } from '../../support/builders.js';
-import { countRows, uniquePhone, useFakePayments } from '../bookings/helpers.js';
+import { MANUAL_SIMULATOR } from '../../support/daraja-edge.js';
+import { startTestServer } from '../../support/server.js';
+import { countRows, uniquePhone } from '../bookings/helpers.js';
 import { uniqueIp } from './helpers.js';
 
 const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -40,9 +42,9 @@ async function browser(t: TestApp, movieId: number) {
 
 describe.each(dialects)('abuse limits on %s', (dialect) => {
   const apps: TestApp[] = [];
+  // Each app pushes to its built-in simulator over HTTP (accepted, left Pending).
   const app = async (env: Record<string, string>) => {
-    const t = await createTestApp(dialect, { RATE_LIMIT_WINDOW_SECONDS: '600', ...env });
-    useFakePayments(t);
+    const t = await startTestServer(dialect, { ...MANUAL_SIMULATOR, RATE_LIMIT_WINDOW_SECONDS: '600', ...env });
     apps.push(t);
     return t;
   };
