@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { request as httpRequest, type Agent, type IncomingHttpHeaders } from 'node:http';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { waitFor } from './wait.js';
 
 /** The repository root: the app is started from here, as README says. */
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -95,17 +96,17 @@ export async function spawnApp(databaseUrl: string, env: Record<string, string> 
     }
   };
 
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    if (done) throw new Error(`the app exited (code ${done.code}) before it was ready:\n${output}`);
-    const r = await send({ method: 'GET', url: `${baseUrl}/readyz` });
-    if (r.kind === 'answered' && r.status === 200) break;
-    if (Date.now() > deadline) {
-      await stop(1000);
-      throw new Error(`the app did not answer /readyz within 30 s:\n${output}`);
-    }
-    await sleep(50);
+  try {
+    await waitFor('the app to answer /readyz or exit', async () => {
+      if (done) return true;
+      const r = await send({ method: 'GET', url: `${baseUrl}/readyz` });
+      return r.kind === 'answered' && r.status === 200;
+    }, { timeout: 30_000, interval: 50 });
+  } catch {
+    await stop(1000);
+    throw new Error(`the app did not answer /readyz within 30 s:\n${output}`);
   }
+  if (done) throw new Error(`the app exited (code ${done.code}) before it was ready:\n${output}`);
 
   return {
     baseUrl, port, pid: child.pid!, output: () => output, exited, stop,

@@ -5,20 +5,18 @@ import type { Notifier, OutgoingMessage } from '../../../src/notifications/notif
 import { silentLogger } from '../../../src/core/logger.js';
 import { dialects } from '../../support/db.js';
 import { startTestServer, type TestServer } from '../../support/server.js';
+import { waitFor } from '../../support/wait.js';
 import { buildMovie } from '../../support/builders.js';
 import { postBooking, refFrom, ticketByRef, ticketsHeld, tokenFor } from './helpers.js';
 
 // The whole flow over real HTTP: the app on a port, the built-in simulator answering pushes and posting callbacks
 // back to the app, exactly as in production.
 
-async function waitForStatus(baseUrl: string, ref: string, status: string, timeoutMs = 10_000) {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
+function waitForStatus(baseUrl: string, ref: string, status: string) {
+  return waitFor(`ticket ${ref} ${status}`, async () => {
     const res = await request(baseUrl).get(`/tickets/${ref}/status`);
-    if (res.body.status === status) return res.body;
-    if (Date.now() > until) throw new Error(`ticket ${ref} is ${res.body.status}, not ${status}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+    return res.body.status === status ? res.body : undefined;
+  });
 }
 
 async function pushesOf(s: TestServer, ticketId: number) {
@@ -127,14 +125,8 @@ describe.each(dialects)('cancel, then Try again and pay on the simulator phone (
     await s?.close();
   });
 
-  async function promptFor(checkoutRequestId: string) {
-    const until = Date.now() + 5000;
-    for (;;) {
-      const p = s.deps.simulator!.prompts().find((x) => x.checkoutRequestId === checkoutRequestId && x.status === 'pending');
-      if (p) return p;
-      if (Date.now() > until) throw new Error('no pending prompt');
-      await new Promise((r) => setTimeout(r, 20));
-    }
+  function promptFor(checkoutRequestId: string) {
+    return waitFor('a pending prompt', () => s.deps.simulator!.prompts().find((x) => x.checkoutRequestId === checkoutRequestId && x.status === 'pending'));
   }
 
   it('when the customer cancels on the phone, retries and enters 1234, then the ticket ends Paid with a receipt and both pushes stay recorded', async () => {

@@ -9,6 +9,7 @@ import { NotificationSender, backoffMs } from '../../../src/notifications/notifi
 import { EmailNotifier, LogNotifier, type Notifier, type OutgoingMessage } from '../../../src/notifications/notifier.js';
 import { buildMovie, buildTicket } from '../../support/builders.js';
 import { createTestDatabase, dialects, type TestDatabase } from '../../support/db.js';
+import { waitFor } from '../../support/wait.js';
 
 const BASE = 'https://tikiti.example.com';
 
@@ -211,7 +212,7 @@ describe.each(dialects)('notification sender on %s', (dialect) => {
       const notifier = new RecordingNotifier();
       const s = sender(db2.db, notifier, { intervalMs: 20 });
       s.start();
-      for (let i = 0; i < 100 && notifier.sent.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+      await waitFor('the job to send it', () => notifier.sent.length > 0);
       await s.stop();
       expect(notifier.sent).toHaveLength(1);
       expect((await notificationsForTicket(db2.db, ticketId))[0]).toMatchObject({ status: 'sent' });

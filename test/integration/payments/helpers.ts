@@ -157,14 +157,3 @@ export async function notificationKinds(db: Db, ticketId: number): Promise<strin
 export async function pushRow(db: Db, pushRequestId: number) {
   return db.selectFrom('pushrequest').selectAll().where('pushRequestId', '=', pushRequestId).executeTakeFirstOrThrow();
 }
-
-/** Waits until `check` returns a truthy value (polling), or fails after `ms`. */
-export async function eventually<T>(check: () => Promise<T | undefined | null | false>, ms = 5000, what = 'condition'): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await check();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}

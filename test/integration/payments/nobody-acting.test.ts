@@ -4,7 +4,7 @@ import { csrfFrom } from '../../support/app.js';
 import { buildMovie } from '../../support/builders.js';
 import { dialects } from '../../support/db.js';
 import { startTestServer, type TestServer } from '../../support/server.js';
-import { eventually } from './helpers.js';
+import { waitFor } from '../../support/wait.js';
 
 // Contract §6 / issue 6: the two "hard" test numbers end Paid with nobody acting — booked through POST /bookings on
 // the real app, with the app's own background jobs (the reconciler) running, as in production.
@@ -35,10 +35,10 @@ describe.each(dialects)('payments that settle with nobody acting on %s', (dialec
     return ref!;
   };
   const paid = (ref: string) =>
-    eventually(async () => {
+    waitFor(`ticket ${ref} Paid`, async () => {
       const r = await request(t.baseUrl).get(`/tickets/${ref}/status`);
       return r.body?.status === 'Paid' ? r.body : undefined;
-    }, 10_000, `ticket ${ref} Paid`);
+    });
   const row = (ref: string) => t.database.db.selectFrom('ticket').selectAll().where('ref', '=', ref).executeTakeFirstOrThrow();
 
   it('when 254700000005 books (accepted, no callback ever), then the reconciler\'s STK Query makes it Paid, receipt to follow', async () => {

@@ -6,8 +6,9 @@ import { CUSTOMER_MESSAGES } from '../../../src/daraja/errors.js';
 import { createTestApp, type TestApp } from '../../support/app.js';
 import { dialects } from '../../support/db.js';
 import { startTestServer, type TestServer } from '../../support/server.js';
+import { waitFor } from '../../support/wait.js';
 import {
-  TOKEN, eventually, failureCallback, inboxRowsFor, insertPendingTicket, notificationKinds, successCallback,
+  TOKEN, failureCallback, inboxRowsFor, insertPendingTicket, notificationKinds, successCallback,
   ticketRow, ticketsHeld,
 } from './helpers.js';
 
@@ -36,10 +37,10 @@ describe.each(dialects)('STK push against the built-in simulator on %s', (dialec
     expect(attempts[0]).toMatchObject({ checkoutRequestId, phoneNumber: '254708374149', amount: 45 });
     expect(attempts[0]!.merchantRequestId).toBeTruthy();
 
-    const paid = await eventually(async () => {
+    const paid = await waitFor('Paid', async () => {
       const r = await ticketRow(db, tk.ticketId);
       return r.paymentStatus === 'Paid' ? r : undefined;
-    }, 5000, 'Paid');
+    });
     const prompt = t.deps.simulator!.prompts().find((p) => p.checkoutRequestId === checkoutRequestId);
     expect(paid).toMatchObject({ mpesaReceiptNumber: prompt?.mpesaReceiptNumber, confirmedBy: 'callback', holdsTickets: 1 });
     expect(paid.transactionDate).not.toBeNull();
@@ -63,10 +64,10 @@ describe.each(dialects)('STK push against the built-in simulator on %s', (dialec
   it('when 254700000001 cancels on the phone, then the callback makes the ticket Failed with the plain reason', async () => {
     const tk = await insertPendingTicket(db, { phone: '254700000001', price: 21, push: false });
     expect((await t.deps.services.payments.startPush(tk.ticketId)).kind).toBe('accepted');
-    const failed = await eventually(async () => {
+    const failed = await waitFor('Failed', async () => {
       const r = await ticketRow(db, tk.ticketId);
       return r.paymentStatus === 'Failed' ? r : undefined;
-    }, 5000, 'Failed');
+    });
     expect(failed).toMatchObject({ failureReason: 'You cancelled the payment on your phone.', resultCode: '1032', holdsTickets: 0 });
     expect(await ticketsHeld(db, tk.movieId)).toBe(0);
   });
@@ -75,10 +76,10 @@ describe.each(dialects)('STK push against the built-in simulator on %s', (dialec
     const tk = await insertPendingTicket(db, { phone: '254700000006', price: 22, push: false });
     const result = await t.deps.services.payments.startPush(tk.ticketId);
     const id = result.kind === 'accepted' ? result.checkoutRequestId : '';
-    const rows = await eventually(async () => {
+    const rows = await waitFor('two callbacks', async () => {
       const r = await inboxRowsFor(db, id);
       return r.length === 2 ? r : undefined;
-    }, 8000, 'two callbacks');
+    });
     expect(rows.map((r) => r.outcome)).toEqual(['applied', 'duplicate']);
     expect((await ticketRow(db, tk.ticketId)).paymentStatus).toBe('Paid');
     expect(await notificationKinds(db, tk.ticketId)).toEqual(['Paid']);
@@ -107,10 +108,10 @@ describe.each(dialects)('STK push whose answer never comes (254700000008) on %s'
     const result = await t.deps.services.payments.startPush(tk.ticketId);
     expect(result).toEqual({ kind: 'unknown' });
 
-    const paid = await eventually(async () => {
+    const paid = await waitFor('Paid', async () => {
       const r = await ticketRow(db, tk.ticketId);
       return r.paymentStatus === 'Paid' ? r : undefined;
-    }, 5000, 'Paid');
+    });
     expect(paid).toMatchObject({ confirmedBy: 'callback', holdsTickets: 1 });
     expect(paid.mpesaReceiptNumber).toMatch(/^[A-Z0-9]{10}$/);
     const [attempt] = await attemptsOf(db, tk.ticketId);

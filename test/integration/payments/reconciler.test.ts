@@ -16,8 +16,9 @@ import { createTestApp, type TestApp } from '../../support/app.js';
 import { buildInbox } from '../../support/builders.js';
 import { dialects } from '../../support/db.js';
 import { startTestServer, type TestServer } from '../../support/server.js';
+import { waitFor } from '../../support/wait.js';
 import {
-  TOKEN, eventually, failureCallback, inboxRow, inboxRowsFor, insertPendingTicket, newCheckoutId, notificationKinds,
+  TOKEN, failureCallback, inboxRow, inboxRowsFor, insertPendingTicket, newCheckoutId, notificationKinds,
   successCallback, ticketRow, ticketsHeld,
 } from './helpers.js';
 
@@ -204,7 +205,7 @@ describe.each(dialects)('the reconciler against a nock Daraja on %s', (dialect) 
       const run = vi.spyOn(job, 'runOnce');
       run.mockRejectedValueOnce(new Error('database briefly away'));
       job.start();
-      await eventually(async () => (await ticketRow(db, tk.ticketId)).paymentStatus === 'Paid', 6000, 'Paid by the timer');
+      await waitFor('Paid by the timer', async () => (await ticketRow(db, tk.ticketId)).paymentStatus === 'Paid');
       await job.stop();
       expect(run.mock.calls.length).toBeGreaterThanOrEqual(2);
       const calls = run.mock.calls.length;
@@ -276,7 +277,7 @@ describe.each(dialects)('the reconciler against the built-in simulator on %s', (
     const started = await t.deps.services.payments.startPush(tk.ticketId);
     expect(started.kind).toBe('accepted');
     const id = started.kind === 'accepted' ? started.checkoutRequestId : '';
-    await eventually(async () => t.deps.simulator!.prompts().find((p) => p.checkoutRequestId === id)?.status === 'finished', 3000, 'prompt finished');
+    await waitFor('prompt finished', async () => t.deps.simulator!.prompts().find((p) => p.checkoutRequestId === id)?.status === 'finished');
     await new Promise((r) => setTimeout(r, 100));
     expect((await ticketRow(db, tk.ticketId)).paymentStatus).toBe('Pending');
 

@@ -5,9 +5,10 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { csrfFrom } from '../../support/app.js';
 import { dialects } from '../../support/db.js';
 import { startTestServer, type TestServer } from '../../support/server.js';
+import { waitFor } from '../../support/wait.js';
 import { buildMovie } from '../../support/builders.js';
 import { refFrom, ticketByRef } from '../bookings/helpers.js';
-import { eventually, insertPendingTicket, successCallback } from '../payments/helpers.js';
+import { insertPendingTicket, successCallback } from '../payments/helpers.js';
 import { Reconciler } from '../../../src/payments/reconciler.js';
 import { capturingLogger } from './helpers.js';
 
@@ -106,15 +107,15 @@ describe.each(dialects)('no secret in any log line on %s', (dialect) => {
     const poor = await book(s, '254700000002');
     // a push that never gets a callback: the reconciler asks with STK Query
     const silent = await book(s, '254700000005');
-    await eventually(async () => (await statusOf(s, paid.ref)) === 'Paid', 10_000, 'Paid');
-    await eventually(async () => (await statusOf(s, poor.ref)) === 'Failed', 10_000, 'Failed');
+    await waitFor('Paid', async () => (await statusOf(s, paid.ref)) === 'Paid');
+    await waitFor('Failed', async () => (await statusOf(s, poor.ref)) === 'Failed');
     expect(await statusOf(s, busy.ref)).toBe('Failed');
     expect((await busy.agent.post(`/tickets/${busy.ref}/retry`).type('form').send({ _csrf: busy._csrf })).status).toBe(303);
     await new Promise((r) => setTimeout(r, 1100));
     const reconciler = s.jobs.find((j): j is Reconciler => j instanceof Reconciler);
     expect(reconciler).toBeDefined();
     await reconciler!.runOnce();
-    await eventually(async () => (await statusOf(s, silent.ref)) === 'Paid', 10_000, 'Paid by query');
+    await waitFor('Paid by query', async () => (await statusOf(s, silent.ref)) === 'Paid');
 
     // the admin, with Basic auth, reading and posting
     const auth = `Basic ${Buffer.from(`${ADMIN_USER}:${SECRETS.ADMIN_PASSWORD}`).toString('base64')}`;

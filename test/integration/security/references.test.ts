@@ -4,8 +4,8 @@ import { csrfFrom } from '../../support/app.js';
 import { dialects } from '../../support/db.js';
 import { startTestServer, type TestServer } from '../../support/server.js';
 import { buildMovie } from '../../support/builders.js';
+import { waitFor } from '../../support/wait.js';
 import { refFrom, ticketByRef } from '../bookings/helpers.js';
-import { eventually } from '../payments/helpers.js';
 
 const PAYS = '254708374149';
 const CANCELS = '254700000001';
@@ -64,8 +64,8 @@ describe.each(dialects)('ticket references and masked phones on %s', (dialect) =
     const paid = await book(PAYS);
     const failed = await book(CANCELS);
     const pending = await book(NO_CALLBACK);
-    await eventually(async () => (await ticketByRef(s.database.db, paid)).paymentStatus === 'Paid', 8000, 'Paid');
-    await eventually(async () => (await ticketByRef(s.database.db, failed)).paymentStatus === 'Failed', 8000, 'Failed');
+    await waitFor('Paid', async () => (await ticketByRef(s.database.db, paid)).paymentStatus === 'Paid');
+    await waitFor('Failed', async () => (await ticketByRef(s.database.db, failed)).paymentStatus === 'Failed');
 
     for (const [ref, phone, masked] of [[paid, PAYS, '2547•••••149'], [failed, CANCELS, '2547•••••001'], [pending, NO_CALLBACK, '2547•••••005']] as const) {
       const page = await request(s.app).get(`/tickets/${ref}`);

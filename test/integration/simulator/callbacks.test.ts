@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { push, query, sleep, startReceiver, startSimulator, waitUntil, type Callback, type Receiver, type RunningSimulator } from './helpers.js';
+import { waitFor } from '../../support/wait.js';
+import { push, query, sleep, startReceiver, startSimulator, type Callback, type Receiver, type RunningSimulator } from './helpers.js';
 
 const PAYS = 254708374149;
 const open: Array<{ close(): Promise<void> }> = [];
@@ -15,7 +16,7 @@ async function setUp(receiverOpts: Parameters<typeof startReceiver>[0], simOpts:
 }
 
 const finalCallbackState = (s: RunningSimulator) =>
-  waitUntil(() => {
+  waitFor('the callback delivered or given up', () => {
     const cb = s.sim.prompts()[0]?.callback;
     return cb && (cb.state === 'delivered' || cb.state === 'failed') ? cb : undefined;
   });
@@ -71,7 +72,7 @@ describe('close()', () => {
   it('when closed while a callback is being retried, then the retries stop and close() resolves promptly', async () => {
     const { receiver, s } = await setUp({ failFirst: 1000 }, { callbackRetry: { attempts: 5, baseDelayMs: 2000 } });
     await push(s.base, { PhoneNumber: PAYS, CallBackURL: receiver.url });
-    await waitUntil(() => (receiver.hits >= 1 ? true : undefined));
+    await waitFor('the first delivery attempt', () => receiver.hits >= 1);
     const started = Date.now();
     await s.sim.close();
     expect(Date.now() - started).toBeLessThan(500);

@@ -1,5 +1,6 @@
 import { afterEach, expect, it } from 'vitest';
-import { push, query, sleep, startReceiver, startSimulator, waitUntil, type RunningSimulator } from './helpers.js';
+import { waitFor } from '../../support/wait.js';
+import { push, query, sleep, startReceiver, startSimulator, type RunningSimulator } from './helpers.js';
 
 let s: RunningSimulator | undefined;
 afterEach(async () => {
@@ -15,7 +16,7 @@ it('when more prompts arrive than maxEntries, then the oldest finished go first,
   const pendingA = await idOf(254712345678); // manual: stays pending
   const finishedB = await idOf(254700000001); // finishes after 5 ms
   const finishedC = await idOf(254700000002);
-  await waitUntil(() => (sim.prompts().filter((p) => p.status === 'finished').length === 2 ? true : undefined));
+  await waitFor('two finished prompts', () => sim.prompts().filter((p) => p.status === 'finished').length === 2);
 
   const d = await idOf(254712345679);
   expect(sim.prompts().map((p) => p.checkoutRequestId)).toEqual([pendingA, finishedC, d]);

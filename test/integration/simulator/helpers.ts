@@ -6,6 +6,7 @@ import express from 'express';
 import request from 'supertest';
 import { darajaTimestamp } from '../../../src/core/time.js';
 import { SANDBOX_PASSKEY, createSimulator, type Simulator, type SimulatorOptions } from '../../../src/simulator/index.js';
+import { waitFor } from '../../support/wait.js';
 
 export const SHORTCODE = '174379';
 
@@ -85,19 +86,9 @@ export async function startReceiver(opts: { failFirst?: number; failStatus?: num
     get hits() {
       return hits;
     },
-    waitFor: (count, timeoutMs = 3000) => waitUntil(() => (received.length >= count ? received : undefined), timeoutMs),
+    waitFor: (count, timeoutMs) => waitFor(`${count} callback(s)`, () => (received.length >= count ? received : undefined), { timeout: timeoutMs }),
     close: () => stop(server),
   };
-}
-
-export async function waitUntil<T>(check: () => T | undefined, timeoutMs = 3000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`waitUntil: nothing after ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -1,7 +1,8 @@
 import request from 'supertest';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { waitFor } from '../../support/wait.js';
 import {
-  getToken, push, pushBody, query, sleep, startReceiver, startSimulator, waitUntil,
+  getToken, push, pushBody, query, sleep, startReceiver, startSimulator,
   type Callback, type Receiver, type RunningSimulator,
 } from './helpers.js';
 
@@ -155,7 +156,7 @@ describe('test numbers that trouble the push itself', () => {
   it('when a 254700000008 answer is held and the simulator closes, then the held answer is sent so servers can stop', async () => {
     const held = await startSimulator({ delayMs: DELAY_MS, holdMs: 60_000 });
     const pending = push(held.base, { PhoneNumber: 254700000008, CallBackURL: receiver.url });
-    await waitUntil(() => (held.sim.prompts().length > 0 ? true : undefined));
+    await waitFor('the held prompt', () => held.sim.prompts().length > 0);
     await held.close();
     const res = await pending;
     expect(res.body.ResponseCode).toBe('0');
