@@ -204,15 +204,20 @@ describe.each(dialects)('the reconciler against a nock Daraja on %s', (dialect) 
       const job = new Reconciler({ database: t.database, daraja: t.deps.daraja, config: fast, logger: silentLogger, now: () => new Date(), payments: t.deps.services.payments });
       const run = vi.spyOn(job, 'runOnce');
       run.mockRejectedValueOnce(new Error('database briefly away'));
+      // The job's interval timer on a clock the test moves (expect.poll moves it on by its interval between tries);
+      // the database and Daraja (nock) keep real time.
+      vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
       job.start();
       await waitFor('Paid by the timer', async () => (await ticketRow(db, tk.ticketId)).paymentStatus === 'Paid');
       await job.stop();
       expect(run.mock.calls.length).toBeGreaterThanOrEqual(2);
       const calls = run.mock.calls.length;
-      await new Promise((r) => setTimeout(r, 1300));
+      // Ten intervals later, still no further run.
+      await vi.advanceTimersByTimeAsync(10 * 1000);
       expect(run.mock.calls.length).toBe(calls);
       expect(unhandled).toEqual([]);
     } finally {
+      vi.useRealTimers();
       process.off('unhandledRejection', onUnhandled);
     }
   });
@@ -277,8 +282,9 @@ describe.each(dialects)('the reconciler against the built-in simulator on %s', (
     const started = await t.deps.services.payments.startPush(tk.ticketId);
     expect(started.kind).toBe('accepted');
     const id = started.kind === 'accepted' ? started.checkoutRequestId : '';
-    await waitFor('prompt finished', async () => t.deps.simulator!.prompts().find((p) => p.checkoutRequestId === id)?.status === 'finished');
-    await new Promise((r) => setTimeout(r, 100));
+    const prompt = await waitFor('prompt finished', () => t.deps.simulator!.prompts().find((p) => p.checkoutRequestId === id && p.status === 'finished'));
+    // Paid on the phone, and no callback will ever come: none was planned, and none started when the prompt finished.
+    expect(prompt).toMatchObject({ resultCode: 0, callback: { planned: 0, attempts: 0, state: 'none' } });
     expect((await ticketRow(db, tk.ticketId)).paymentStatus).toBe('Pending');
 
     const job = new Reconciler({

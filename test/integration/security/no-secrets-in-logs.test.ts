@@ -3,6 +3,7 @@ import { connect } from 'node:net';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { csrfFrom } from '../../support/app.js';
+import { runningClock } from '../../support/clock.js';
 import { dialects } from '../../support/db.js';
 import { startTestServer, type TestServer } from '../../support/server.js';
 import { waitFor } from '../../support/wait.js';
@@ -76,6 +77,8 @@ describe.each(dialects)('no secret in any log line on %s', (dialect) => {
   const consoleOut: string[] = [];
   let s: TestServer;
   let refused: TestServer;
+  // The app's clock: moved on past PAYMENT_TIMEOUT_SECONDS instead of waiting it out.
+  const clock = runningClock();
 
   beforeAll(async () => {
     for (const m of ['log', 'info', 'warn', 'error', 'debug'] as const) {
@@ -83,7 +86,7 @@ describe.each(dialects)('no secret in any log line on %s', (dialect) => {
     }
     s = await startTestServer(dialect, {
       ...SECRETS, ADMIN_USER, LOG_LEVEL: 'trace', PAYMENT_TIMEOUT_SECONDS: '1', RATE_LIMIT_PUSHES_PER_PHONE: '100',
-    }, { logger: capture.logger });
+    }, { logger: capture.logger, now: clock.now });
     recordDarajaSecrets(s, issued);
     refused = await startTestServer(dialect, {
       ...OTHER, DARAJA_BASE_URL: `${s.baseUrl}/simulator`, MPESA_CALLBACK_TOKEN: 'othertok0123456789abcdef0123456789abcdef', LOG_LEVEL: 'trace',
@@ -111,7 +114,9 @@ describe.each(dialects)('no secret in any log line on %s', (dialect) => {
     await waitFor('Failed', async () => (await statusOf(s, poor.ref)) === 'Failed');
     expect(await statusOf(s, busy.ref)).toBe('Failed');
     expect((await busy.agent.post(`/tickets/${busy.ref}/retry`).type('form').send({ _csrf: busy._csrf })).status).toBe(303);
-    await new Promise((r) => setTimeout(r, 1100));
+    // Paid on the simulated phone (after SIMULATOR_DELAY_MS), then due for the reconciler's STK Query.
+    await waitFor('the 254700000005 prompt paid', () => s.deps.simulator!.prompts().some((p) => p.phoneNumber === '254700000005' && p.status === 'finished'));
+    clock.advance(1100);
     const reconciler = s.jobs.find((j): j is Reconciler => j instanceof Reconciler);
     expect(reconciler).toBeDefined();
     await reconciler!.runOnce();

@@ -1,10 +1,13 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { waitFor } from '../../support/wait.js';
-import { push, query, sleep, startReceiver, startSimulator, type Callback, type Receiver, type RunningSimulator } from './helpers.js';
+import {
+  fakeSimulatorTimers, push, query, sleep, startReceiver, startSimulator, type Callback, type Receiver, type RunningSimulator,
+} from './helpers.js';
 
 const PAYS = 254708374149;
 const open: Array<{ close(): Promise<void> }> = [];
 afterEach(async () => {
+  vi.useRealTimers();
   for (const thing of open.splice(0).reverse()) await thing.close();
 });
 
@@ -38,6 +41,8 @@ describe('callback delivery', () => {
     const { receiver, s } = await setUp({ failFirst: 1000, failStatus: 500 }, { callbackRetry: { attempts: 3, baseDelayMs: 10 } });
     await push(s.base, { PhoneNumber: PAYS, CallBackURL: receiver.url });
     expect(await finalCallbackState(s)).toEqual({ planned: 1, delivered: 0, attempts: 3, state: 'failed', lastError: 'HTTP 500' });
+    // A fourth try would come after the next back-off (40 ms here). The back-off runs on node:timers/promises, which no
+    // test clock reaches, so it is waited out: three times over.
     await sleep(150);
     expect(receiver.hits).toBe(3);
   });
@@ -60,13 +65,16 @@ describe('callback delivery', () => {
 
 describe('close()', () => {
   it('when closed before a prompt answers by itself, then no callback is ever sent', async () => {
-    // The prompt would pay itself after 1 s: ample time to close first, even on a loaded runner.
+    // The prompt would pay itself after 1 s, on a clock that only moves when the test says.
     const { receiver, s } = await setUp({}, { mode: 'auto', delayMs: 1000 });
+    fakeSimulatorTimers();
     await push(s.base, { PhoneNumber: PAYS, CallBackURL: receiver.url });
+    expect(vi.getTimerCount()).toBe(1);
     await s.sim.close();
-    await sleep(1300);
+    expect(vi.getTimerCount()).toBe(0);
+    vi.advanceTimersByTime(1300);
+    expect(s.sim.prompts()[0]).toMatchObject({ status: 'pending', callback: { attempts: 0, state: 'none' } });
     expect(receiver.hits).toBe(0);
-    expect(s.sim.prompts()[0]?.status).toBe('pending');
   });
 
   it('when closed while a callback is being retried, then the retries stop and close() resolves promptly', async () => {

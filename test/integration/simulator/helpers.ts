@@ -4,6 +4,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import request from 'supertest';
+import { vi } from 'vitest';
 import { darajaTimestamp } from '../../../src/core/time.js';
 import { SANDBOX_PASSKEY, createSimulator, type Simulator, type SimulatorOptions } from '../../../src/simulator/index.js';
 import { waitFor } from '../../support/wait.js';
@@ -92,6 +93,15 @@ export async function startReceiver(opts: { failFirst?: number; failStatus?: num
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Puts the simulator's own timers (a prompt's delayMs, a held answer's holdMs) on a clock the test moves with
+ * vi.advanceTimersByTime, instead of sleeping through them. Only setTimeout is faked: sockets, fetch and the
+ * callback retries' back-off (node:timers/promises) keep real time. The file's afterEach calls vi.useRealTimers().
+ */
+export function fakeSimulatorTimers(): void {
+  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+}
 
 export function password(timestamp: string, shortcode = SHORTCODE, passkey = SANDBOX_PASSKEY): string {
   return Buffer.from(shortcode + passkey + timestamp).toString('base64');

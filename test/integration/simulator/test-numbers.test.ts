@@ -1,8 +1,8 @@
 import request from 'supertest';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { waitFor } from '../../support/wait.js';
 import {
-  getToken, push, pushBody, query, sleep, startReceiver, startSimulator,
+  fakeSimulatorTimers, getToken, push, pushBody, query, startReceiver, startSimulator,
   type Callback, type Receiver, type RunningSimulator,
 } from './helpers.js';
 
@@ -17,6 +17,7 @@ beforeEach(async () => {
   s = await startSimulator({ mode: 'manual', delayMs: DELAY_MS });
 });
 afterEach(async () => {
+  vi.useRealTimers();
   await s.close();
   await receiver.close();
 });
@@ -93,9 +94,9 @@ describe('test numbers that pay', () => {
     await expect.poll(() => queryResult(body.CheckoutRequestID), { timeout: 5000, interval: 50 }).toMatchObject({
       status: 200, ResultCode: '0', ResultDesc: 'The service request is processed successfully.',
     });
-    await sleep(150);
+    // The prompt is finished: a planned callback would have started with it (state 'sending', attempts 1).
+    expect(s.sim.prompts()[0]).toMatchObject({ status: 'finished', callback: { planned: 0, attempts: 0, delivered: 0, state: 'none' } });
     expect(receiver.hits).toBe(0);
-    expect(s.sim.prompts()[0]?.callback).toMatchObject({ planned: 0, attempts: 0, delivered: 0 });
   });
 
   it('when 254700000006 is pushed, then the same success callback is delivered twice', async () => {
@@ -103,7 +104,8 @@ describe('test numbers that pay', () => {
     const [first, second] = (await receiver.waitFor(2)) as Callback[];
     expect(first!.Body.stkCallback).toMatchObject({ CheckoutRequestID: body.CheckoutRequestID, ResultCode: 0 });
     expect(second).toEqual(first);
-    await sleep(100);
+    // Both deliveries done (they run one after the other): there is no third to wait for.
+    await waitFor('the deliveries recorded', () => s.sim.prompts()[0]?.callback.state === 'delivered');
     expect(receiver.received).toHaveLength(2);
     expect(s.sim.prompts()[0]?.callback).toMatchObject({ planned: 2, delivered: 2, state: 'delivered' });
   });
@@ -111,6 +113,7 @@ describe('test numbers that pay', () => {
 
 describe('test numbers that trouble the push itself', () => {
   it('when 254700000007 is pushed, then HTTP 500 "Unable to lock subscriber" at once and no prompt', async () => {
+    fakeSimulatorTimers();
     const res = await pushTo(254700000007);
     expect(res.status).toBe(500);
     expect(res.body).toEqual({
@@ -118,7 +121,8 @@ describe('test numbers that trouble the push itself', () => {
       errorCode: '500.001.1001',
       errorMessage: 'Unable to lock subscriber, a transaction is already in process for the current subscriber',
     });
-    await sleep(DELAY_MS + 50);
+    // Well past delayMs: nothing was scheduled to happen later either.
+    vi.advanceTimersByTime(DELAY_MS * 10);
     expect(s.sim.prompts()).toHaveLength(0);
     expect(receiver.hits).toBe(0);
   });
@@ -165,8 +169,11 @@ describe('test numbers that trouble the push itself', () => {
 
 describe('manual and auto mode', () => {
   it('when an ordinary number is pushed in manual mode, then it waits on the phone: no callback, query pending', async () => {
+    fakeSimulatorTimers();
     const { body } = await pushTo(254712345678);
-    await sleep(DELAY_MS * 4);
+    vi.advanceTimersByTime(DELAY_MS * 10);
+    // Had it answered by itself, its callback would be on its way (the prompt finished, delivery started).
+    expect(s.sim.prompts()[0]?.callback).toMatchObject({ attempts: 0, state: 'none' });
     expect(receiver.hits).toBe(0);
     expect((await queryResult(body.CheckoutRequestID)).status).toBe(500);
     expect(s.sim.prompts()[0]).toMatchObject({ status: 'pending', automatic: false });
