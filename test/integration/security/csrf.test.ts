@@ -36,13 +36,18 @@ describe.each(dialects)('CSRF protection on %s', (dialect) => {
     await t?.close();
   });
 
-  it('when the booking form is posted with the token of its own page, then it is accepted (303)', async () => {
+  it('when the booking form is posted with the token of its own page, then it is accepted (303): booked and pushed', async () => {
     const movieId = await buildMovie(t.database.db);
     const agent = request.agent(t.app);
     const _csrf = await csrfFrom(agent, `/movies/${movieId}`);
-    const res = await agent.post('/bookings').type('form').send({ _csrf, ...bookingForm(movieId) });
+    const form = bookingForm(movieId);
+    const res = await agent.post('/bookings').type('form').send({ _csrf, ...form });
     expect(res.status).toBe(303);
-    refFrom(res.headers.location);
+    const ticket = await ticketByRef(t.database.db, refFrom(res.headers.location));
+    expect(ticket).toMatchObject({ movieId, customerName: form.customerName, paymentStatus: 'Pending', holdsTickets: 1 });
+    const pushes = await t.database.db.selectFrom('pushrequest').selectAll().where('ticketId', '=', ticket.ticketId).execute();
+    expect(pushes).toMatchObject([{ status: 'Accepted', phoneNumber: ticket.phoneNumber }]);
+    expect(promptsTo(t, ticket.phoneNumber)).toMatchObject([{ checkoutRequestId: pushes[0]!.checkoutRequestId }]);
   });
 
   it('when the booking form is posted without a token, with a wrong one, or with an empty cookie jar, then 403 with a friendly page and nothing is booked or pushed', async () => {

@@ -5,7 +5,7 @@ import { dialects } from '../../support/db.js';
 import { startTestServer, type TestServer } from '../../support/server.js';
 import { buildInbox, buildMovie, buildPush, buildTicket } from '../../support/builders.js';
 import { MANUAL_SIMULATOR } from '../../support/daraja-edge.js';
-import { refFrom, uniquePhone } from '../bookings/helpers.js';
+import { refFrom, ticketByRef, uniquePhone } from '../bookings/helpers.js';
 import { ADMIN_ENV, AUTH } from '../admin/helpers.js';
 import { inlineCodeIn } from './helpers.js';
 
@@ -221,7 +221,16 @@ describe.each(dialects)('https deployments on %s', (dialect) => {
   it('when PUBLIC_BASE_URL is https, then the forms still work through the TLS-terminating proxy (Secure cookies come back over https)', async () => {
     const movieId = await buildMovie(t.database.db);
     const page = await request(t.app).get(`/movies/${movieId}`).set('X-Forwarded-Proto', 'https');
-    const cookies = (page.headers['set-cookie'] as unknown as string[]).map((c) => c.split(';')[0]!).join('; ');
+    // What the form's browser is given: both cookies Secure, __Host- (so only this https origin sends them back), HttpOnly.
+    const setCookies = page.headers['set-cookie'] as unknown as string[];
+    expect(setCookies.map((c) => c.split('=')[0]).sort()).toEqual(['__Host-tikiti.csrf', '__Host-tikiti.sid']);
+    for (const c of setCookies) {
+      expect(c).toMatch(/;\s*Secure(;|$)/i);
+      expect(c).toMatch(/;\s*HttpOnly(;|$)/i);
+      expect(c).toMatch(/;\s*Path=\/(;|$)/i);
+      expect(c).toMatch(/;\s*SameSite=Lax(;|$)/i);
+    }
+    const cookies = setCookies.map((c) => c.split(';')[0]!).join('; ');
     const _csrf = /name="_csrf" value="([^"]+)"/.exec(page.text)![1]!;
     const res = await request(t.app)
       .post('/bookings')
@@ -229,6 +238,12 @@ describe.each(dialects)('https deployments on %s', (dialect) => {
       .set('Cookie', cookies)
       .type('form')
       .send({ _csrf, movieId: String(movieId), customerName: 'Over TLS', phoneNumber: uniquePhone().typed, quantity: '1' });
+    // Those Secure cookies, sent back over https, carry the form: the booking is taken, and the browser id stays the same.
     expect(res.status).toBe(303);
+    const again = (res.headers['set-cookie'] as unknown as string[] | undefined) ?? [];
+    expect(again.map((c) => c.split('=')[0])).not.toContain('__Host-tikiti.sid');
+    for (const c of again) expect(c).toMatch(/^__Host-[^;]*;.*;\s*Secure(;|$)/i);
+    const ticket = await ticketByRef(t.database.db, refFrom(res.headers.location));
+    expect(ticket).toMatchObject({ movieId, customerName: 'Over TLS', paymentStatus: 'Pending' });
   });
 });
