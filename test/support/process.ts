@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { request as httpRequest, type Agent, type IncomingHttpHeaders } from 'node:http';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { waitFor } from './wait.js';
 
 /** The repository root: the app is started from here, as README says. */
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -54,7 +55,7 @@ export async function spawnApp(
   env: Record<string, string> = {},
   opts: { waitFor?: '/readyz' | '/healthz' } = {},
 ): Promise<AppProcess> {
-  const waitFor = opts.waitFor ?? '/readyz';
+  const readyPath = opts.waitFor ?? '/readyz';
   // env.PORT starts it again where it was (a restart keeps the address its callbacks were promised to).
   const port = env.PORT ? Number(env.PORT) : await freePort();
   const baseUrl = `http://127.0.0.1:${port}`;
@@ -107,17 +108,17 @@ export async function spawnApp(
     }
   };
 
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    if (done) throw new Error(`the app exited (code ${done.code}) before it was ready:\n${output}`);
-    const r = await send({ method: 'GET', url: `${baseUrl}${waitFor}` });
-    if (r.kind === 'answered' && r.status === 200) break;
-    if (Date.now() > deadline) {
-      await stop(1000);
-      throw new Error(`the app did not answer ${waitFor} within 30 s:\n${output}`);
-    }
-    await sleep(50);
+  try {
+    await waitFor(`the app to answer ${readyPath} or exit`, async () => {
+      if (done) return true;
+      const r = await send({ method: 'GET', url: `${baseUrl}${readyPath}` });
+      return r.kind === 'answered' && r.status === 200;
+    }, { timeout: 30_000, interval: 50 });
+  } catch {
+    await stop(1000);
+    throw new Error(`the app did not answer ${readyPath} within 30 s:\n${output}`);
   }
+  if (done) throw new Error(`the app exited (code ${done.code}) before it was ready:\n${output}`);
 
   return {
     baseUrl, port, pid: child.pid!, output: () => output, exited, stop,

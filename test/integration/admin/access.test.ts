@@ -2,8 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import request from 'supertest';
 import { createTestApp, csrfFrom, type TestApp } from '../../support/app.js';
 import { dialects } from '../../support/db.js';
+import { buildInbox, buildMovie, buildTicket } from '../../support/builders.js';
 import { uniqueIp } from '../security/helpers.js';
-import { ADMIN_ENV, AUTH, makeInbox, makeMovie, makeTicket, operator } from './helpers.js';
+import { ADMIN_ENV, AUTH, operator } from './helpers.js';
 
 const PAGES = [
   '/admin', '/admin/tickets', '/admin/tickets/totals', '/admin/tickets/1', '/admin/payments.csv', '/admin/callbacks',
@@ -33,7 +34,7 @@ describe.each(dialects)('admin access on %s', (dialect) => {
     }
     // With a valid CSRF token from a public page, the action still needs the operator's credentials.
     const visitor = request.agent(t.app);
-    const _csrf = await csrfFrom(visitor, `/movies/${await makeMovie(t.database.db)}`);
+    const _csrf = await csrfFrom(visitor, `/movies/${await buildMovie(t.database.db)}`);
     for (const url of ACTIONS) {
       const res = await visitor.post(url).type('form').send({ _csrf, title: 'x' });
       expect(res.status, url).toBe(401);
@@ -42,9 +43,9 @@ describe.each(dialects)('admin access on %s', (dialect) => {
   });
 
   it('when an action is posted without its CSRF token, then 403 and nothing changes', async () => {
-    const movie = await makeMovie(t.database.db, { title: 'CSRF Movie', maximumTickets: 50 });
-    const tk = await makeTicket(t.database.db, { movieId: movie, paymentStatus: 'Paid', needsRefund: 1, holdsTickets: 0 });
-    const cb = await makeInbox(t.database.db, { outcome: 'unmatched' });
+    const movie = await buildMovie(t.database.db, { title: 'CSRF Movie', maximumTickets: 50 });
+    const tk = await buildTicket(t.database.db, { movieId: movie, paymentStatus: 'Paid', needsRefund: 1, holdsTickets: 0 });
+    const cb = await buildInbox(t.database.db, { outcome: 'unmatched' });
     const agent = operator(t.app);
     await agent.get('/admin/refunds').expect(200); // cookies set, token not sent
     const attempts: Array<[string, Record<string, string>]> = [
@@ -94,7 +95,7 @@ describe('admin switched off', () => {
         expect(res.headers['www-authenticate'], url).toBeUndefined();
       }
       const visitor = request.agent(t.app);
-      const _csrf = await csrfFrom(visitor, `/movies/${await makeMovie(t.database.db)}`);
+      const _csrf = await csrfFrom(visitor, `/movies/${await buildMovie(t.database.db)}`);
       for (const url of ACTIONS) {
         expect((await visitor.post(url).set('Authorization', AUTH).type('form').send({ _csrf })).status, url).toBe(404);
       }

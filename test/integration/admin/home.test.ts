@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from '../../support/app.js';
 import { dialects } from '../../support/db.js';
-import { ADMIN_ENV, at, makeInbox, makeMovie, makeTicket, operator } from './helpers.js';
+import { buildInbox, buildMovie, buildTicket } from '../../support/builders.js';
+import { ADMIN_ENV, at, operator } from './helpers.js';
 
 // Noon in Nairobi on 15 June 2030: that day runs from 2030-06-14T21:00Z to 2030-06-15T21:00Z.
 const NOW = new Date('2030-06-15T09:00:00Z');
@@ -16,20 +17,20 @@ describe.each(dialects)('admin dashboard on %s', (dialect) => {
   });
 
   it("when today's bookings are counted, then only bookings since midnight Nairobi count: seats sold, revenue, pending, failed by reason", async () => {
-    const movie = await makeMovie(t.database.db, { title: 'Today Show', showTime: new Date('2030-06-16T17:00:00Z'), price: 50 });
+    const movie = await buildMovie(t.database.db, { title: 'Today Show', showTime: new Date('2030-06-16T17:00:00Z'), price: 50 });
     const today = (iso: string) => at(iso);
-    await makeTicket(t.database.db, { movieId: movie, paymentStatus: 'Paid', quantity: 2, totalAmount: 100, createdAt: today('2030-06-14T21:00:00.000Z') });
-    await makeTicket(t.database.db, { movieId: movie, paymentStatus: 'Paid', quantity: 3, totalAmount: 150, createdAt: today('2030-06-15T08:59:00.000Z') });
+    await buildTicket(t.database.db, { movieId: movie, paymentStatus: 'Paid', quantity: 2, totalAmount: 100, createdAt: today('2030-06-14T21:00:00.000Z') });
+    await buildTicket(t.database.db, { movieId: movie, paymentStatus: 'Paid', quantity: 3, totalAmount: 150, createdAt: today('2030-06-15T08:59:00.000Z') });
     // Paid late for a full show: money owed back, not revenue.
-    await makeTicket(t.database.db, { movieId: movie, paymentStatus: 'Paid', quantity: 1, totalAmount: 50, holdsTickets: 0, needsRefund: 1, createdAt: today('2030-06-15T01:00:00.000Z') });
-    await makeTicket(t.database.db, { movieId: movie, paymentStatus: 'Pending', quantity: 1, totalAmount: 50, createdAt: today('2030-06-15T08:58:00.000Z') });
+    await buildTicket(t.database.db, { movieId: movie, paymentStatus: 'Paid', quantity: 1, totalAmount: 50, holdsTickets: 0, needsRefund: 1, createdAt: today('2030-06-15T01:00:00.000Z') });
+    await buildTicket(t.database.db, { movieId: movie, paymentStatus: 'Pending', quantity: 1, totalAmount: 50, createdAt: today('2030-06-15T08:58:00.000Z') });
     for (const reason of ['You cancelled the payment on your phone', 'You cancelled the payment on your phone', 'Your M-Pesa balance was not enough']) {
-      await makeTicket(t.database.db, { movieId: movie, paymentStatus: 'Failed', failureReason: reason, createdAt: today('2030-06-15T05:00:00.000Z') });
+      await buildTicket(t.database.db, { movieId: movie, paymentStatus: 'Failed', failureReason: reason, createdAt: today('2030-06-15T05:00:00.000Z') });
     }
     // Yesterday 23:59:59 Nairobi: not today.
-    await makeTicket(t.database.db, { movieId: movie, paymentStatus: 'Paid', quantity: 9, totalAmount: 450, createdAt: at('2030-06-14T20:59:59.999Z') });
-    await makeTicket(t.database.db, { movieId: movie, paymentStatus: 'Failed', failureReason: 'Yesterday reason', createdAt: at('2030-06-14T20:00:00.000Z') });
-    await makeInbox(t.database.db, { outcome: 'unmatched' });
+    await buildTicket(t.database.db, { movieId: movie, paymentStatus: 'Paid', quantity: 9, totalAmount: 450, createdAt: at('2030-06-14T20:59:59.999Z') });
+    await buildTicket(t.database.db, { movieId: movie, paymentStatus: 'Failed', failureReason: 'Yesterday reason', createdAt: at('2030-06-14T20:00:00.000Z') });
+    await buildInbox(t.database.db, { outcome: 'unmatched' });
 
     const res = await operator(t.app).get('/admin').expect(200);
     expect(res.text).toContain('Sat, 15 Jun 2030');
@@ -47,14 +48,14 @@ describe.each(dialects)('admin dashboard on %s', (dialect) => {
   });
 
   it('when shows have sales, then revenue per show is drawn as an accessible SVG bar chart with a table of the same figures', async () => {
-    const big = await makeMovie(t.database.db, { title: 'Big <Hit>', showTime: new Date('2030-06-17T17:00:00Z'), price: 100 });
-    const small = await makeMovie(t.database.db, { title: 'Small Film', showTime: new Date('2030-06-17T18:00:00Z'), price: 10 });
-    const old = await makeMovie(t.database.db, { title: 'Long Gone', showTime: new Date('2030-05-01T17:00:00Z') });
-    await makeTicket(t.database.db, { movieId: big, paymentStatus: 'Paid', quantity: 4, totalAmount: 400, createdAt: at('2030-06-10T10:00:00Z') });
-    await makeTicket(t.database.db, { movieId: big, paymentStatus: 'Paid', quantity: 2, totalAmount: 200 });
-    await makeTicket(t.database.db, { movieId: big, paymentStatus: 'Failed', quantity: 5, totalAmount: 500 });
-    await makeTicket(t.database.db, { movieId: small, paymentStatus: 'Paid', quantity: 3, totalAmount: 30 });
-    await makeTicket(t.database.db, { movieId: old, paymentStatus: 'Paid', quantity: 1, totalAmount: 20 });
+    const big = await buildMovie(t.database.db, { title: 'Big <Hit>', showTime: new Date('2030-06-17T17:00:00Z'), price: 100 });
+    const small = await buildMovie(t.database.db, { title: 'Small Film', showTime: new Date('2030-06-17T18:00:00Z'), price: 10 });
+    const old = await buildMovie(t.database.db, { title: 'Long Gone', showTime: new Date('2030-05-01T17:00:00Z') });
+    await buildTicket(t.database.db, { movieId: big, paymentStatus: 'Paid', quantity: 4, totalAmount: 400, createdAt: at('2030-06-10T10:00:00Z') });
+    await buildTicket(t.database.db, { movieId: big, paymentStatus: 'Paid', quantity: 2, totalAmount: 200 });
+    await buildTicket(t.database.db, { movieId: big, paymentStatus: 'Failed', quantity: 5, totalAmount: 500 });
+    await buildTicket(t.database.db, { movieId: small, paymentStatus: 'Paid', quantity: 3, totalAmount: 30 });
+    await buildTicket(t.database.db, { movieId: old, paymentStatus: 'Paid', quantity: 1, totalAmount: 20 });
 
     const res = await operator(t.app).get('/admin').expect(200);
     const svg = /<svg id="revenue-chart".*?<\/svg>/s.exec(res.text)?.[0] ?? '';

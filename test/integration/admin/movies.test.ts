@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from '../../support/app.js';
 import { dialects } from '../../support/db.js';
-import { ADMIN_ENV, auditRows, makeMovie, makeTicket, operator, tokenIn } from './helpers.js';
+import { buildMovie, buildTicket } from '../../support/builders.js';
+import { ADMIN_ENV, auditRows, operator, tokenIn } from './helpers.js';
 
 /** A Nairobi wall-clock 'YYYY-MM-DDTHH:mm' some days ahead, as a datetime-local input sends it. */
 function nairobiLocal(daysAhead: number, hh = '20', mm = '30'): string {
@@ -70,7 +71,7 @@ describe.each(dialects)('admin movies on %s', (dialect) => {
   });
 
   it('when a movie is edited, then the form shows its Nairobi time and the change is stored and audited', async () => {
-    const movieId = await makeMovie(t.database.db, { title: 'Old Title', price: 20, maximumTickets: 40, showTime: new Date('2031-03-05T17:30:00Z') });
+    const movieId = await buildMovie(t.database.db, { title: 'Old Title', price: 20, maximumTickets: 40, showTime: new Date('2031-03-05T17:30:00Z') });
     const agent = operator(t.app);
     const form = await agent.get(`/admin/movies/${movieId}/edit`).expect(200);
     expect(form.text).toMatch(/id="showTime"[^>]*value="2031-03-05T20:30"/);
@@ -88,9 +89,9 @@ describe.each(dialects)('admin movies on %s', (dialect) => {
   });
 
   it('when capacity is lowered below the seats sold or held, then 422 says so, keeps the values and changes nothing; down to exactly that is fine', async () => {
-    const movieId = await makeMovie(t.database.db, { title: 'Busy Show', maximumTickets: 10, ticketsHeld: 6, showTime: new Date('2031-04-01T17:00:00Z') });
-    await makeTicket(t.database.db, { movieId, quantity: 4, paymentStatus: 'Paid' });
-    await makeTicket(t.database.db, { movieId, quantity: 2, paymentStatus: 'Pending' });
+    const movieId = await buildMovie(t.database.db, { title: 'Busy Show', maximumTickets: 10, ticketsHeld: 6, showTime: new Date('2031-04-01T17:00:00Z') });
+    await buildTicket(t.database.db, { movieId, quantity: 4, paymentStatus: 'Paid' });
+    await buildTicket(t.database.db, { movieId, quantity: 2, paymentStatus: 'Pending' });
     const agent = operator(t.app);
     const form = await agent.get(`/admin/movies/${movieId}/edit`).expect(200);
     expect(form.text).toContain('6 already sold or held: capacity cannot go below that.');
@@ -106,10 +107,10 @@ describe.each(dialects)('admin movies on %s', (dialect) => {
   });
 
   it('when the movies page is opened, then each show lists capacity, seats taken, seats sold and revenue', async () => {
-    const movieId = await makeMovie(t.database.db, { title: 'Counted Show', maximumTickets: 30, ticketsHeld: 5, price: 50 });
-    await makeTicket(t.database.db, { movieId, quantity: 3, totalAmount: 150, paymentStatus: 'Paid' });
-    await makeTicket(t.database.db, { movieId, quantity: 2, totalAmount: 100, paymentStatus: 'Pending' });
-    await makeTicket(t.database.db, { movieId, quantity: 1, totalAmount: 50, paymentStatus: 'Paid', holdsTickets: 0, needsRefund: 1 });
+    const movieId = await buildMovie(t.database.db, { title: 'Counted Show', maximumTickets: 30, ticketsHeld: 5, price: 50 });
+    await buildTicket(t.database.db, { movieId, quantity: 3, totalAmount: 150, paymentStatus: 'Paid' });
+    await buildTicket(t.database.db, { movieId, quantity: 2, totalAmount: 100, paymentStatus: 'Pending' });
+    await buildTicket(t.database.db, { movieId, quantity: 1, totalAmount: 50, paymentStatus: 'Paid', holdsTickets: 0, needsRefund: 1 });
     const res = await operator(t.app).get('/admin/movies').expect(200);
     const row = new RegExp(`<tr data-movie-id="${movieId}">.*?</tr>`, 's').exec(res.text)?.[0] ?? '';
     const cells = [...row.matchAll(/<td class="num">([^<]+)<\/td>/g)].map((m) => m[1]);
@@ -126,7 +127,7 @@ describe.each(dialects)('admin movies on %s', (dialect) => {
     expect(form.text).toContain('Show time is not a real date: February 2027 has 28 days');
     expect(form.text).toMatch(/id="showTime"[^>]*value="2027-02-30T20:00"/);
 
-    const movieId = await makeMovie(t.database.db, { title: 'Dated', showTime: new Date('2031-03-05T17:30:00Z') });
+    const movieId = await buildMovie(t.database.db, { title: 'Dated', showTime: new Date('2031-03-05T17:30:00Z') });
     const edit = tokenIn((await agent.get(`/admin/movies/${movieId}/edit`)).text);
     const edited = await agent.post(`/admin/movies/${movieId}`).type('form')
       .send({ _csrf: edit, title: 'Dated', showTime: '2031-04-31T20:00', price: '20', maximumTickets: '1000' }).expect(422);

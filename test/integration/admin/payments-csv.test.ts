@@ -3,8 +3,9 @@ import type { Response } from 'superagent';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from '../../support/app.js';
 import { dialects } from '../../support/db.js';
+import { buildMovie, buildTicket, ticketValues } from '../../support/builders.js';
 import { csvCell, csvRow } from '../../../src/admin/csv.js';
-import { ADMIN_ENV, at, makeMovie, makeTicket, operator } from './helpers.js';
+import { ADMIN_ENV, at, operator } from './helpers.js';
 
 /** A minimal RFC 4180 reader, to check what a spreadsheet would see. */
 function parseCsv(text: string): string[][] {
@@ -62,21 +63,21 @@ describe.each(dialects)('admin payments CSV on %s', (dialect) => {
   });
 
   it('when payments are exported for a movie, then the file is an attachment listing its Paid tickets oldest first, with full phones and Nairobi dates', async () => {
-    const movie = await makeMovie(t.database.db, { title: 'CSV, "The Movie"' });
+    const movie = await buildMovie(t.database.db, { title: 'CSV, "The Movie"' });
     // A reference is base64url, so one in 64 starts with '-': it gets the same quote as any cell a spreadsheet would
     // read as a formula (the Ticket ID column beside it is always plain).
     const dashRef = `-${randomBytes(12).toString('base64url')}`;
-    const first = await makeTicket(t.database.db, {
+    const first = await buildTicket(t.database.db, {
       ref: dashRef, movieId: movie, paymentStatus: 'Paid', mpesaReceiptNumber: 'SFK1AB2CD3', phoneNumber: '254708374149', totalAmount: 45, quantity: 3,
       customerName: 'Jane Otieno', createdAt: at('2025-05-14T17:10:00Z'), transactionDate: at('2025-05-14T17:12:01Z'),
     });
-    const second = await makeTicket(t.database.db, {
+    const second = await buildTicket(t.database.db, {
       ref: `A${randomBytes(12).toString('base64url')}`, movieId: movie, paymentStatus: 'Paid', mpesaReceiptNumber: null, phoneNumber: '254711222333', totalAmount: 15, quantity: 1,
       customerName: 'Query Confirmed', confirmedBy: 'query', createdAt: at('2025-05-14T18:00:00Z'), transactionDate: at('2025-05-14T18:05:00Z'),
       needsRefund: 1, holdsTickets: 0,
     });
-    await makeTicket(t.database.db, { movieId: movie, paymentStatus: 'Failed', customerName: 'Not Paid' });
-    await makeTicket(t.database.db, { movieId: movie, paymentStatus: 'Pending', customerName: 'Still Waiting' });
+    await buildTicket(t.database.db, { movieId: movie, paymentStatus: 'Failed', customerName: 'Not Paid' });
+    await buildTicket(t.database.db, { movieId: movie, paymentStatus: 'Pending', customerName: 'Still Waiting' });
 
     const res = await operator(t.app).get(`/admin/payments.csv?movie=${movie}`).buffer(true).parse(asText).expect(200);
     expect(res.headers['content-type']).toBe('text/csv; charset=utf-8');
@@ -94,9 +95,9 @@ describe.each(dialects)('admin payments CSV on %s', (dialect) => {
   });
 
   it('when a customer name is a formula or holds CSV syntax, then the cell comes out as harmless text', async () => {
-    const movie = await makeMovie(t.database.db);
+    const movie = await buildMovie(t.database.db);
     const names = ['=cmd|" /C calc"!A0', '+2547', '-1+1', '@SUM(1,2)', 'Line\r\nbreak, "quoted"'];
-    for (const customerName of names) await makeTicket(t.database.db, { movieId: movie, paymentStatus: 'Paid', customerName });
+    for (const customerName of names) await buildTicket(t.database.db, { movieId: movie, paymentStatus: 'Paid', customerName });
     const res = await operator(t.app).get(`/admin/payments.csv?movie=${movie}`).buffer(true).parse(asText).expect(200);
     const rows = parseCsv((res.body as string).slice(1)).slice(1);
     expect(rows.map((r) => r[8])).toEqual([`'=cmd|" /C calc"!A0`, `'+2547`, `'-1+1`, `'@SUM(1,2)`, 'Line\r\nbreak, "quoted"']);
@@ -104,9 +105,9 @@ describe.each(dialects)('admin payments CSV on %s', (dialect) => {
   });
 
   it('when the export is filtered by dates, phone or status, then it honours the filter; a non-Paid status gives the header alone', async () => {
-    const movie = await makeMovie(t.database.db);
-    const inDay = await makeTicket(t.database.db, { movieId: movie, paymentStatus: 'Paid', createdAt: at('2025-07-01T21:30:00Z'), phoneNumber: '254722000111' });
-    await makeTicket(t.database.db, { movieId: movie, paymentStatus: 'Paid', createdAt: at('2025-07-01T20:30:00Z'), phoneNumber: '254722000222' });
+    const movie = await buildMovie(t.database.db);
+    const inDay = await buildTicket(t.database.db, { movieId: movie, paymentStatus: 'Paid', createdAt: at('2025-07-01T21:30:00Z'), phoneNumber: '254722000111' });
+    await buildTicket(t.database.db, { movieId: movie, paymentStatus: 'Paid', createdAt: at('2025-07-01T20:30:00Z'), phoneNumber: '254722000222' });
     const get = async (q: string) => {
       const res = await operator(t.app).get(`/admin/payments.csv?movie=${movie}&${q}`).buffer(true).parse(asText).expect(200);
       return { rows: parseCsv((res.body as string).slice(1)), disposition: res.headers['content-disposition'] };
@@ -124,14 +125,12 @@ describe.each(dialects)('admin payments CSV on %s', (dialect) => {
   });
 
   it('when more Paid tickets than one batch are exported, then each appears exactly once', async () => {
-    const movie = await makeMovie(t.database.db);
-    const rows = Array.from({ length: 1203 }, (_, i) => ({
-      ref: `bulk${movie}x${String(i).padStart(6, '0')}`, movieId: movie, customerName: `Bulk ${i}`, phoneNumber: '254700111222',
-      email: null, quantity: 1, totalAmount: 20, paymentStatus: 'Paid' as const, holdsTickets: 1 as const,
-      mpesaReceiptNumber: `B${String(i).padStart(9, '0')}`, transactionDate: at('2025-08-01T10:00:00Z'), resultCode: '0',
-      failureReason: null, confirmedBy: 'callback' as const, needsRefund: 0 as const, refundedAt: null,
+    const movie = await buildMovie(t.database.db);
+    const rows = Array.from({ length: 1203 }, (_, i) => ticketValues({
+      movieId: movie, customerName: `Bulk ${i}`, phoneNumber: '254700111222', paymentStatus: 'Paid',
+      mpesaReceiptNumber: `B${String(i).padStart(9, '0')}`, transactionDate: at('2025-08-01T10:00:00Z'),
       // Many equal times: the batch edge falls inside a tie.
-      pendingSince: at('2025-08-01T10:00:00Z'), nextCheckAt: null, createdAt: at(`2025-08-01T10:00:0${i % 3}Z`), updatedAt: at('2025-08-01T10:00:00Z'),
+      pendingSince: at('2025-08-01T10:00:00Z'), createdAt: at(`2025-08-01T10:00:0${i % 3}Z`), updatedAt: at('2025-08-01T10:00:00Z'),
     }));
     for (let i = 0; i < rows.length; i += 300) await t.database.db.insertInto('ticket').values(rows.slice(i, i + 300)).execute();
     const res = await operator(t.app).get(`/admin/payments.csv?movie=${movie}`).buffer(true).parse(asText).expect(200);

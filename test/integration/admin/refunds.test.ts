@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from '../../support/app.js';
 import { dialects } from '../../support/db.js';
-import { ADMIN_ENV, at, auditRows, makeMovie, makeTicket, operator, tokenIn } from './helpers.js';
+import { buildMovie, buildTicket } from '../../support/builders.js';
+import { ADMIN_ENV, at, auditRows, operator, tokenIn } from './helpers.js';
 
 describe.each(dialects)('admin refunds on %s', (dialect) => {
   let t: TestApp;
@@ -13,12 +14,12 @@ describe.each(dialects)('admin refunds on %s', (dialect) => {
   });
 
   it('when refunds are listed, then only Paid tickets flagged and not yet refunded show, longest waiting first, with full phones', async () => {
-    const movie = await makeMovie(t.database.db, { title: 'Sold Out Show' });
-    const older = await makeTicket(t.database.db, { movieId: movie, paymentStatus: 'Paid', needsRefund: 1, holdsTickets: 0, createdAt: at('2025-01-01T10:00:00Z'), phoneNumber: '254711000001' });
-    const newer = await makeTicket(t.database.db, { movieId: movie, paymentStatus: 'Paid', needsRefund: 1, holdsTickets: 0, createdAt: at('2025-01-02T10:00:00Z') });
-    const done = await makeTicket(t.database.db, { movieId: movie, paymentStatus: 'Paid', needsRefund: 1, refundedAt: at('2025-01-03T10:00:00Z') });
-    const normal = await makeTicket(t.database.db, { movieId: movie, paymentStatus: 'Paid' });
-    const failed = await makeTicket(t.database.db, { movieId: movie, paymentStatus: 'Failed', needsRefund: 1 });
+    const movie = await buildMovie(t.database.db, { title: 'Sold Out Show' });
+    const older = await buildTicket(t.database.db, { movieId: movie, paymentStatus: 'Paid', needsRefund: 1, holdsTickets: 0, createdAt: at('2025-01-01T10:00:00Z'), phoneNumber: '254711000001' });
+    const newer = await buildTicket(t.database.db, { movieId: movie, paymentStatus: 'Paid', needsRefund: 1, holdsTickets: 0, createdAt: at('2025-01-02T10:00:00Z') });
+    const done = await buildTicket(t.database.db, { movieId: movie, paymentStatus: 'Paid', needsRefund: 1, refundedAt: at('2025-01-03T10:00:00Z') });
+    const normal = await buildTicket(t.database.db, { movieId: movie, paymentStatus: 'Paid' });
+    const failed = await buildTicket(t.database.db, { movieId: movie, paymentStatus: 'Failed', needsRefund: 1 });
     const res = await operator(t.app).get('/admin/refunds').expect(200);
     const due = /<table id="refunds-table".*?<\/table>/s.exec(res.text)?.[0] ?? '';
     const ids = [...due.matchAll(/<tr data-ticket-id="(\d+)">/g)].map((m) => Number(m[1]));
@@ -31,8 +32,8 @@ describe.each(dialects)('admin refunds on %s', (dialect) => {
   });
 
   it('when an operator marks a ticket refunded, then refundedAt is set, an audit row names them, and it leaves the list', async () => {
-    const movie = await makeMovie(t.database.db);
-    const tk = await makeTicket(t.database.db, { movieId: movie, paymentStatus: 'Paid', needsRefund: 1, holdsTickets: 0, totalAmount: 45, mpesaReceiptNumber: 'RFD123ABC' });
+    const movie = await buildMovie(t.database.db);
+    const tk = await buildTicket(t.database.db, { movieId: movie, paymentStatus: 'Paid', needsRefund: 1, holdsTickets: 0, totalAmount: 45, mpesaReceiptNumber: 'RFD123ABC' });
     const agent = operator(t.app);
     const page = await agent.get('/admin/refunds').expect(200);
     expect(page.text).toContain(`action="/admin/refunds/${tk.ticketId}"`);
@@ -59,9 +60,9 @@ describe.each(dialects)('admin refunds on %s', (dialect) => {
   });
 
   it('when a ticket is marked refunded twice, or was never owed a refund, then 409 and no second audit row', async () => {
-    const movie = await makeMovie(t.database.db);
-    const tk = await makeTicket(t.database.db, { movieId: movie, paymentStatus: 'Paid', needsRefund: 1, holdsTickets: 0 });
-    const normal = await makeTicket(t.database.db, { movieId: movie, paymentStatus: 'Paid' });
+    const movie = await buildMovie(t.database.db);
+    const tk = await buildTicket(t.database.db, { movieId: movie, paymentStatus: 'Paid', needsRefund: 1, holdsTickets: 0 });
+    const normal = await buildTicket(t.database.db, { movieId: movie, paymentStatus: 'Paid' });
     const agent = operator(t.app);
     const token = tokenIn((await agent.get('/admin/refunds')).text);
     await agent.post(`/admin/refunds/${tk.ticketId}`).type('form').send({ _csrf: token }).expect(303);

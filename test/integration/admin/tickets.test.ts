@@ -2,9 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import request from 'supertest';
 import { createTestApp, type TestApp } from '../../support/app.js';
 import { dialects } from '../../support/db.js';
-import {
-  ADMIN_ENV, at, listedTicketIds, makeInbox, makeMovie, makeNotification, makePush, makeTicket, makeTickets, nextLink, operator,
-} from './helpers.js';
+import { buildInbox, buildMovie, buildNotification, buildPush, buildTicket } from '../../support/builders.js';
+import { ADMIN_ENV, at, listedTicketIds, makeTickets, nextLink, operator } from './helpers.js';
 
 describe.each(dialects)('admin tickets on %s', (dialect) => {
   let t: TestApp;
@@ -16,14 +15,14 @@ describe.each(dialects)('admin tickets on %s', (dialect) => {
   });
 
   it('when the list is filtered by movie and status, then only those tickets show, newest first', async () => {
-    const movie = await makeMovie(t.database.db, { title: 'Filter Movie' });
-    const other = await makeMovie(t.database.db);
+    const movie = await buildMovie(t.database.db, { title: 'Filter Movie' });
+    const other = await buildMovie(t.database.db);
     const [paidOld, failed, paidNew] = await makeTickets(t.database.db, [
       { movieId: movie, paymentStatus: 'Paid', createdAt: at('2025-03-01T08:00:00Z') },
       { movieId: movie, paymentStatus: 'Failed', createdAt: at('2025-03-01T09:00:00Z') },
       { movieId: movie, paymentStatus: 'Paid', createdAt: at('2025-03-01T10:00:00Z') },
     ]);
-    await makeTicket(t.database.db, { movieId: other, paymentStatus: 'Paid' });
+    await buildTicket(t.database.db, { movieId: other, paymentStatus: 'Paid' });
 
     const all = await operator(t.app).get(`/admin/tickets?movie=${movie}`).expect(200);
     expect(listedTicketIds(all.text)).toEqual([paidNew, failed, paidOld]);
@@ -36,7 +35,7 @@ describe.each(dialects)('admin tickets on %s', (dialect) => {
   });
 
   it('when the list is filtered by Nairobi dates, then a ticket booked at 23:59 and one at 00:00 fall on the right days', async () => {
-    const movie = await makeMovie(t.database.db);
+    const movie = await buildMovie(t.database.db);
     // 2025-04-10 in Nairobi runs from 2025-04-09T21:00Z to 2025-04-10T21:00Z.
     const [before, first, last, after] = await makeTickets(t.database.db, [
       { movieId: movie, createdAt: at('2025-04-09T20:59:59.999Z') },
@@ -56,10 +55,10 @@ describe.each(dialects)('admin tickets on %s', (dialect) => {
   });
 
   it('when the list is filtered by the last digits of a phone, or the whole number in any form, then only that phone shows', async () => {
-    const movie = await makeMovie(t.database.db);
-    const target = await makeTicket(t.database.db, { movieId: movie, phoneNumber: '254712398761' });
-    const sameTail = await makeTicket(t.database.db, { movieId: movie, phoneNumber: '254799918761' });
-    await makeTicket(t.database.db, { movieId: movie, phoneNumber: '254712398760' });
+    const movie = await buildMovie(t.database.db);
+    const target = await buildTicket(t.database.db, { movieId: movie, phoneNumber: '254712398761' });
+    const sameTail = await buildTicket(t.database.db, { movieId: movie, phoneNumber: '254799918761' });
+    await buildTicket(t.database.db, { movieId: movie, phoneNumber: '254712398760' });
 
     const tail4 = await operator(t.app).get(`/admin/tickets?movie=${movie}&phone=8761`).expect(200);
     expect(listedTicketIds(tail4.text).sort()).toEqual([target.ticketId, sameTail.ticketId].sort());
@@ -87,7 +86,7 @@ describe.each(dialects)('admin tickets on %s', (dialect) => {
   });
 
   it('when the pages are followed by their next links, then every ticket is visited exactly once, ties on time included', async () => {
-    const movie = await makeMovie(t.database.db);
+    const movie = await buildMovie(t.database.db);
     // 23 tickets on 5 distinct times: the id breaks ties, so a page edge inside a tie must not skip or repeat.
     const seeds = Array.from({ length: 23 }, (_, i) => ({
       movieId: movie,
@@ -129,7 +128,7 @@ describe.each(dialects)('admin tickets on %s', (dialect) => {
   });
 
   it('when totals are asked for a filter, then they count bookings, seats and shillings per status', async () => {
-    const movie = await makeMovie(t.database.db);
+    const movie = await buildMovie(t.database.db);
     await makeTickets(t.database.db, [
       { movieId: movie, paymentStatus: 'Paid', quantity: 2, totalAmount: 40 },
       { movieId: movie, paymentStatus: 'Paid', quantity: 3, totalAmount: 60 },
@@ -160,9 +159,9 @@ describe.each(dialects)('admin tickets on %s', (dialect) => {
   });
 
   it('when a customer name holds HTML, then every admin page shows it as text', async () => {
-    const movie = await makeMovie(t.database.db, { title: '<b>Bold</b> & "quoted"' });
+    const movie = await buildMovie(t.database.db, { title: '<b>Bold</b> & "quoted"' });
     const evil = '<script>alert("x")</script><img src=x onerror=alert(1)>';
-    const tk = await makeTicket(t.database.db, { movieId: movie, customerName: evil, paymentStatus: 'Paid', needsRefund: 1, holdsTickets: 0 });
+    const tk = await buildTicket(t.database.db, { movieId: movie, customerName: evil, paymentStatus: 'Paid', needsRefund: 1, holdsTickets: 0 });
     for (const url of [`/admin/tickets?movie=${movie}`, `/admin/tickets/${tk.ticketId}`, '/admin/refunds', '/admin/movies']) {
       const res = await operator(t.app).get(url).expect(200);
       expect(res.text, url).not.toContain('<script>alert');
@@ -173,42 +172,42 @@ describe.each(dialects)('admin tickets on %s', (dialect) => {
   });
 
   it('when a ticket is opened, then its timeline lists booking, every push, callback, query answer, notification and audit entry in time order', async () => {
-    const movie = await makeMovie(t.database.db, { title: 'Timeline Movie' });
-    const tk = await makeTicket(t.database.db, {
+    const movie = await buildMovie(t.database.db, { title: 'Timeline Movie' });
+    const tk = await buildTicket(t.database.db, {
       movieId: movie, phoneNumber: '254708374149', paymentStatus: 'Paid', customerName: 'Wanjiru',
       createdAt: at('2025-06-01T10:00:00.000Z'), mpesaReceiptNumber: 'TLM1234XYZ',
     });
-    const p1 = await makePush(t.database.db, {
+    const p1 = await buildPush(t.database.db, {
       ticketId: tk.ticketId, checkoutRequestId: 'ws_CO_first', status: 'Completed', resultCode: '1032', resultDesc: 'Request cancelled by user',
       createdAt: at('2025-06-01T10:00:01.000Z'), answeredAt: at('2025-06-01T10:00:02.000Z'), completedAt: at('2025-06-01T10:00:20.000Z'),
     });
-    await makePush(t.database.db, {
+    await buildPush(t.database.db, {
       ticketId: tk.ticketId, checkoutRequestId: 'ws_CO_second', status: 'Completed', resultCode: '0',
       createdAt: at('2025-06-01T10:01:00.000Z'), answeredAt: at('2025-06-01T10:01:01.000Z'),
     });
-    await makePush(t.database.db, {
+    await buildPush(t.database.db, {
       ticketId: tk.ticketId, checkoutRequestId: null, status: 'Refused', errorCode: '500.001.1001', errorMessage: 'Unable to lock subscriber',
       createdAt: at('2025-06-01T10:00:30.000Z'), answeredAt: at('2025-06-01T10:00:31.000Z'),
     });
-    await makeInbox(t.database.db, {
+    await buildInbox(t.database.db, {
       ticketId: tk.ticketId, checkoutRequestId: 'ws_CO_first', outcome: 'applied', receivedAt: at('2025-06-01T10:00:20.000Z'),
       body: '{"Body":{"stkCallback":{"CheckoutRequestID":"ws_CO_first","ResultCode":1032}}}',
     });
     // A callback that named the second attempt's id before it was tied to the ticket: found through the CheckoutRequestID.
-    await makeInbox(t.database.db, {
+    await buildInbox(t.database.db, {
       ticketId: null, checkoutRequestId: 'ws_CO_second', outcome: 'duplicate', detail: 'already applied', receivedAt: at('2025-06-01T10:01:30.000Z'),
     });
-    await makeInbox(t.database.db, {
+    await buildInbox(t.database.db, {
       ticketId: tk.ticketId, source: 'query', sourceIp: null, checkoutRequestId: 'ws_CO_second', outcome: 'applied',
       receivedAt: at('2025-06-01T10:01:20.000Z'), body: '{"ResultCode":"0","ResultDesc":"processed"}',
     });
-    await makeNotification(t.database.db, { ticketId: tk.ticketId, createdAt: at('2025-06-01T10:01:21.000Z'), recipient: 'wanjiru@example.com' });
+    await buildNotification(t.database.db, { ticketId: tk.ticketId, createdAt: at('2025-06-01T10:01:21.000Z'), recipient: 'wanjiru@example.com' });
     await t.database.db.insertInto('auditlog').values({
       at: at('2025-06-01T11:00:00.000Z'), actor: 'ops', action: 'refund.marked', ticketId: tk.ticketId, callbackId: null, detail: 'note',
     }).execute();
     // Someone else's rows stay out.
-    const other = await makeTicket(t.database.db, { movieId: movie });
-    await makeInbox(t.database.db, { ticketId: other.ticketId, outcome: 'applied', detail: 'NOT-MINE' });
+    const other = await buildTicket(t.database.db, { movieId: movie });
+    await buildInbox(t.database.db, { ticketId: other.ticketId, outcome: 'applied', detail: 'NOT-MINE' });
 
     const res = await operator(t.app).get(`/admin/tickets/${tk.ticketId}`).expect(200);
     const kinds = [...res.text.matchAll(/data-kind="([a-z]+)"/g)].map((m) => m[1]);
@@ -236,8 +235,8 @@ describe.each(dialects)('admin tickets on %s', (dialect) => {
   });
 
   it('when the list is opened without a filter, then it shows the newest tickets and links to the CSV and totals', async () => {
-    const movie = await makeMovie(t.database.db);
-    const tk = await makeTicket(t.database.db, { movieId: movie, createdAt: at('2099-01-01T00:00:00Z') });
+    const movie = await buildMovie(t.database.db);
+    const tk = await buildTicket(t.database.db, { movieId: movie, createdAt: at('2099-01-01T00:00:00Z') });
     const res = await operator(t.app).get('/admin/tickets').expect(200);
     expect(listedTicketIds(res.text)[0]).toBe(tk.ticketId);
     expect(res.text).toContain('href="/admin/payments.csv"');

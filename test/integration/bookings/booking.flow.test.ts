@@ -5,19 +5,18 @@ import type { Notifier, OutgoingMessage } from '../../../src/notifications/notif
 import { silentLogger } from '../../../src/core/logger.js';
 import { dialects } from '../../support/db.js';
 import { startTestServer, type TestServer } from '../../support/server.js';
-import { makeMovie, postBooking, refFrom, ticketByRef, ticketsHeld, tokenFor } from './helpers.js';
+import { waitFor } from '../../support/wait.js';
+import { buildMovie } from '../../support/builders.js';
+import { postBooking, refFrom, ticketByRef, ticketsHeld, tokenFor } from './helpers.js';
 
 // The whole flow over real HTTP: the app on a port, the built-in simulator answering pushes and posting callbacks
 // back to the app, exactly as in production.
 
-async function waitForStatus(baseUrl: string, ref: string, status: string, timeoutMs = 10_000) {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
+function waitForStatus(baseUrl: string, ref: string, status: string) {
+  return waitFor(`ticket ${ref} ${status}`, async () => {
     const res = await request(baseUrl).get(`/tickets/${ref}/status`);
-    if (res.body.status === status) return res.body;
-    if (Date.now() > until) throw new Error(`ticket ${ref} is ${res.body.status}, not ${status}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+    return res.body.status === status ? res.body : undefined;
+  });
 }
 
 async function pushesOf(s: TestServer, ticketId: number) {
@@ -36,7 +35,7 @@ describe.each(dialects)('booking and paying through the simulator (auto mode) on
   });
 
   it('when 254708374149 books, then the push carries the total, the ticket ends Paid with a receipt, and a Paid notification goes out once', async () => {
-    const movieId = await makeMovie(s.database.db, { price: 15, maximumTickets: 10, title: 'Flow Paid' });
+    const movieId = await buildMovie(s.database.db, { price: 15, maximumTickets: 10, title: 'Flow Paid' });
     const agent = request.agent(s.baseUrl);
     const res = await postBooking(agent, movieId, { phoneNumber: '0708 374 149', quantity: 3, customerName: 'Amina' });
     expect(res.status).toBe(303);
@@ -72,7 +71,7 @@ describe.each(dialects)('booking and paying through the simulator (auto mode) on
   });
 
   it('when 254700000001 cancels, then the ticket is Failed with the reason and Try again sends a new push under a new pushrequest', async () => {
-    const movieId = await makeMovie(s.database.db, { price: 10, maximumTickets: 10 });
+    const movieId = await buildMovie(s.database.db, { price: 10, maximumTickets: 10 });
     const agent = request.agent(s.baseUrl);
     const res = await postBooking(agent, movieId, { phoneNumber: '254700000001', quantity: 2 });
     expect(res.status).toBe(303);
@@ -103,7 +102,7 @@ describe.each(dialects)('booking and paying through the simulator (auto mode) on
   });
 
   it('when Daraja refuses the push at once (254700000007), then 303 to a Failed ticket with a plain reason and the seats released', async () => {
-    const movieId = await makeMovie(s.database.db, { maximumTickets: 10 });
+    const movieId = await buildMovie(s.database.db, { maximumTickets: 10 });
     const agent = request.agent(s.baseUrl);
     const res = await postBooking(agent, movieId, { phoneNumber: '254700000007', quantity: 2 });
     expect(res.status).toBe(303);
@@ -126,18 +125,12 @@ describe.each(dialects)('cancel, then Try again and pay on the simulator phone (
     await s?.close();
   });
 
-  async function promptFor(checkoutRequestId: string) {
-    const until = Date.now() + 5000;
-    for (;;) {
-      const p = s.services.simulator!.prompts().find((x) => x.checkoutRequestId === checkoutRequestId && x.status === 'pending');
-      if (p) return p;
-      if (Date.now() > until) throw new Error('no pending prompt');
-      await new Promise((r) => setTimeout(r, 20));
-    }
+  function promptFor(checkoutRequestId: string) {
+    return waitFor('a pending prompt', () => s.services.simulator!.prompts().find((x) => x.checkoutRequestId === checkoutRequestId && x.status === 'pending'));
   }
 
   it('when the customer cancels on the phone, retries and enters 1234, then the ticket ends Paid with a receipt and both pushes stay recorded', async () => {
-    const movieId = await makeMovie(s.database.db, { price: 12, maximumTickets: 4 });
+    const movieId = await buildMovie(s.database.db, { price: 12, maximumTickets: 4 });
     const agent = request.agent(s.baseUrl);
     const res = await postBooking(agent, movieId, { phoneNumber: '0712 345 678', quantity: 2 });
     const ref = refFrom(res.headers.location);

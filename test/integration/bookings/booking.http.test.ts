@@ -1,35 +1,32 @@
 import request from 'supertest';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BOOKING_MESSAGES } from '../../../src/bookings/booking.schema.js';
 import { PHONE_MESSAGES } from '../../../src/daraja/phone.js';
 import { fromDbTime } from '../../../src/core/db/time.js';
-import { createTestApp, type TestApp } from '../../support/app.js';
+import { CUSTOMER_MESSAGES } from '../../../src/daraja/errors.js';
 import { dialects } from '../../support/db.js';
-import {
-  countRows, makeMovie, postBooking, refFrom, ticketByRef, ticketsHeld, uniquePhone, useFakePayments, type FakePayments,
-} from './helpers.js';
+import { buildMovie } from '../../support/builders.js';
+import { MANUAL_SIMULATOR, REFUSED_PHONE, UNANSWERED_PHONE, promptsTo } from '../../support/daraja-edge.js';
+import { startTestServer, type TestServer } from '../../support/server.js';
+import { countRows, postBooking, refFrom, ticketByRef, ticketsHeld, uniquePhone } from './helpers.js';
 
 const escapeHtml = (s: string) =>
   s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&#34;').replace(/'/g, '&#39;');
 
 describe.each(dialects)('POST /bookings on %s', (dialect) => {
-  let t: TestApp;
-  let fake: FakePayments;
+  let t: TestServer;
 
   beforeAll(async () => {
-    // Limits high here: the rate-limit tests have their own apps.
-    t = await createTestApp(dialect, { RATE_LIMIT_BOOKINGS_PER_IP: '100000', RATE_LIMIT_PUSHES_PER_PHONE: '100000' });
-    fake = useFakePayments(t);
+    // The real payments path: pushes go over HTTP to the built-in simulator, which accepts an ordinary number and
+    // leaves it Pending, and refuses 254700000007. Limits high here: the rate-limit tests have their own apps.
+    t = await startTestServer(dialect, { ...MANUAL_SIMULATOR, RATE_LIMIT_BOOKINGS_PER_IP: '100000', RATE_LIMIT_PUSHES_PER_PHONE: '100000' });
   });
   afterAll(async () => {
     await t?.close();
   });
-  beforeEach(() => {
-    fake.behaviour = 'accepted';
-  });
 
   it('when a valid booking is posted, then 303 to an opaque ref, a Pending ticket holding its seats with the server-computed total, and one push', async () => {
-    const movieId = await makeMovie(t.database.db, { price: 15, maximumTickets: 10 });
+    const movieId = await buildMovie(t.database.db, { price: 15, maximumTickets: 10 });
     const phone = uniquePhone();
     const agent = request.agent(t.app);
     const before = Date.now();
@@ -60,7 +57,7 @@ describe.each(dialects)('POST /bookings on %s', (dialect) => {
     expect(pendingSince).toBeGreaterThanOrEqual(before - 5);
     expect(fromDbTime(row.nextCheckAt!).getTime() - pendingSince).toBe(t.config.paymentTimeoutSeconds * 1000);
     expect(await ticketsHeld(t.database.db, movieId)).toBe(3);
-    expect(fake.calls).toContain(row.ticketId);
+    expect(promptsTo(t, phone.stored)).toMatchObject([{ amount: 45 }]);
     const pushes = await t.database.db.selectFrom('pushrequest').selectAll().where('ticketId', '=', row.ticketId).execute();
     expect(pushes).toHaveLength(1);
     expect(pushes[0]).toMatchObject({ phoneNumber: phone.stored, amount: 45 });
@@ -75,7 +72,7 @@ describe.each(dialects)('POST /bookings on %s', (dialect) => {
   });
 
   it('when the form carries a total, price or status of its own, then they are ignored', async () => {
-    const movieId = await makeMovie(t.database.db, { price: 20 });
+    const movieId = await buildMovie(t.database.db, { price: 20 });
     const agent = request.agent(t.app);
     const token = /name="_csrf" value="([^"]+)"/.exec((await agent.get(`/movies/${movieId}`)).text)![1]!;
     const res = await agent
@@ -108,9 +105,9 @@ describe.each(dialects)('POST /bookings on %s', (dialect) => {
   ];
 
   it.each(invalid)('when the form has %s, then 422 with its message beside the field, the typed values kept, and nothing stored or pushed', async (_what, fields, field, message) => {
-    const movieId = await makeMovie(t.database.db);
+    const movieId = await buildMovie(t.database.db);
     const pushesBefore = await countRows(t.database.db, 'pushrequest');
-    const callsBefore = fake.calls.length;
+    const promptsBefore = promptsTo(t).length;
     const agent = request.agent(t.app);
     const typed = { customerName: 'Wanjiku Kamau', phoneNumber: '0712 345 678', quantity: '2', email: 'w@example.com', ...fields };
     const res = await postBooking(agent, movieId, typed);
@@ -125,12 +122,12 @@ describe.each(dialects)('POST /bookings on %s', (dialect) => {
     expect(res.text).toMatch(/name="_csrf" value="[^"]{20,}"/);
     expect(await countRows(t.database.db, 'ticket', movieId)).toBe(0);
     expect(await countRows(t.database.db, 'pushrequest')).toBe(pushesBefore);
-    expect(fake.calls.length).toBe(callsBefore);
+    expect(promptsTo(t)).toHaveLength(promptsBefore);
     expect(await ticketsHeld(t.database.db, movieId)).toBe(0);
   });
 
   it('when a field is sent twice, then 422 and nothing stored', async () => {
-    const movieId = await makeMovie(t.database.db);
+    const movieId = await buildMovie(t.database.db);
     const agent = request.agent(t.app);
     const token = /name="_csrf" value="([^"]+)"/.exec((await agent.get(`/movies/${movieId}`)).text)![1]!;
     const res = await agent
@@ -142,7 +139,7 @@ describe.each(dialects)('POST /bookings on %s', (dialect) => {
   });
 
   it('when the name holds HTML, then it is escaped on the form and on the ticket page', async () => {
-    const movieId = await makeMovie(t.database.db);
+    const movieId = await buildMovie(t.database.db);
     const agent = request.agent(t.app);
     const name = '<script>alert("x")</script><img src=x onerror=alert(1)>';
     const bad = await postBooking(agent, movieId, { customerName: name, quantity: '0' });
@@ -163,7 +160,7 @@ describe.each(dialects)('POST /bookings on %s', (dialect) => {
 
   it('when the movie does not exist or the id is not a number, then 404 and nothing stored', async () => {
     const agent = request.agent(t.app);
-    const movieId = await makeMovie(t.database.db);
+    const movieId = await buildMovie(t.database.db);
     const token = /name="_csrf" value="([^"]+)"/.exec((await agent.get(`/movies/${movieId}`)).text)![1]!;
     const ticketsBefore = await countRows(t.database.db, 'ticket');
     for (const id of ['99999999', 'abc', '', '1.5', '-3']) {
@@ -178,10 +175,10 @@ describe.each(dialects)('POST /bookings on %s', (dialect) => {
   });
 
   it('when the show has already started, then 422 saying booking is closed, and nothing stored', async () => {
-    const movieId = await makeMovie(t.database.db, { showTime: new Date(Date.now() - 60_000) });
+    const movieId = await buildMovie(t.database.db, { showTime: new Date(Date.now() - 60_000) });
     const agent = request.agent(t.app);
     // The page no longer shows a form, so take a token from another movie's page (same browser, same cookie).
-    const other = await makeMovie(t.database.db);
+    const other = await buildMovie(t.database.db);
     const token = /name="_csrf" value="([^"]+)"/.exec((await agent.get(`/movies/${other}`)).text)![1]!;
     const res = await agent
       .post('/bookings')
@@ -194,7 +191,7 @@ describe.each(dialects)('POST /bookings on %s', (dialect) => {
   });
 
   it('when the show is sold out, then 409 with the reason, the form values kept, and nothing stored', async () => {
-    const movieId = await makeMovie(t.database.db, { maximumTickets: 3 });
+    const movieId = await buildMovie(t.database.db, { maximumTickets: 3 });
     const agent = request.agent(t.app);
     expect((await postBooking(agent, movieId, { quantity: 3 })).status).toBe(303);
     const pushesBefore = await countRows(t.database.db, 'pushrequest');
@@ -207,7 +204,7 @@ describe.each(dialects)('POST /bookings on %s', (dialect) => {
   });
 
   it('when fewer tickets are left than asked, then 409 "Only 2 tickets are left for this show." with the values kept', async () => {
-    const movieId = await makeMovie(t.database.db, { maximumTickets: 5 });
+    const movieId = await buildMovie(t.database.db, { maximumTickets: 5 });
     const agent = request.agent(t.app);
     expect((await postBooking(agent, movieId, { quantity: 3 })).status).toBe(303);
     const res = await postBooking(agent, movieId, { quantity: 4, customerName: 'Baraka' });
@@ -220,7 +217,7 @@ describe.each(dialects)('POST /bookings on %s', (dialect) => {
   });
 
   it('when 30 bookings race for a 5-seat show, then exactly 5 are taken and never more than 5 seats held', async () => {
-    const movieId = await makeMovie(t.database.db, { maximumTickets: 5 });
+    const movieId = await buildMovie(t.database.db, { maximumTickets: 5 });
     const agent = request.agent(t.app);
     const token = /name="_csrf" value="([^"]+)"/.exec((await agent.get(`/movies/${movieId}`)).text)![1]!;
     const results = await Promise.all(
@@ -239,7 +236,7 @@ describe.each(dialects)('POST /bookings on %s', (dialect) => {
   });
 
   it('when the form is posted without a CSRF token or with a wrong one, then 403 with a friendly page and nothing stored', async () => {
-    const movieId = await makeMovie(t.database.db);
+    const movieId = await buildMovie(t.database.db);
     const agent = request.agent(t.app);
     await agent.get(`/movies/${movieId}`);
     const fields = { movieId: String(movieId), customerName: 'Forged', phoneNumber: '0712345678', quantity: '1' };
@@ -256,25 +253,43 @@ describe.each(dialects)('POST /bookings on %s', (dialect) => {
   });
 
   it('when Daraja refuses the push, then still 303 to the ticket, which shows Failed with the reason and Try again', async () => {
-    fake.behaviour = 'refused';
-    const movieId = await makeMovie(t.database.db, { price: 10 });
+    const movieId = await buildMovie(t.database.db, { price: 10 });
     const agent = request.agent(t.app);
-    const res = await postBooking(agent, movieId, { quantity: 2 });
+    const res = await postBooking(agent, movieId, { quantity: 2, phoneNumber: REFUSED_PHONE.typed });
     expect(res.status).toBe(303);
     const ref = refFrom(res.headers.location);
-    expect(await ticketByRef(t.database.db, ref)).toMatchObject({ paymentStatus: 'Failed', holdsTickets: 0 });
+    const ticket = await ticketByRef(t.database.db, ref);
+    expect(ticket).toMatchObject({ paymentStatus: 'Failed', holdsTickets: 0, failureReason: CUSTOMER_MESSAGES.subscriberBusy });
     expect(await ticketsHeld(t.database.db, movieId)).toBe(0);
+    const pushes = await t.database.db.selectFrom('pushrequest').selectAll().where('ticketId', '=', ticket.ticketId).execute();
+    expect(pushes).toMatchObject([{ status: 'Refused', errorCode: '500.001.1001', checkoutRequestId: null }]);
     const page = await agent.get(`/tickets/${ref}`).expect(200);
-    expect(page.text).toContain(escapeHtml(fake.refusal));
+    expect(page.text).toContain(escapeHtml(CUSTOMER_MESSAGES.subscriberBusy));
     expect(page.text).toContain(`action="/tickets/${ref}/retry"`);
     expect(page.text).toContain('Try again');
   });
+});
+
+describe.each(dialects)('POST /bookings when the push gets no answer on %s', (dialect) => {
+  let t: TestServer;
+
+  beforeAll(async () => {
+    // 254700000008's answer is held past this app's 1 s DARAJA_TIMEOUT_MS. The token is fetched first, so the whole
+    // budget goes to the push however slow the runner.
+    t = await startTestServer(dialect, { ...MANUAL_SIMULATOR, DARAJA_TIMEOUT_MS: '1000' });
+    await t.services.daraja.getAccessToken();
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
 
   it('when the push gets no answer, then 303 to the ticket, which stays Pending', async () => {
-    fake.behaviour = 'unknown';
-    const movieId = await makeMovie(t.database.db);
-    const res = await postBooking(request.agent(t.app), movieId);
+    const movieId = await buildMovie(t.database.db);
+    const res = await postBooking(request.agent(t.app), movieId, { phoneNumber: UNANSWERED_PHONE.typed });
     expect(res.status).toBe(303);
-    expect(await ticketByRef(t.database.db, refFrom(res.headers.location))).toMatchObject({ paymentStatus: 'Pending', holdsTickets: 1 });
+    const ticket = await ticketByRef(t.database.db, refFrom(res.headers.location));
+    expect(ticket).toMatchObject({ paymentStatus: 'Pending', holdsTickets: 1 });
+    const pushes = await t.database.db.selectFrom('pushrequest').selectAll().where('ticketId', '=', ticket.ticketId).execute();
+    expect(pushes).toMatchObject([{ status: 'Unknown', errorCode: 'DARAJA_NETWORK', checkoutRequestId: null }]);
   });
 });

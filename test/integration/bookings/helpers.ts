@@ -1,93 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
 import type { Agent } from 'supertest';
-import type { PushStarter } from '../../../src/bookings/booking.service.js';
-import type { PushOutcome as PushStartResult } from '../../../src/payments/push.service.js';
 import type { Db } from '../../../src/core/db/database.js';
-import { toDbTime } from '../../../src/core/db/time.js';
-import { insertMovie, releaseTickets } from '../../../src/store/movie.repository.js';
-import type { TestApp } from '../../support/app.js';
 import { csrfFrom } from '../../support/app.js';
-
-/** A movie of its own for one test: unique title, show tomorrow unless told. */
-export async function makeMovie(
-  db: Db,
-  opts: { price?: number; maximumTickets?: number; showTime?: Date; title?: string } = {},
-): Promise<number> {
-  return insertMovie(db, {
-    title: opts.title ?? `Test movie ${randomBytes(3).toString('hex')}`,
-    description: 'Made by a test',
-    showTime: toDbTime(opts.showTime ?? new Date(Date.now() + 86_400_000)),
-    price: opts.price ?? 15,
-    maximumTickets: opts.maximumTickets ?? 50,
-    imageUrl: null,
-  });
-}
 
 /** A Kenyan test phone nobody else in the run uses: 07XXXXXXXX typed, 2547XXXXXXXX stored. */
 export function uniquePhone(): { typed: string; stored: string } {
   const n = String(randomBytes(4).readUInt32BE() % 100_000_000).padStart(8, '0');
   return { typed: `07${n}`, stored: `2547${n}` };
-}
-
-export type FakeBehaviour = 'accepted' | 'refused' | 'unknown';
-
-/**
- * Stands in for PaymentService.startPush where a test wants a given outcome without Daraja: it writes the
- * pushrequest row the real one writes and, for a refusal, fails the ticket and releases its seats like the real one.
- */
-export class FakePayments implements PushStarter {
-  readonly calls: number[] = [];
-  behaviour: FakeBehaviour = 'accepted';
-  refusal = 'M-Pesa is busy with another payment on this phone. Please wait a minute and try again.';
-
-  constructor(private readonly db: Db) {}
-
-  async startPush(ticketId: number): Promise<PushStartResult> {
-    this.calls.push(ticketId);
-    const t = await this.db.selectFrom('ticket').selectAll().where('ticketId', '=', ticketId).executeTakeFirstOrThrow();
-    const now = toDbTime(new Date());
-    const checkoutRequestId = `ws_CO_FAKE_${randomBytes(8).toString('hex')}`;
-    const status = this.behaviour === 'accepted' ? 'Accepted' : this.behaviour === 'refused' ? 'Refused' : 'Unknown';
-    await this.db
-      .insertInto('pushrequest')
-      .values({
-        ticketId,
-        checkoutRequestId: this.behaviour === 'accepted' ? checkoutRequestId : null,
-        merchantRequestId: null,
-        phoneNumber: t.phoneNumber,
-        amount: t.totalAmount,
-        status,
-        resultCode: null,
-        resultDesc: null,
-        errorCode: this.behaviour === 'refused' ? '500.001.1001' : null,
-        errorMessage: null,
-        createdAt: now,
-        answeredAt: now,
-        completedAt: null,
-      })
-      .execute();
-    if (this.behaviour === 'refused') {
-      await this.db.transaction().execute(async (tx) => {
-        await tx
-          .updateTable('ticket')
-          .set({ paymentStatus: 'Failed', failureReason: this.refusal, holdsTickets: 0, updatedAt: now })
-          .where('ticketId', '=', ticketId)
-          .where('paymentStatus', '=', 'Pending')
-          .execute();
-        await releaseTickets(tx, t.movieId, t.quantity);
-      });
-      return { kind: 'refused', reason: this.refusal, errorCode: '500.001.1001' };
-    }
-    return this.behaviour === 'accepted' ? { kind: 'accepted', checkoutRequestId } : { kind: 'unknown' };
-  }
-}
-
-/** Sends the app's pushes to a FakePayments. */
-export function useFakePayments(t: TestApp): FakePayments {
-  const fake = new FakePayments(t.database.db);
-  t.services.payments.pushes.startPush = (ticketId) => fake.startPush(ticketId);
-  return fake;
 }
 
 export interface BookingFields {

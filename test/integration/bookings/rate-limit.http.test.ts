@@ -1,25 +1,32 @@
 import request from 'supertest';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createTestApp, type TestApp } from '../../support/app.js';
+import type { Dialect } from '../../../src/core/db/database.js';
+import type { TestApp } from '../../support/app.js';
 import { dialects } from '../../support/db.js';
-import { countRows, makeMovie, postBooking, refFrom, ticketByRef, tokenFor, uniquePhone, useFakePayments } from './helpers.js';
+import { buildMovie } from '../../support/builders.js';
+import { MANUAL_SIMULATOR, REFUSED_PHONE, promptsTo } from '../../support/daraja-edge.js';
+import { startTestServer, type TestServer } from '../../support/server.js';
+import { countRows, postBooking, refFrom, ticketByRef, tokenFor, uniquePhone } from './helpers.js';
 
 async function phoneTickets(t: TestApp, phone: string): Promise<number> {
   const rows = await t.database.db.selectFrom('ticket').select('ticketId').where('phoneNumber', '=', phone).execute();
   return rows.length;
 }
 
+/** An app of its own with these limits, pushing to the built-in simulator (accepted, left Pending). */
+const server = (dialect: Dialect, env: Record<string, string>) =>
+  startTestServer(dialect, { ...MANUAL_SIMULATOR, ...env });
+
 describe.each(dialects)('rate limits on %s', (dialect) => {
-  let t: TestApp | undefined;
+  let t: TestServer | undefined;
   afterEach(async () => {
     await t?.close();
     t = undefined;
   });
 
   it('when one address books more than RATE_LIMIT_BOOKINGS_PER_IP times, then 429 with a page and Retry-After, and 422s did not count', async () => {
-    t = await createTestApp(dialect, { RATE_LIMIT_BOOKINGS_PER_IP: '3', RATE_LIMIT_PUSHES_PER_PHONE: '100', RATE_LIMIT_WINDOW_SECONDS: '600' });
-    const fake = useFakePayments(t);
-    const movieId = await makeMovie(t.database.db);
+    t = await server(dialect, { RATE_LIMIT_BOOKINGS_PER_IP: '3', RATE_LIMIT_PUSHES_PER_PHONE: '100', RATE_LIMIT_WINDOW_SECONDS: '600' });
+    const movieId = await buildMovie(t.database.db);
     const agent = request.agent(t.app);
     // Typos cost nothing: two invalid forms first.
     expect((await postBooking(agent, movieId, { quantity: '0' })).status).toBe(422);
@@ -34,14 +41,14 @@ describe.each(dialects)('rate limits on %s', (dialect) => {
     expect(Number(res.headers['retry-after'])).toBeLessThanOrEqual(600);
     expect(res.headers['cache-control']).toBe('no-store');
     expect(await countRows(t.database.db, 'ticket', movieId)).toBe(3);
-    expect(fake.calls).toHaveLength(3);
+    expect(promptsTo(t)).toHaveLength(3);
+    expect(await countRows(t.database.db, 'pushrequest')).toBe(3);
   });
 
   it('when one phone gets more than RATE_LIMIT_PUSHES_PER_PHONE pushes, then 429 whatever way the number is typed, and other phones still book', async () => {
-    t = await createTestApp(dialect, { RATE_LIMIT_BOOKINGS_PER_IP: '100', RATE_LIMIT_PUSHES_PER_PHONE: '2' });
-    const fake = useFakePayments(t);
-    const movieId = await makeMovie(t.database.db);
-    const full = await makeMovie(t.database.db, { maximumTickets: 1 });
+    t = await server(dialect, { RATE_LIMIT_BOOKINGS_PER_IP: '100', RATE_LIMIT_PUSHES_PER_PHONE: '2' });
+    const movieId = await buildMovie(t.database.db);
+    const full = await buildMovie(t.database.db, { maximumTickets: 1 });
     const agent = request.agent(t.app);
     const phone = uniquePhone();
     const national = phone.stored.slice(3); // 7XXXXXXXX
@@ -60,18 +67,18 @@ describe.each(dialects)('rate limits on %s', (dialect) => {
     expect(await phoneTickets(t, phone.stored)).toBe(2);
     const pushes = await t.database.db.selectFrom('pushrequest').select('pushRequestId').where('phoneNumber', '=', phone.stored).execute();
     expect(pushes).toHaveLength(2);
-    expect(fake.calls.length).toBe(3); // the sold-out filler booking, then two for this phone
+    expect(promptsTo(t, phone.stored)).toHaveLength(2);
+    expect(promptsTo(t)).toHaveLength(3); // the sold-out filler booking, then two for this phone
 
     expect((await postBooking(agent, movieId, { phoneNumber: uniquePhone().typed })).status).toBe(303);
   });
 
   it('when a Failed ticket is retried past the per-phone limit, then 429, no push, and it stays Failed', async () => {
-    t = await createTestApp(dialect, { RATE_LIMIT_BOOKINGS_PER_IP: '100', RATE_LIMIT_PUSHES_PER_PHONE: '2' });
-    const fake = useFakePayments(t);
-    fake.behaviour = 'refused';
-    const movieId = await makeMovie(t.database.db);
+    t = await server(dialect, { RATE_LIMIT_BOOKINGS_PER_IP: '100', RATE_LIMIT_PUSHES_PER_PHONE: '2' });
+    const movieId = await buildMovie(t.database.db);
     const agent = request.agent(t.app);
-    const phone = uniquePhone();
+    // Daraja refuses every push to this phone, so the ticket is Failed again after each try.
+    const phone = REFUSED_PHONE;
     const ref = refFrom((await postBooking(agent, movieId, { phoneNumber: phone.typed })).headers.location);
     const token = await tokenFor(agent, movieId);
     expect((await agent.post(`/tickets/${ref}/retry`).type('form').send({ _csrf: token })).status).toBe(303);
@@ -86,16 +93,14 @@ describe.each(dialects)('rate limits on %s', (dialect) => {
   });
 
   it('when two apps are built, then each has its own in-memory counts', async () => {
-    t = await createTestApp(dialect, { RATE_LIMIT_BOOKINGS_PER_IP: '1', RATE_LIMIT_PUSHES_PER_PHONE: '100' });
-    useFakePayments(t);
-    const movieId = await makeMovie(t.database.db);
+    t = await server(dialect, { RATE_LIMIT_BOOKINGS_PER_IP: '1', RATE_LIMIT_PUSHES_PER_PHONE: '100' });
+    const movieId = await buildMovie(t.database.db);
     expect(t.services.rateLimits.store).toBe('memory');
     expect((await postBooking(request.agent(t.app), movieId)).status).toBe(303);
     expect((await postBooking(request.agent(t.app), movieId)).status).toBe(429);
-    const second = await createTestApp(dialect, { RATE_LIMIT_BOOKINGS_PER_IP: '1', RATE_LIMIT_PUSHES_PER_PHONE: '100' });
+    const second = await server(dialect, { RATE_LIMIT_BOOKINGS_PER_IP: '1', RATE_LIMIT_PUSHES_PER_PHONE: '100' });
     try {
-      useFakePayments(second);
-      const m2 = await makeMovie(second.database.db);
+      const m2 = await buildMovie(second.database.db);
       expect((await postBooking(request.agent(second.app), m2)).status).toBe(303);
     } finally {
       await second.close();

@@ -6,8 +6,10 @@ import request from 'supertest';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createRateLimits, setPushPhone, type RateLimits } from '../../../src/bookings/rate-limit.js';
 import { createLogger, silentLogger } from '../../../src/core/logger.js';
-import { createTestApp } from '../../support/app.js';
-import { makeMovie, postBooking, useFakePayments } from './helpers.js';
+import { buildMovie } from '../../support/builders.js';
+import { MANUAL_SIMULATOR } from '../../support/daraja-edge.js';
+import { startTestServer } from '../../support/server.js';
+import { postBooking } from './helpers.js';
 
 // Runs where a Redis answers (TEST_REDIS_URL, or the usual local port); skipped elsewhere (CI has MariaDB only).
 const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -96,11 +98,10 @@ describe.skipIf(!hasRedis)('rate limits shared through Redis', () => {
   });
 
   it('when the whole app runs with REDIS_URL, then bookings go through the Redis store and shutdown closes it', async () => {
-    const t = await createTestApp('sqlite', { REDIS_URL, RATE_LIMIT_BOOKINGS_PER_IP: '1000', RATE_LIMIT_PUSHES_PER_PHONE: '1000' });
+    const t = await startTestServer('sqlite', { ...MANUAL_SIMULATOR, REDIS_URL, RATE_LIMIT_BOOKINGS_PER_IP: '1000', RATE_LIMIT_PUSHES_PER_PHONE: '1000' });
     try {
       expect(t.services.rateLimits.store).toBe('redis');
-      useFakePayments(t);
-      const movieId = await makeMovie(t.database.db);
+      const movieId = await buildMovie(t.database.db);
       expect((await postBooking(request.agent(t.app), movieId)).status).toBe(303);
     } finally {
       await t.close();

@@ -1,11 +1,12 @@
 import request from 'supertest';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toDbTime } from '../../../src/core/db/time.js';
-import { createTestApp, type TestApp } from '../../support/app.js';
+import { CUSTOMER_MESSAGES } from '../../../src/daraja/errors.js';
 import { dialects } from '../../support/db.js';
-import {
-  countRows, makeMovie, postBooking, refFrom, ticketByRef, ticketsHeld, tokenFor, uniquePhone, useFakePayments, type FakePayments,
-} from './helpers.js';
+import { buildMovie } from '../../support/builders.js';
+import { MANUAL_SIMULATOR, REFUSED_PHONE, SUBSCRIBER_BUSY, answerNextPush, promptsTo } from '../../support/daraja-edge.js';
+import { startTestServer, type TestServer } from '../../support/server.js';
+import { countRows, postBooking, refFrom, ticketByRef, ticketsHeld, tokenFor, uniquePhone } from './helpers.js';
 
 const STATUS_KEYS = [
   'ref', 'status', 'movieId', 'movieTitle', 'quantity', 'totalAmount', 'mpesaReceiptNumber', 'transactionDate',
@@ -13,24 +14,20 @@ const STATUS_KEYS = [
 ].sort();
 
 describe.each(dialects)('ticket page, status JSON and retry on %s', (dialect) => {
-  let t: TestApp;
-  let fake: FakePayments;
+  let t: TestServer;
 
   beforeAll(async () => {
-    t = await createTestApp(dialect, { RATE_LIMIT_BOOKINGS_PER_IP: '100000', RATE_LIMIT_PUSHES_PER_PHONE: '100000' });
-    fake = useFakePayments(t);
+    // Pushes go to the built-in simulator over HTTP: an ordinary number is accepted and stays Pending.
+    t = await startTestServer(dialect, { ...MANUAL_SIMULATOR, RATE_LIMIT_BOOKINGS_PER_IP: '100000', RATE_LIMIT_PUSHES_PER_PHONE: '100000' });
   });
   afterAll(async () => {
     await t?.close();
   });
-  beforeEach(() => {
-    fake.behaviour = 'accepted';
-  });
 
-  async function book(opts: { price?: number; quantity?: number; maximumTickets?: number; title?: string } = {}) {
-    const movieId = await makeMovie(t.database.db, { price: opts.price ?? 15, maximumTickets: opts.maximumTickets ?? 20, title: opts.title });
+  async function book(opts: { price?: number; quantity?: number; maximumTickets?: number; title?: string; phone?: { typed: string; stored: string } } = {}) {
+    const movieId = await buildMovie(t.database.db, { price: opts.price ?? 15, maximumTickets: opts.maximumTickets ?? 20, title: opts.title });
     const agent = request.agent(t.app);
-    const phone = uniquePhone();
+    const phone = opts.phone ?? uniquePhone();
     const res = await postBooking(agent, movieId, { quantity: opts.quantity ?? 3, phoneNumber: phone.typed });
     expect(res.status).toBe(303);
     const ref = refFrom(res.headers.location);
@@ -153,12 +150,13 @@ describe.each(dialects)('ticket page, status JSON and retry on %s', (dialect) =>
   });
 
   it('when a Failed ticket is retried, then it is Pending again with its seats held, a second push is recorded and the first stays', async () => {
-    fake.behaviour = 'refused';
-    const { ref, agent, ticket, movieId } = await book({ quantity: 2, price: 10 });
-    expect(await ticketByRef(t.database.db, ref)).toMatchObject({ paymentStatus: 'Failed', holdsTickets: 0 });
+    // Daraja refuses the first push (the phone was busy); the retry reaches the simulator, which accepts it.
+    answerNextPush(t, 500, SUBSCRIBER_BUSY);
+    const { ref, agent, ticket, movieId, phone } = await book({ quantity: 2, price: 10 });
+    expect(await ticketByRef(t.database.db, ref)).toMatchObject({ paymentStatus: 'Failed', holdsTickets: 0, failureReason: CUSTOMER_MESSAGES.subscriberBusy });
     expect(await ticketsHeld(t.database.db, movieId)).toBe(0);
+    expect(promptsTo(t, phone.stored)).toEqual([]);
 
-    fake.behaviour = 'accepted';
     const token = await tokenFor(agent, movieId);
     const res = await agent.post(`/tickets/${ref}/retry`).type('form').send({ _csrf: token });
     expect(res.status).toBe(303);
@@ -172,6 +170,7 @@ describe.each(dialects)('ticket page, status JSON and retry on %s', (dialect) =>
     const pushes = await t.database.db.selectFrom('pushrequest').selectAll().where('ticketId', '=', ticket.ticketId).orderBy('pushRequestId').execute();
     expect(pushes.map((p) => p.status)).toEqual(['Refused', 'Accepted']);
     expect(pushes[1]!.checkoutRequestId).toMatch(/^ws_CO_/);
+    expect(promptsTo(t, phone.stored)).toMatchObject([{ checkoutRequestId: pushes[1]!.checkoutRequestId, amount: 20 }]);
   });
 
   it('when a Pending or Paid ticket is retried, then 303 back and nothing changes', async () => {
@@ -189,9 +188,7 @@ describe.each(dialects)('ticket page, status JSON and retry on %s', (dialect) =>
   });
 
   it('when the seats of a Failed ticket were taken meanwhile, then retry answers 409 with the reason and the ticket stays Failed', async () => {
-    fake.behaviour = 'refused';
-    const { ref, agent, movieId } = await book({ quantity: 3, maximumTickets: 4 });
-    fake.behaviour = 'accepted';
+    const { ref, agent, movieId } = await book({ quantity: 3, maximumTickets: 4, phone: REFUSED_PHONE });
     // Someone else books 2 of the 4 seats: only 2 left, the failed booking wanted 3.
     expect((await postBooking(request.agent(t.app), movieId, { quantity: 2 })).status).toBe(303);
     const pushesBefore = await countRows(t.database.db, 'pushrequest');
@@ -205,9 +202,8 @@ describe.each(dialects)('ticket page, status JSON and retry on %s', (dialect) =>
   });
 
   it('when two retries of one Failed ticket race, then its seats are held once and one new push is sent', async () => {
-    fake.behaviour = 'refused';
-    const { ref, agent, movieId, ticket } = await book({ quantity: 2 });
-    fake.behaviour = 'accepted';
+    answerNextPush(t, 500, SUBSCRIBER_BUSY);
+    const { ref, agent, movieId, ticket, phone } = await book({ quantity: 2 });
     const token = await tokenFor(agent, movieId);
     const results = await Promise.all(
       Array.from({ length: 5 }, () => agent.post(`/tickets/${ref}/retry`).type('form').send({ _csrf: token })),
@@ -216,11 +212,11 @@ describe.each(dialects)('ticket page, status JSON and retry on %s', (dialect) =>
     expect(await ticketsHeld(t.database.db, movieId)).toBe(2);
     const pushes = await t.database.db.selectFrom('pushrequest').select('status').where('ticketId', '=', ticket.ticketId).execute();
     expect(pushes).toHaveLength(2);
+    expect(promptsTo(t, phone.stored)).toHaveLength(1);
   });
 
   it('when retry is posted without a CSRF token, then 403 and the ticket stays Failed', async () => {
-    fake.behaviour = 'refused';
-    const { ref, agent } = await book();
+    const { ref, agent } = await book({ phone: REFUSED_PHONE });
     const res = await agent.post(`/tickets/${ref}/retry`).type('form').send({});
     expect(res.status).toBe(403);
     expect(await ticketByRef(t.database.db, ref)).toMatchObject({ paymentStatus: 'Failed' });

@@ -1,14 +1,12 @@
 import nock from 'nock';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { PRODUCTION_BASE_URL, SANDBOX_PASSKEY } from '../../../src/daraja/constants.js';
 import { runDarajaCheck, type DarajaCheckOptions } from '../../../src/daraja/check.js';
 import type { DarajaConfig } from '../../../src/daraja/daraja.client.js';
-import { BASE, FROZEN_NOW, PHONE, SECRET, answers, config, postEndpoint, resetNock, tokenEndpoint } from './helpers.js';
+import { BASE, FROZEN_NOW, PHONE, SECRET, answers, config, postEndpoint, tokenEndpoint } from './helpers.js';
 
 const PUSH = '/mpesa/stkpush/v1/processrequest';
 
-beforeEach(resetNock);
-afterEach(() => { nock.cleanAll(); });
 
 async function check(cfg: DarajaConfig, opts: Partial<DarajaCheckOptions> = {}) {
   const lines: string[] = [];

@@ -6,7 +6,7 @@ import { createLogger } from '../../../src/core/logger.js';
 import { createTestApp, csrfFrom, type TestApp } from '../../support/app.js';
 import { dialects } from '../../support/db.js';
 import { BEING_PROCESSED, startDarajaLocal, type DarajaLocal } from './daraja-local.js';
-import { PHONE, config, resetNock } from './helpers.js';
+import { PHONE, config } from './helpers.js';
 
 // Tikiti run unchanged against an outside emulator that speaks Daraja's dialect with its own accent (daraja-local.ts).
 
@@ -17,7 +17,6 @@ const client = (logger = createLogger({ level: 'silent' })) =>
 
 describe('the client against an emulator like daraja-local', () => {
   beforeEach(async () => {
-    resetNock();
     local = await startDarajaLocal();
   });
   afterEach(() => local.close());
@@ -78,7 +77,6 @@ describe.each(dialects)('Tikiti on %s against an emulator like daraja-local', (d
   let t: TestApp;
   let clock = Date.now();
   beforeAll(async () => {
-    resetNock();
     local = await startDarajaLocal();
     t = await createTestApp(dialect, { PAYMENT_TIMEOUT_SECONDS: '1', DARAJA_BASE_URL: local.baseUrl }, { now: () => new Date(clock) });
   });

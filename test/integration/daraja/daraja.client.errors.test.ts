@@ -1,14 +1,14 @@
 import { Writable } from 'node:stream';
 import nock from 'nock';
 import { pino } from 'pino';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { SANDBOX_PASSKEY, SANDBOX_SHORTCODE } from '../../../src/daraja/constants.js';
 import { DarajaClient } from '../../../src/daraja/daraja.client.js';
 import {
   DarajaAuthError, DarajaBusyError, DarajaError, DarajaInvalidRequestError, DarajaNetworkError,
   DarajaSubscriberBusyError, DarajaUnexpectedResponseError, CUSTOMER_MESSAGES,
 } from '../../../src/daraja/errors.js';
-import { BASE, FROZEN_NOW, KEY, NAIROBI_TS, PHONE, SECRET, answers, config, postEndpoint, resetNock, tokenEndpoint } from './helpers.js';
+import { BASE, FROZEN_NOW, KEY, NAIROBI_TS, PHONE, SECRET, answers, config, postEndpoint, tokenEndpoint } from './helpers.js';
 
 const PUSH = '/mpesa/stkpush/v1/processrequest';
 const QUERY = '/mpesa/stkpushquery/v1/query';
@@ -16,8 +16,6 @@ const frozen = () => new Date(FROZEN_NOW);
 const fastRetry = { baseDelayMs: 5, maxDelayMs: 20 };
 const netError = (code: string) => Object.assign(new Error(`${code} simulated`), { code });
 
-beforeEach(resetNock);
-afterEach(() => { nock.cleanAll(); });
 
 const push = (client: DarajaClient) => client.stkPush({ phoneNumber: PHONE, amount: 45 }).then(
   () => { throw new Error('expected the push to fail'); },

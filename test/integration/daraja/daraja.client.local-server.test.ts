@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DarajaClient } from '../../../src/daraja/daraja.client.js';
 import { DarajaNetworkError } from '../../../src/daraja/errors.js';
-import { FROZEN_NOW, PHONE, answers, config, resetNock } from './helpers.js';
+import { FROZEN_NOW, PHONE, answers, config } from './helpers.js';
 
 // Real sockets on 127.0.0.1: what nock cannot imitate faithfully (a body that trickles in, a closed port, a reset).
 type Handler = (req: IncomingMessage, res: ServerResponse, body: string) => void;
@@ -13,7 +13,6 @@ let handler: Handler;
 const requests: { method: string; url: string }[] = [];
 
 beforeEach(async () => {
-  resetNock();
   requests.length = 0;
   server = createServer((req, res) => {
     let body = '';

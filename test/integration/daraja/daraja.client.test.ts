@@ -1,18 +1,16 @@
 import nock from 'nock';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { SANDBOX_PASSKEY, SANDBOX_SHORTCODE } from '../../../src/daraja/constants.js';
 import { DarajaClient } from '../../../src/daraja/daraja.client.js';
 import { DarajaAuthError, DarajaInvalidRequestError } from '../../../src/daraja/errors.js';
 import {
-  BASE, FROZEN_NOW, KEY, NAIROBI_TS, PHONE, SECRET, answers, config, postEndpoint, resetNock, tokenEndpoint,
+  BASE, FROZEN_NOW, KEY, NAIROBI_TS, PHONE, SECRET, answers, config, postEndpoint, tokenEndpoint,
 } from './helpers.js';
 
 const PUSH = '/mpesa/stkpush/v1/processrequest';
 const QUERY = '/mpesa/stkpushquery/v1/query';
 const frozen = () => new Date(FROZEN_NOW);
 
-beforeEach(resetNock);
-afterEach(() => { nock.cleanAll(); });
 
 describe('STK push request', () => {
   it('when a push is sent, then the token request uses Basic key:secret and grant_type=client_credentials', async () => {

@@ -1,11 +1,11 @@
 import { Writable } from 'node:stream';
 import nock from 'nock';
 import { pino } from 'pino';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { DarajaClient } from '../../../src/daraja/daraja.client.js';
 import { DarajaNetworkError } from '../../../src/daraja/errors.js';
 import { MemoryTokenStore, credentialFingerprint, type StoredToken, type TokenStore } from '../../../src/daraja/token-store.js';
-import { BASE, FROZEN_NOW, KEY, PHONE, answers, config, postEndpoint, resetNock, tokenEndpoint } from './helpers.js';
+import { BASE, FROZEN_NOW, KEY, PHONE, answers, config, postEndpoint, tokenEndpoint } from './helpers.js';
 
 // Daraja invalidates an app's previous token whenever it issues a new one, so the instances of the app share one token
 // through a TokenStore: read it first, fetch only under the store's lease, and after 404.001.03 look for a newer one.
@@ -14,8 +14,6 @@ const PUSH = '/mpesa/stkpush/v1/processrequest';
 const frozen = () => new Date(FROZEN_NOW);
 const later = (s: number) => new Date(FROZEN_NOW.getTime() + s * 1000);
 const invalidToken = [404, answers.error('404.001.03', 'Invalid Access Token')] as [number, unknown];
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 /** A store another instance also writes to: `value` and `leasedBy` are set by the test; every call is recorded. */
 class FakeStore implements TokenStore {
   value?: StoredToken;
@@ -25,6 +23,8 @@ class FakeStore implements TokenStore {
   saved: Array<{ token: string; refreshAt: Date; owner: string }> = [];
   leases: Array<{ owner: string; ms: number }> = [];
   failReads = false;
+  /** Runs after the n-th tryLease has been answered: another instance acting meanwhile. */
+  afterLease?: (n: number) => void;
 
   read(): Promise<StoredToken | undefined> {
     this.calls.push('read');
@@ -34,9 +34,10 @@ class FakeStore implements TokenStore {
   tryLease(owner: string, ms: number): Promise<boolean> {
     this.calls.push('lease');
     this.leases.push({ owner, ms });
-    if (this.leasedBy !== undefined && this.leasedBy !== owner) return Promise.resolve(false);
-    this.leasedBy = owner;
-    return Promise.resolve(true);
+    const taken = this.leasedBy === undefined || this.leasedBy === owner;
+    if (taken) this.leasedBy = owner;
+    this.afterLease?.(this.leases.length);
+    return Promise.resolve(taken);
   }
   save(token: string, refreshAt: Date, owner: string): Promise<boolean> {
     this.calls.push('save');
@@ -53,8 +54,6 @@ class FakeStore implements TokenStore {
   }
 }
 
-beforeEach(resetNock);
-afterEach(() => { nock.cleanAll(); });
 
 describe('a token shared through a TokenStore', () => {
   it('when the store holds a fresh token, then the push uses it and no token is fetched', async () => {
@@ -88,7 +87,13 @@ describe('a token shared through a TokenStore', () => {
     const push = postEndpoint(PUSH, [[200, answers.pushAccepted()]]);
     const store = new FakeStore();
     store.leasedBy = 'instance-a';
-    setTimeout(() => { store.value = { token: 'winner-token', refreshAt: later(3000) }; store.leasedBy = undefined; }, 150);
+    // Instance A saves its token (ending its lease) while this client is waiting: after the client's second try.
+    store.afterLease = (n) => {
+      if (n === 2) {
+        store.value = { token: 'winner-token', refreshAt: later(3000) };
+        store.leasedBy = undefined;
+      }
+    };
     const client = new DarajaClient(config({ timeoutMs: 2000 }), { now: frozen, tokenStore: store });
     await Promise.all([client.stkPush({ phoneNumber: PHONE, amount: 1 }), client.stkPush({ phoneNumber: PHONE, amount: 2 })]);
 
@@ -207,10 +212,18 @@ describe('MemoryTokenStore', () => {
   });
 
   it('when a lease runs out, then another owner can take it', async () => {
-    const s = new MemoryTokenStore();
-    expect(await s.tryLease('a', 20)).toBe(true);
-    await sleep(40);
-    expect(await s.tryLease('b', 1000)).toBe(true);
+    // The store reads Date.now(): a fake clock moves past the lease instead of a sleep.
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      const s = new MemoryTokenStore();
+      expect(await s.tryLease('a', 20)).toBe(true);
+      vi.advanceTimersByTime(19);
+      expect(await s.tryLease('b', 1000)).toBe(false);
+      vi.advanceTimersByTime(2);
+      expect(await s.tryLease('b', 1000)).toBe(true);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
 

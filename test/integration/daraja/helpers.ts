@@ -52,12 +52,6 @@ export const answers = {
   }),
 };
 
-export function resetNock(): void {
-  nock.cleanAll();
-  nock.disableNetConnect();
-  nock.enableNetConnect('127.0.0.1');
-}
-
 /** A token endpoint that counts its calls and records the Authorization header it saw. */
 export function tokenEndpoint(opts: { tokens?: string[]; expiresIn?: string | number; delayMs?: number } = {}) {
   const seen = { calls: 0, authorization: [] as (string | undefined)[], query: [] as string[] };

@@ -4,11 +4,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase, type DatabaseHandle, type Db } from '../../../src/core/db/database.js';
 import { toDbTime } from '../../../src/core/db/time.js';
 import { createLogger, silentLogger } from '../../../src/core/logger.js';
-import { insertMovie } from '../../../src/store/movie.repository.js';
 import { enqueueNotification, notificationsForTicket } from '../../../src/store/notification.repository.js';
 import { NotificationSender, backoffMs } from '../../../src/notifications/notification.sender.js';
 import { EmailNotifier, LogNotifier, type Notifier, type OutgoingMessage } from '../../../src/notifications/notifier.js';
+import { buildMovie, buildTicket } from '../../support/builders.js';
 import { createTestDatabase, dialects, type TestDatabase } from '../../support/db.js';
+import { waitFor } from '../../support/wait.js';
 
 const BASE = 'https://tikiti.example.com';
 
@@ -27,33 +28,23 @@ class RecordingNotifier implements Notifier {
   }
 }
 
-async function makeTicket(
+/** A Paid or Failed ticket of its own (the show is on 14 June 2030, 20:30 in Nairobi) with its notification queued. */
+async function queuedTicket(
   db: Db,
   p: { status: 'Paid' | 'Failed'; email?: string | null; receipt?: string | null; reason?: string; phone?: string },
 ): Promise<{ ticketId: number; ref: string }> {
-  const movieId = await insertMovie(db, {
-    title: `Notify ${randomBytes(3).toString('hex')}`,
-    description: '',
-    showTime: toDbTime(new Date('2030-06-14T17:30:00Z')),
-    price: 15,
-    maximumTickets: 10,
-    imageUrl: null,
+  const movieId = await buildMovie(db, {
+    title: `Notify ${randomBytes(3).toString('hex')}`, price: 15, maximumTickets: 10, showTime: new Date('2030-06-14T17:30:00Z'),
   });
-  const ref = randomBytes(18).toString('base64url');
-  const now = toDbTime(new Date());
-  const r = await db
-    .insertInto('ticket')
-    .values({
-      ref, movieId, customerName: 'Amina', phoneNumber: p.phone ?? '254708374149', email: p.email ?? null, quantity: 3,
-      totalAmount: 45, paymentStatus: p.status, holdsTickets: p.status === 'Paid' ? 1 : 0,
-      mpesaReceiptNumber: p.status === 'Paid' ? (p.receipt === undefined ? 'TES1A2B3C4' : p.receipt) : null,
-      transactionDate: p.status === 'Paid' ? toDbTime(new Date('2030-06-10T09:00:00Z')) : null,
-      resultCode: p.status === 'Paid' ? '0' : '1032', failureReason: p.status === 'Failed' ? (p.reason ?? 'You cancelled the payment on your phone.') : null,
-      confirmedBy: p.status === 'Paid' ? 'callback' : null, refundedAt: null, pendingSince: now, nextCheckAt: null,
-      createdAt: now, updatedAt: now,
-    })
-    .executeTakeFirstOrThrow();
-  const ticketId = Number(r.insertId);
+  const { ticketId, ref } = await buildTicket(db, {
+    movieId, customerName: 'Amina', phoneNumber: p.phone ?? '254708374149', email: p.email ?? null, quantity: 3,
+    totalAmount: 45, paymentStatus: p.status,
+    mpesaReceiptNumber: p.status === 'Paid' ? (p.receipt === undefined ? 'TES1A2B3C4' : p.receipt) : null,
+    transactionDate: p.status === 'Paid' ? toDbTime(new Date('2030-06-10T09:00:00Z')) : null,
+    failureReason: p.status === 'Failed' ? (p.reason ?? 'You cancelled the payment on your phone.') : null,
+    confirmedBy: p.status === 'Paid' ? 'callback' : null,
+  });
+  // Queued the way the payments code queues it, so the channel follows the email as it does there.
   await enqueueNotification(db, { ticketId, kind: p.status, email: p.email ?? null }, new Date());
   return { ticketId, ref };
 }
@@ -77,7 +68,7 @@ describe.each(dialects)('notification sender on %s', (dialect) => {
 
   it('when two senders race over the same outbox, then every notification goes out exactly once and is marked sent', async () => {
     const ids: number[] = [];
-    for (let i = 0; i < 12; i++) ids.push((await makeTicket(database.db, { status: i % 2 ? 'Paid' : 'Failed' })).ticketId);
+    for (let i = 0; i < 12; i++) ids.push((await queuedTicket(database.db, { status: i % 2 ? 'Paid' : 'Failed' })).ticketId);
     const a = new RecordingNotifier();
     const b = new RecordingNotifier();
     a.delayMs = 2;
@@ -105,7 +96,7 @@ describe.each(dialects)('notification sender on %s', (dialect) => {
 
   it('when a Paid notification is composed, then it names the receipt, movie, show time, quantity, total and the ticket link', async () => {
     const log = new RecordingNotifier();
-    const { ref } = await makeTicket(database.db, { status: 'Paid', phone: '254708374149' });
+    const { ref } = await queuedTicket(database.db, { status: 'Paid', phone: '254708374149' });
     await sender(database.db, log).runOnce();
     const mine = log.sent.find((m) => m.text.includes(ref));
     expect(mine).toBeDefined();
@@ -121,7 +112,7 @@ describe.each(dialects)('notification sender on %s', (dialect) => {
   it('when a notification goes to the log, then one info line says which (id, kind, masked phone) and never the text: no ticket link, no name, no full phone', async () => {
     const lines: string[] = [];
     const logger = createLogger({ level: 'trace', destination: { write: (s: string) => lines.push(s) } as unknown as NodeJS.WritableStream });
-    const { ticketId, ref } = await makeTicket(database.db, { status: 'Paid', phone: '254708374149' });
+    const { ticketId, ref } = await queuedTicket(database.db, { status: 'Paid', phone: '254708374149' });
     await sender(database.db, new LogNotifier(logger)).runOnce();
     const [n] = await notificationsForTicket(database.db, ticketId);
     const entries = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
@@ -137,7 +128,7 @@ describe.each(dialects)('notification sender on %s', (dialect) => {
     const mails: Array<{ from: string; to: string; subject: string; text: string }> = [];
     const email = new EmailNotifier({ from: 'Tikiti <tickets@tikiti.example.com>', transport: { sendMail: async (m) => { mails.push(m); return {}; } } });
     const log = new RecordingNotifier();
-    const { ticketId, ref } = await makeTicket(database.db, { status: 'Paid', email: 'amina@example.com' });
+    const { ticketId, ref } = await queuedTicket(database.db, { status: 'Paid', email: 'amina@example.com' });
     await sender(database.db, log, { email }).runOnce();
     await sender(database.db, log, { email }).runOnce();
     const mine = mails.filter((m) => m.text.includes(ref));
@@ -157,7 +148,7 @@ describe.each(dialects)('notification sender on %s', (dialect) => {
       from: 'tickets@tikiti.example.com',
       transport: { sendMail: async (m) => { const info = await transport.sendMail(m); built.push(String(info.message)); return info; } },
     });
-    const { ref } = await makeTicket(database.db, { status: 'Failed', email: 'otieno@example.com', reason: 'Your M-Pesa balance was not enough.' });
+    const { ref } = await queuedTicket(database.db, { status: 'Failed', email: 'otieno@example.com', reason: 'Your M-Pesa balance was not enough.' });
     await sender(database.db, new RecordingNotifier(), { email }).runOnce();
     const msg = built.map((b) => JSON.parse(b)).find((m) => m.text.includes(ref));
     expect(msg.from).toEqual({ address: 'tickets@tikiti.example.com', name: '' });
@@ -169,7 +160,7 @@ describe.each(dialects)('notification sender on %s', (dialect) => {
 
   it('when a ticket has an email but SMTP is not set, then the message goes to the log with the address masked', async () => {
     const log = new RecordingNotifier();
-    const { ref } = await makeTicket(database.db, { status: 'Failed', email: 'wanjiku@example.com' });
+    const { ref } = await queuedTicket(database.db, { status: 'Failed', email: 'wanjiku@example.com' });
     await sender(database.db, log).runOnce();
     const m = log.sent.find((x) => x.text.includes(ref));
     expect(m?.to).toBe('w•••@example.com');
@@ -181,7 +172,7 @@ describe.each(dialects)('notification sender on %s', (dialect) => {
     // Its own database, so other tests' rows (created on the real clock) are not in the way of the fake one.
     const db2 = await createTestDatabase(dialect);
     try {
-      const { ticketId } = await makeTicket(db2.db, { status: 'Failed' });
+      const { ticketId } = await queuedTicket(db2.db, { status: 'Failed' });
       const notifier = new RecordingNotifier();
       notifier.failNext = 100;
       const s = sender(db2.db, notifier, { now });
@@ -212,7 +203,7 @@ describe.each(dialects)('notification sender on %s', (dialect) => {
     let clock = new Date('2032-01-01T00:00:00Z');
     const db2 = await createTestDatabase(dialect);
     try {
-      const { ticketId } = await makeTicket(db2.db, { status: 'Paid' });
+      const { ticketId } = await queuedTicket(db2.db, { status: 'Paid' });
       const notifier = new RecordingNotifier();
       notifier.failNext = 1;
       const s = sender(db2.db, notifier, { now: () => clock });
@@ -229,11 +220,11 @@ describe.each(dialects)('notification sender on %s', (dialect) => {
   it('when started as a background job, then it delivers on its own and stops cleanly', async () => {
     const db2 = await createTestDatabase(dialect);
     try {
-      const { ticketId } = await makeTicket(db2.db, { status: 'Paid' });
+      const { ticketId } = await queuedTicket(db2.db, { status: 'Paid' });
       const notifier = new RecordingNotifier();
       const s = sender(db2.db, notifier, { intervalMs: 20 });
       s.start();
-      for (let i = 0; i < 100 && notifier.sent.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+      await waitFor('the job to send it', () => notifier.sent.length > 0);
       await s.stop();
       expect(notifier.sent).toHaveLength(1);
       expect((await notificationsForTicket(db2.db, ticketId))[0]).toMatchObject({ status: 'sent' });

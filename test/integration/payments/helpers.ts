@@ -2,14 +2,14 @@ import { randomBytes } from 'node:crypto';
 import type { Db } from '../../../src/core/db/database.js';
 import type { CallbackInboxRow, PushStatus, Ticket } from '../../../src/core/db/schema.js';
 import { toDbTime } from '../../../src/core/db/time.js';
-import { holdTickets, insertMovie } from '../../../src/store/movie.repository.js';
+import { buildMovie, buildPush, buildTicket, newCheckoutId } from '../../support/builders.js';
+
+export { newCheckoutId };
 
 export const TOKEN = 'cbtok_0123456789abcdef0123456789abcdef';
 /** 20:12:01 on 14 May 2025 in Nairobi is 17:12:01 UTC. */
 export const NAIROBI_TRANSACTION_DATE = 20250514201201;
 export const TRANSACTION_DATE_UTC = '2025-05-14 17:12:01.000';
-
-export const newCheckoutId = () => `ws_CO_${randomBytes(10).toString('hex')}`;
 
 /** A distinct Safaricom-looking number per call, so phone+amount matching never sees another test's attempts. */
 let phoneSeq = 0;
@@ -51,80 +51,35 @@ export async function insertPendingTicket(
   const quantity = opts.quantity ?? 3;
   const price = opts.price ?? 15;
   const phone = opts.phone ?? uniquePhone();
-  const movieId = await insertMovie(db, {
-    title: `Payments test ${randomBytes(3).toString('hex')}`,
-    description: '',
-    showTime: toDbTime(new Date(now.getTime() + 86_400_000)),
-    price,
-    maximumTickets: opts.maximumTickets ?? 10,
-    imageUrl: null,
-  });
-  if (!(await holdTickets(db, movieId, quantity))) throw new Error('test movie too small');
+  const maximumTickets = opts.maximumTickets ?? 10;
+  if (quantity > maximumTickets) throw new Error('test movie too small');
+  const movieId = await buildMovie(db, { price, maximumTickets, ticketsHeld: quantity, showTime: new Date(now.getTime() + 86_400_000) });
   const pendingSince = opts.pendingSince ?? now;
   const nextCheckAt = opts.nextCheckAt === undefined
     ? new Date(pendingSince.getTime() + (opts.timeoutSeconds ?? 120) * 1000)
     : opts.nextCheckAt;
-  const r = await db
-    .insertInto('ticket')
-    .values({
-      ref: randomBytes(18).toString('base64url'),
-      movieId,
-      customerName: 'Wanjiru Test',
-      phoneNumber: phone,
-      email: opts.email === undefined ? null : opts.email,
-      quantity,
-      totalAmount: quantity * price,
-      paymentStatus: 'Pending',
-      holdsTickets: 1,
-      mpesaReceiptNumber: null,
-      transactionDate: null,
-      resultCode: null,
-      failureReason: null,
-      confirmedBy: null,
-      needsRefund: 0,
-      refundedAt: null,
-      pendingSince: toDbTime(pendingSince),
-      nextCheckAt: nextCheckAt === null ? null : toDbTime(nextCheckAt),
-      createdAt: toDbTime(pendingSince),
-      updatedAt: toDbTime(pendingSince),
-    })
-    .executeTakeFirstOrThrow();
-  const ticketId = Number(r.insertId);
+  const { ticketId } = await buildTicket(db, {
+    movieId,
+    phoneNumber: phone,
+    email: opts.email === undefined ? null : opts.email,
+    quantity,
+    totalAmount: quantity * price,
+    paymentStatus: 'Pending',
+    pendingSince: toDbTime(pendingSince),
+    nextCheckAt: nextCheckAt === null ? null : toDbTime(nextCheckAt),
+    createdAt: toDbTime(pendingSince),
+  });
   const result: PendingTicket = { movieId, ticketId, phone, totalAmount: quantity * price, quantity };
   if (opts.push !== false) {
     const p = opts.push ?? {};
     const status = p.status ?? 'Accepted';
     const checkoutRequestId = p.checkoutRequestId === undefined ? (status === 'Sending' || status === 'Unknown' ? null : newCheckoutId()) : p.checkoutRequestId;
-    result.pushRequestId = await insertAttempt(db, { ticketId, phone, amount: quantity * price, status, checkoutRequestId, createdAt: p.createdAt ?? pendingSince });
+    result.pushRequestId = await buildPush(db, {
+      ticketId, phoneNumber: phone, amount: quantity * price, status, checkoutRequestId, createdAt: toDbTime(p.createdAt ?? pendingSince),
+    });
     if (checkoutRequestId) result.checkoutRequestId = checkoutRequestId;
   }
   return result;
-}
-
-export async function insertAttempt(
-  db: Db,
-  a: { ticketId: number; phone: string; amount: number; status: PushStatus; checkoutRequestId: string | null; createdAt?: Date },
-): Promise<number> {
-  const at = toDbTime(a.createdAt ?? new Date());
-  const r = await db
-    .insertInto('pushrequest')
-    .values({
-      ticketId: a.ticketId,
-      checkoutRequestId: a.checkoutRequestId,
-      merchantRequestId: a.checkoutRequestId ? '29115-34620561-1' : null,
-      phoneNumber: a.phone,
-      amount: a.amount,
-      status: a.status,
-      resultCode: null,
-      resultDesc: null,
-      errorCode: null,
-      errorMessage: null,
-      createdAt: at,
-      answeredAt: a.status === 'Sending' ? null : at,
-      completedAt: null,
-    })
-    .executeTakeFirstOrThrow();
-  return Number(r.insertId);
 }
 
 export function successCallback(p: {
@@ -201,15 +156,4 @@ export async function notificationKinds(db: Db, ticketId: number): Promise<strin
 
 export async function pushRow(db: Db, pushRequestId: number) {
   return db.selectFrom('pushrequest').selectAll().where('pushRequestId', '=', pushRequestId).executeTakeFirstOrThrow();
-}
-
-/** Waits until `check` returns a truthy value (polling), or fails after `ms`. */
-export async function eventually<T>(check: () => Promise<T | undefined | null | false>, ms = 5000, what = 'condition'): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await check();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
 }

@@ -1,11 +1,10 @@
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { toDbTime } from '../../../src/core/db/time.js';
-import { insertMovie } from '../../../src/store/movie.repository.js';
 import { csrfFrom } from '../../support/app.js';
+import { buildMovie } from '../../support/builders.js';
 import { dialects } from '../../support/db.js';
 import { startTestServer, type TestServer } from '../../support/server.js';
-import { eventually } from './helpers.js';
+import { waitFor } from '../../support/wait.js';
 
 // Contract §6 / issue 6: the two "hard" test numbers end Paid with nobody acting — booked through POST /bookings on
 // the real app, with the app's own background jobs (the reconciler) running, as in production.
@@ -18,10 +17,7 @@ describe.each(dialects)('payments that settle with nobody acting on %s', (dialec
       PAYMENT_TIMEOUT_SECONDS: '1', RECONCILE_INTERVAL_SECONDS: '1', DARAJA_TIMEOUT_MS: '800',
       RATE_LIMIT_BOOKINGS_PER_IP: '1000', RATE_LIMIT_PUSHES_PER_PHONE: '1000',
     });
-    movieId = await insertMovie(t.database.db, {
-      title: 'Nobody acting', description: '', showTime: toDbTime(new Date(Date.now() + 86_400_000)), price: 35,
-      maximumTickets: 20, imageUrl: null,
-    });
+    movieId = await buildMovie(t.database.db, { title: 'Nobody acting', price: 35, maximumTickets: 20 });
     t.services.startJobs();
   });
   afterAll(async () => {
@@ -39,10 +35,10 @@ describe.each(dialects)('payments that settle with nobody acting on %s', (dialec
     return ref!;
   };
   const paid = (ref: string) =>
-    eventually(async () => {
+    waitFor(`ticket ${ref} Paid`, async () => {
       const r = await request(t.baseUrl).get(`/tickets/${ref}/status`);
       return r.body?.status === 'Paid' ? r.body : undefined;
-    }, 10_000, `ticket ${ref} Paid`);
+    });
   const row = (ref: string) => t.database.db.selectFrom('ticket').selectAll().where('ref', '=', ref).executeTakeFirstOrThrow();
 
   it('when 254700000005 books (accepted, no callback ever), then the reconciler\'s STK Query makes it Paid, receipt to follow', async () => {

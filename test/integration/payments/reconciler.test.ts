@@ -14,10 +14,12 @@ import { buildServices } from '../../../src/compose.js';
 import { NO_ANSWER_REASON } from '../../../src/payments/result-applier.js';
 import { Reconciler } from '../../../src/payments/reconciler.js';
 import { createTestApp, type TestApp } from '../../support/app.js';
+import { buildInbox } from '../../support/builders.js';
 import { dialects } from '../../support/db.js';
 import { startTestServer, type TestServer } from '../../support/server.js';
+import { waitFor } from '../../support/wait.js';
 import {
-  TOKEN, eventually, failureCallback, inboxRow, inboxRowsFor, insertPendingTicket, newCheckoutId, notificationKinds,
+  TOKEN, failureCallback, inboxRow, inboxRowsFor, insertPendingTicket, newCheckoutId, notificationKinds,
   successCallback, ticketRow, ticketsHeld,
 } from './helpers.js';
 
@@ -64,14 +66,9 @@ describe.each(dialects)('the reconciler against a nock Daraja on %s', (dialect) 
     await t?.close();
   });
   beforeEach(() => {
-    nock.cleanAll();
-    nock.disableNetConnect();
-    nock.enableNetConnect('127.0.0.1');
     daraja = fakeDaraja();
   });
   afterEach(() => {
-    nock.cleanAll();
-    nock.enableNetConnect();
     vi.restoreAllMocks();
   });
 
@@ -158,13 +155,9 @@ describe.each(dialects)('the reconciler against a nock Daraja on %s', (dialect) 
   it('when a crash left a callback row "received", then the next run processes it; a row received a moment ago is left to its request', async () => {
     const tk = await insertPendingTicket(db);
     const fresh = await insertPendingTicket(db);
-    const insert = async (body: unknown, receivedAt: Date) => {
-      const r = await db.insertInto('callbackinbox').values({
-        receivedAt: toDbTime(receivedAt), source: 'callback', sourceIp: '127.0.0.1', body: JSON.stringify(body),
-        checkoutRequestId: null, outcome: 'received', detail: null, ticketId: null, processedAt: null,
-      }).executeTakeFirstOrThrow();
-      return Number(r.insertId);
-    };
+    const insert = (body: unknown, receivedAt: Date) => buildInbox(db, {
+      receivedAt: toDbTime(receivedAt), sourceIp: '127.0.0.1', body: JSON.stringify(body), outcome: 'received', processedAt: null,
+    });
     const old = await insert(successCallback({ checkoutRequestId: tk.checkoutRequestId!, amount: tk.totalAmount, phone: tk.phone }), new Date(Date.now() - 60_000));
     const recent = await insert(successCallback({ checkoutRequestId: fresh.checkoutRequestId!, amount: fresh.totalAmount, phone: fresh.phone }), new Date());
 
@@ -212,15 +205,25 @@ describe.each(dialects)('the reconciler against a nock Daraja on %s', (dialect) 
       const job = new Reconciler({ database: t.database, daraja: t.services.daraja, config: fast, logger: silentLogger, now: () => new Date(), applier: t.services.payments.applier, intake: t.services.payments.intake });
       const run = vi.spyOn(job, 'runOnce');
       run.mockRejectedValueOnce(new Error('database briefly away'));
+      // The job's interval timer on a clock the test moves (expect.poll moves it on by its interval between tries);
+      // the database and Daraja (nock) keep real time.
+      vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
       job.start();
-      await eventually(async () => (await ticketRow(db, tk.ticketId)).paymentStatus === 'Paid', 6000, 'Paid by the timer');
+      // The first run (1 s after start) fails; the next comes one interval later and pays.
+      await vi.advanceTimersByTimeAsync(1000);
+      expect(run).toHaveBeenCalledTimes(1);
+      await vi.advanceTimersByTimeAsync(1000);
+      expect(run).toHaveBeenCalledTimes(2);
+      await waitFor('Paid by the timer', async () => (await ticketRow(db, tk.ticketId)).paymentStatus === 'Paid');
       await job.stop();
       expect(run.mock.calls.length).toBeGreaterThanOrEqual(2);
       const calls = run.mock.calls.length;
-      await new Promise((r) => setTimeout(r, 1300));
+      // Ten intervals later, still no further run.
+      await vi.advanceTimersByTimeAsync(10 * 1000);
       expect(run.mock.calls.length).toBe(calls);
       expect(unhandled).toEqual([]);
     } finally {
+      vi.useRealTimers();
       process.off('unhandledRejection', onUnhandled);
     }
   });
@@ -234,14 +237,8 @@ describe.each(dialects)('two reconciler instances on one database (%s)', (dialec
   afterAll(async () => {
     await t?.close();
   });
-  afterEach(() => {
-    nock.cleanAll();
-    nock.enableNetConnect();
-  });
 
   it('when two instances run at once over the same 30 due tickets, then each ticket is queried exactly once and paid once', async () => {
-    nock.disableNetConnect();
-    nock.enableNetConnect('127.0.0.1');
     const daraja = fakeDaraja();
     const db = t.database.db;
     const tickets = [];
@@ -290,8 +287,9 @@ describe.each(dialects)('the reconciler against the built-in simulator on %s', (
     const started = await t.services.payments.pushes.startPush(tk.ticketId);
     expect(started.kind).toBe('accepted');
     const id = started.kind === 'accepted' ? started.checkoutRequestId : '';
-    await eventually(async () => t.services.simulator!.prompts().find((p) => p.checkoutRequestId === id)?.status === 'finished', 3000, 'prompt finished');
-    await new Promise((r) => setTimeout(r, 100));
+    const prompt = await waitFor('prompt finished', () => t.services.simulator!.prompts().find((p) => p.checkoutRequestId === id && p.status === 'finished'));
+    // Paid on the phone, and no callback will ever come: none was planned, and none started when the prompt finished.
+    expect(prompt).toMatchObject({ resultCode: 0, callback: { planned: 0, attempts: 0, state: 'none' } });
     expect((await ticketRow(db, tk.ticketId)).paymentStatus).toBe('Pending');
 
     const job = new Reconciler({

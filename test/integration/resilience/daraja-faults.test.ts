@@ -3,10 +3,9 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { toDbTime } from '../../../src/core/db/time.js';
 import { CUSTOMER_MESSAGES } from '../../../src/daraja/errors.js';
-import { insertMovie } from '../../../src/store/movie.repository.js';
 import { csrfFrom } from '../../support/app.js';
+import { buildMovie } from '../../support/builders.js';
 import { dialects } from '../../support/db.js';
 import { startTestServer, type TestServer } from '../../support/server.js';
 
@@ -97,9 +96,7 @@ describe.each(dialects)('Daraja faults seen by a customer booking on %s', (diale
       RATE_LIMIT_BOOKINGS_PER_IP: '1000', RATE_LIMIT_PUSHES_PER_PHONE: '1000',
     });
     apps.push(t);
-    const movieId = await insertMovie(t.database.db, {
-      title: 'Faults', description: '', showTime: toDbTime(new Date(Date.now() + 86_400_000)), price: 20, maximumTickets: 100, imageUrl: null,
-    });
+    const movieId = await buildMovie(t.database.db, { price: 20, maximumTickets: 100 });
     return { t, movieId };
   };
 

@@ -5,7 +5,8 @@ import { createTestDatabase, type TestDatabase } from '../../support/db.js';
 import { formSession, postBooking, postCallback, send, spawnApp, type Sent } from '../../support/process.js';
 import { tcpProxy, type TcpProxy } from '../../support/tcp-proxy.js';
 import { insertPendingTicket, newReceipt, successCallback } from '../payments/helpers.js';
-import { inboxCheckoutIds, makeShow, sleep, strayCallback } from './helpers.js';
+import { buildMovie } from '../../support/builders.js';
+import { inboxCheckoutIds, sleep, strayCallback } from './helpers.js';
 
 // The database going away under a running app, and an app started while it is away, with a TCP proxy in front of
 // MariaDB standing in for the database server. Only MySQL can be away like this; SQLite's one failure, a file that
@@ -67,7 +68,7 @@ describe.skipIf(!process.env.TEST_MYSQL_URL)('a database outage on MySQL', () =>
     const proxy = await tcpProxy(mysqlTarget());
     const user = await appUser(database, proxy);
     const db = database.db;
-    const movieId = await makeShow(db, 10);
+    const movieId = await buildMovie(db, { price: 10, maximumTickets: 5000 });
     const tk = await insertPendingTicket(db);
     const { ref } = await db.selectFrom('ticket').select('ref').where('ticketId', '=', tk.ticketId).executeTakeFirstOrThrow();
     const app = await spawnApp(user.url, { ...ADMIN, PAYMENT_TIMEOUT_SECONDS: '600' });

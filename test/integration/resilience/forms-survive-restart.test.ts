@@ -2,7 +2,7 @@ import { describe, expect, it, onTestFinished } from 'vitest';
 import { keptSecret } from '../../../src/store/app-secret.repository.js';
 import { createTestDatabase, dialects } from '../../support/db.js';
 import { formSession, postBooking, spawnApp, type AppProcess } from '../../support/process.js';
-import { makeShow } from './helpers.js';
+import { buildMovie } from '../../support/builders.js';
 
 // Without CSRF_SECRET the key that signs forms is made once and kept in the database, so a form a customer opened
 // before a restart (a deploy) still submits afterwards, and every instance on the database signs alike.
@@ -20,7 +20,7 @@ describe.each(dialects)('forms across a restart on %s', (dialect) => {
       apps.push(app);
       return app;
     };
-    const movieId = await makeShow(database.db, 10);
+    const movieId = await buildMovie(database.db, { price: 10, maximumTickets: 5000 });
     const booking = (name: string) => ({ movieId, customerName: name, phoneNumber: '0708374149', quantity: 1 });
 
     const first = await start({ CSRF_SECRET: '' });

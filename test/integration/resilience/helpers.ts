@@ -1,18 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
+import type { ExpectStatic } from 'vitest';
 import type { Db } from '../../../src/core/db/database.js';
-import { toDbTime } from '../../../src/core/db/time.js';
-import { insertMovie } from '../../../src/store/movie.repository.js';
 import { postBooking, postCallback, type FormSession, type Sent } from '../../support/process.js';
+import { waitFor } from '../../support/wait.js';
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-export async function makeShow(db: Db, price: number, maximumTickets = 5000): Promise<number> {
-  return insertMovie(db, {
-    title: `Resilience ${randomBytes(3).toString('hex')}`, description: '', showTime: toDbTime(new Date(Date.now() + 86_400_000)),
-    price, maximumTickets, imageUrl: null,
-  });
-}
 
 /** Movies whose ticketsHeld is not the sum of the quantities of their tickets that hold seats. */
 export async function heldDrift(db: Db): Promise<Array<{ movieId: number; ticketsHeld: number; holding: number }>> {
@@ -30,15 +23,18 @@ export async function countWhere(db: Db, table: 'ticket' | 'callbackinbox', colu
   return Number(r.n);
 }
 
-/** Polls until no ticket is Pending and no inbox row is 'received', or throws after `ms` with what is left. */
-export async function waitSettled(db: Db, ms: number): Promise<void> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const pending = await countWhere(db, 'ticket', 'paymentStatus', 'Pending');
-    const received = await countWhere(db, 'callbackinbox', 'outcome', 'received');
-    if (pending === 0 && received === 0) return;
-    if (Date.now() > deadline) throw new Error(`not settled after ${ms} ms: ${pending} tickets Pending, ${received} inbox rows received`);
-    await sleep(200);
+/** Polls until no ticket is Pending and no inbox row is 'received', or fails after `ms` with what is left. */
+export async function waitSettled(db: Db, ms: number, expect?: ExpectStatic): Promise<void> {
+  let left = '';
+  try {
+    await waitFor('every ticket settled and every callback processed', async () => {
+      const pending = await countWhere(db, 'ticket', 'paymentStatus', 'Pending');
+      const received = await countWhere(db, 'callbackinbox', 'outcome', 'received');
+      left = `${pending} tickets Pending, ${received} inbox rows received`;
+      return pending === 0 && received === 0;
+    }, { timeout: ms, interval: 200, ...(expect ? { expect } : {}) });
+  } catch {
+    throw new Error(`not settled after ${ms} ms: ${left}`);
   }
 }
 

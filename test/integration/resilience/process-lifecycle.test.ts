@@ -1,9 +1,11 @@
 import { Agent } from 'node:http';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import type { Dialect } from '../../../src/core/db/database.js';
+import { buildMovie } from '../../support/builders.js';
 import { createTestDatabase, dialects } from '../../support/db.js';
 import { formSession, postBooking, spawnApp, type AppProcess, type Sent } from '../../support/process.js';
-import { countWhere, heldDrift, inboxCheckoutIds, load, makeShow, sleep, waitSettled, type LoadLog } from './helpers.js';
+import { waitFor } from '../../support/wait.js';
+import { countWhere, heldDrift, inboxCheckoutIds, load, waitSettled, type LoadLog } from './helpers.js';
 
 // Issue 6.5 with the app as a real process (`node --import tsx src/server.ts`): SIGTERM under load loses nothing it
 // accepted; kill -9 mid-load and a restart leave no ticket Pending and no callback unprocessed. PAYMENT_TIMEOUT_SECONDS
@@ -40,8 +42,8 @@ describe.each(dialects)('SIGTERM to the app as a real process on %s', (dialect) 
     const h = await harness(dialect);
     onTestFinished(() => h.close());
     const db = h.db;
-    const movieId = await makeShow(db, 10);
-    const slowMovieId = await makeShow(db, 77);
+    const movieId = await buildMovie(db, { price: 10, maximumTickets: 5000 });
+    const slowMovieId = await buildMovie(db, { price: 77, maximumTickets: 5000 });
     const app = await h.start();
     const session = await formSession(app.baseUrl, movieId);
 
@@ -49,13 +51,13 @@ describe.each(dialects)('SIGTERM to the app as a real process on %s', (dialect) 
     const progress: LoadLog = { bookings: [], callbacks: [] };
     const running = load({ baseUrl: app.baseUrl, session, movieId }, { phones: LOAD_PHONES, workers: 2, tag: 'term', stop: () => exited, log: progress });
     // Under way for real before the signal, however slow the runner: a few bookings and callbacks already answered.
-    const started = Date.now();
-    while ((progress.bookings.length < 6 || progress.callbacks.length < 6) && Date.now() - started < 20_000) await sleep(50);
+    await waitFor('a few bookings and callbacks answered', () => progress.bookings.length >= 6 && progress.callbacks.length >= 6, { timeout: 20_000 });
     // A request that is slow by nature (254700000008: the push is held past DARAJA_TIMEOUT_MS) is in flight at SIGTERM,
-    // on a keep-alive connection, as a browser or a load balancer sends it.
+    // on a keep-alive connection, as a browser or a load balancer sends it: its push is recorded and not yet answered.
     const keepAlive = new Agent({ keepAlive: true });
     const slow = postBooking(app.baseUrl, session, { movieId: slowMovieId, customerName: 'Slow one', phoneNumber: '0700000008', quantity: 1 }, keepAlive);
-    await sleep(300);
+    await waitFor('the slow booking\'s push in flight', () => db.selectFrom('pushrequest').innerJoin('ticket', 'ticket.ticketId', 'pushrequest.ticketId')
+      .select('pushrequest.status').where('ticket.movieId', '=', slowMovieId).where('pushrequest.status', '=', 'Sending').executeTakeFirst());
     const signalledAt = Date.now();
     app.kill('SIGTERM');
     const exit = await app.exited;
@@ -101,13 +103,16 @@ describe.concurrent('SIGKILL to the app as a real process, then a restart', () =
     const h = await harness(dialect);
     onTestFinished(() => h.close());
     const db = h.db;
-    const movieId = await makeShow(db, 10);
+    const movieId = await buildMovie(db, { price: 10, maximumTickets: 5000 });
     const first = await h.start();
     const session = await formSession(first.baseUrl, movieId);
 
     let stopped = false;
-    const running = load({ baseUrl: first.baseUrl, session, movieId }, { phones: LOAD_PHONES, workers: 2, tag: 'kill', stop: () => stopped });
-    await sleep(1000);
+    const progress: LoadLog = { bookings: [], callbacks: [] };
+    const running = load({ baseUrl: first.baseUrl, session, movieId }, { phones: LOAD_PHONES, workers: 2, tag: 'kill', stop: () => stopped, log: progress });
+    // Mid-load for real, however slow the runner: bookings and callbacks answered, and prompts in flight.
+    await waitFor('the load under way with prompts in flight', async () => progress.bookings.length >= 6 && progress.callbacks.length >= 6
+      && (await countWhere(db, 'ticket', 'paymentStatus', 'Pending')) > 0, { timeout: 20_000, expect });
     first.kill('SIGKILL');
     const killedAt = Date.now();
     expect(await first.exited).toEqual({ code: null, signal: 'SIGKILL' });
@@ -118,7 +123,7 @@ describe.concurrent('SIGKILL to the app as a real process, then a restart', () =
 
     const second = await h.start();
     // With nobody acting, the two hard test numbers end Paid on the restarted process (contract §7, issue 6).
-    const [movie5, movie8] = [await makeShow(db, 55, 10), await makeShow(db, 88, 10)];
+    const [movie5, movie8] = [await buildMovie(db, { price: 55, maximumTickets: 10 }), await buildMovie(db, { price: 88, maximumTickets: 10 })];
     const [s5, s8] = [await formSession(second.baseUrl, movie5), await formSession(second.baseUrl, movie8)];
     const [b5, b8] = await Promise.all([
       postBooking(second.baseUrl, s5, { movieId: movie5, customerName: 'Nobody acting 5', phoneNumber: '0700000005', quantity: 2 }),
@@ -126,9 +131,11 @@ describe.concurrent('SIGKILL to the app as a real process, then a restart', () =
     ]);
     expect(b5).toMatchObject({ kind: 'answered', status: 303 });
     expect(b8).toMatchObject({ kind: 'answered', status: 303 });
+    const bookedAt = Date.now();
 
-    // None stuck Pending past 10 × PAYMENT_TIMEOUT_SECONDS (plus a reconcile interval and this machine's slack).
-    await waitSettled(db, killedAt + 10_000 + 4000 - Date.now());
+    // None stuck Pending past 10 × PAYMENT_TIMEOUT_SECONDS (plus a reconcile interval and this machine's slack), and the
+    // two booked after the restart settled within a few timeouts of it, however long the restart took on this runner.
+    await waitSettled(db, Math.max(killedAt + 10_000 + 4000, bookedAt + 8000) - Date.now(), expect);
 
     const statuses = await db.selectFrom('ticket').select(['customerName', 'paymentStatus', 'confirmedBy', 'mpesaReceiptNumber']).execute();
     expect(statuses.filter((t) => t.paymentStatus !== 'Paid' && t.paymentStatus !== 'Failed')).toEqual([]);

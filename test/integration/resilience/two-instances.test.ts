@@ -4,11 +4,14 @@ import { promisify } from 'node:util';
 import { sql } from 'kysely';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Db } from '../../../src/core/db/database.js';
+import { fromDbTime } from '../../../src/core/db/time.js';
+import { buildMovie } from '../../support/builders.js';
 import { createTestDatabase, type TestDatabase } from '../../support/db.js';
 import {
   PROCESS_CALLBACK_TOKEN, REPO_ROOT, formSession, freePort, postBooking, postCallback, send, spawnApp, type AppProcess, type Sent,
 } from '../../support/process.js';
-import { countWhere, heldDrift, makeShow, sleep, waitSettled } from './helpers.js';
+import { waitFor } from '../../support/wait.js';
+import { countWhere, heldDrift, waitSettled } from './helpers.js';
 
 // Two app processes on one MySQL database, bookings spread across both, the same callbacks posted to both,
 // and both reconcilers running over the same due tickets (254700000005 is settled only by STK Query, 254700000008
@@ -74,7 +77,7 @@ describe.skipIf(!process.env.TEST_MYSQL_URL)('two app processes on one MySQL dat
     const database = await createTestDatabase('mysql');
     databases.push(database);
     const db = database.db;
-    const movieId = await makeShow(db, 10);
+    const movieId = await buildMovie(db, { price: 10, maximumTickets: 5000 });
     const [a, b] = await twins(database.url, { SIMULATOR_DELAY_MS: '400' });
     apps.push(a, b);
     const sessions = new Map([[a, await formSession(a.baseUrl, movieId)], [b, await formSession(b.baseUrl, movieId)]]);
@@ -104,7 +107,12 @@ describe.skipIf(!process.env.TEST_MYSQL_URL)('two app processes on one MySQL dat
       for (const s of sent) expect(s).toMatchObject({ kind: 'answered', status: 200, body: ACK });
     };
     await Promise.all(plan.map((p, i) => (p.phone === '0708374149' ? flood(refs[i]!) : undefined)));
-    await sleep(900);
+    // The 254700000005 tickets fall due PAYMENT_TIMEOUT_SECONDS after booking, on the processes' own clocks: the flood
+    // goes once a reconciler has claimed one of them (moved its nextCheckAt on, or paid it).
+    await waitFor('a reconciler at work on the 254700000005 tickets', async () => {
+      const rows = await db.selectFrom('ticket').select(['paymentStatus', 'pendingSince', 'nextCheckAt']).where('phoneNumber', '=', '254700000005').execute();
+      return rows.some((r) => r.paymentStatus !== 'Pending' || (r.nextCheckAt !== null && fromDbTime(r.nextCheckAt).getTime() > fromDbTime(r.pendingSince).getTime() + 1000));
+    });
     await Promise.all(plan.map((p, i) => (p.phone === '0700000005' && i % 2 === 1 ? flood(refs[i]!) : undefined)));
 
     await waitSettled(db, 12_000);
@@ -148,7 +156,7 @@ describe.skipIf(!process.env.TEST_MYSQL_URL)('two app processes on one MySQL dat
     const database = await createTestDatabase('mysql');
     databases.push(database);
     const db = database.db;
-    const movieId = await makeShow(db, 10);
+    const movieId = await buildMovie(db, { price: 10, maximumTickets: 5000 });
     const [a, b] = await twins(database.url);
     apps.push(a, b);
     const sessions = new Map([[a, await formSession(a.baseUrl, movieId)], [b, await formSession(b.baseUrl, movieId)]]);
@@ -183,7 +191,7 @@ describe.skipIf(!process.env.TEST_MYSQL_URL)('two app processes on one MySQL dat
     const database = await createTestDatabase('mysql');
     databases.push(database);
     const db = database.db;
-    const movieId = await makeShow(db, 10);
+    const movieId = await buildMovie(db, { price: 10, maximumTickets: 5000 });
     const [a, b] = await twins(database.url);
     apps.push(a, b);
     const simulator = `${a.baseUrl}/simulator`;

@@ -1,9 +1,12 @@
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestApp, csrfFrom, type TestApp } from '../../support/app.js';
+import { csrfFrom } from '../../support/app.js';
 import { dialects } from '../../support/db.js';
-import { countRows, makeMovie, refFrom, ticketByRef, uniquePhone, useFakePayments, type FakePayments } from '../bookings/helpers.js';
-import { ADMIN_ENV, AUTH, makeInbox, makeTicket, tokenIn } from '../admin/helpers.js';
+import { buildInbox, buildMovie, buildTicket } from '../../support/builders.js';
+import { MANUAL_SIMULATOR, SUBSCRIBER_BUSY, answerNextPush, promptsTo } from '../../support/daraja-edge.js';
+import { startTestServer, type TestServer } from '../../support/server.js';
+import { countRows, refFrom, ticketByRef, uniquePhone } from '../bookings/helpers.js';
+import { ADMIN_ENV, AUTH, tokenIn } from '../admin/helpers.js';
 import { insertPendingTicket, successCallback, ticketRow } from '../payments/helpers.js';
 import { postForms } from './helpers.js';
 
@@ -24,28 +27,33 @@ function bookingForm(movieId: number, extra: Record<string, string> = {}) {
 }
 
 describe.each(dialects)('CSRF protection on %s', (dialect) => {
-  let t: TestApp;
-  let fake: FakePayments;
+  let t: TestServer;
   beforeAll(async () => {
-    t = await createTestApp(dialect, { ...ADMIN_ENV, MPESA_CALLBACK_TOKEN: TOKEN, RATE_LIMIT_BOOKINGS_PER_IP: '1000' });
-    fake = useFakePayments(t);
+    // Accepted bookings push to the built-in simulator over HTTP (manual mode: left Pending).
+    t = await startTestServer(dialect, { ...MANUAL_SIMULATOR, ...ADMIN_ENV, MPESA_CALLBACK_TOKEN: TOKEN, RATE_LIMIT_BOOKINGS_PER_IP: '1000' });
   });
   afterAll(async () => {
     await t?.close();
   });
 
-  it('when the booking form is posted with the token of its own page, then it is accepted (303)', async () => {
-    const movieId = await makeMovie(t.database.db);
+  it('when the booking form is posted with the token of its own page, then it is accepted (303): booked and pushed', async () => {
+    const movieId = await buildMovie(t.database.db);
     const agent = request.agent(t.app);
     const _csrf = await csrfFrom(agent, `/movies/${movieId}`);
-    const res = await agent.post('/bookings').type('form').send({ _csrf, ...bookingForm(movieId) });
+    const form = bookingForm(movieId);
+    const res = await agent.post('/bookings').type('form').send({ _csrf, ...form });
     expect(res.status).toBe(303);
-    refFrom(res.headers.location);
+    const ticket = await ticketByRef(t.database.db, refFrom(res.headers.location));
+    expect(ticket).toMatchObject({ movieId, customerName: form.customerName, paymentStatus: 'Pending', holdsTickets: 1 });
+    const pushes = await t.database.db.selectFrom('pushrequest').selectAll().where('ticketId', '=', ticket.ticketId).execute();
+    expect(pushes).toMatchObject([{ status: 'Accepted', phoneNumber: ticket.phoneNumber }]);
+    expect(promptsTo(t, ticket.phoneNumber)).toMatchObject([{ checkoutRequestId: pushes[0]!.checkoutRequestId }]);
   });
 
   it('when the booking form is posted without a token, with a wrong one, or with an empty cookie jar, then 403 with a friendly page and nothing is booked or pushed', async () => {
-    const movieId = await makeMovie(t.database.db);
-    const calls = fake.calls.length;
+    const movieId = await buildMovie(t.database.db);
+    const pushesBefore = await countRows(t.database.db, 'pushrequest');
+    const promptsBefore = promptsTo(t).length;
     const agent = request.agent(t.app);
     const real = await csrfFrom(agent, `/movies/${movieId}`);
     const attempts = [
@@ -59,11 +67,12 @@ describe.each(dialects)('CSRF protection on %s', (dialect) => {
     ];
     for (const res of await Promise.all(attempts)) expectFriendly403(res);
     expect(await countRows(t.database.db, 'ticket', movieId)).toBe(0);
-    expect(fake.calls.length).toBe(calls);
+    expect(await countRows(t.database.db, 'pushrequest')).toBe(pushesBefore);
+    expect(promptsTo(t)).toHaveLength(promptsBefore);
   });
 
   it("when a token is posted with another browser's cookies, then 403: a token works only with the cookies it was issued with", async () => {
-    const movieId = await makeMovie(t.database.db);
+    const movieId = await buildMovie(t.database.db);
     const alice = request.agent(t.app);
     const mallory = request.agent(t.app);
     const aliceToken = await csrfFrom(alice, `/movies/${movieId}`);
@@ -88,28 +97,32 @@ describe.each(dialects)('CSRF protection on %s', (dialect) => {
   });
 
   it('when the retry form of a Failed ticket is posted without a token, then 403 and no new push', async () => {
-    const movieId = await makeMovie(t.database.db);
+    const movieId = await buildMovie(t.database.db);
     const agent = request.agent(t.app);
     const _csrf = await csrfFrom(agent, `/movies/${movieId}`);
-    fake.behaviour = 'refused';
+    // Daraja refuses the booking's push (the phone was busy), so the ticket is Failed with a retry form.
+    answerNextPush(t, 500, SUBSCRIBER_BUSY);
     const ref = refFrom((await agent.post('/bookings').type('form').send({ _csrf, ...bookingForm(movieId) })).headers.location);
-    fake.behaviour = 'accepted';
     const page = await agent.get(`/tickets/${ref}`);
     expect(postForms(page.text)).toEqual([{ action: `/tickets/${ref}/retry`, hasToken: true }]);
-    const calls = fake.calls.length;
+    const { ticketId, phoneNumber } = await ticketByRef(t.database.db, ref);
+    const pushesOf = async () => (await t.database.db.selectFrom('pushrequest').select('status').where('ticketId', '=', ticketId).execute()).map((p) => p.status);
+    expect(await pushesOf()).toEqual(['Refused']);
     expectFriendly403(await agent.post(`/tickets/${ref}/retry`).type('form').send({}));
     expectFriendly403(await request(t.app).post(`/tickets/${ref}/retry`).type('form').send({ _csrf }));
-    expect(fake.calls.length).toBe(calls);
+    expect(await pushesOf()).toEqual(['Refused']);
+    expect(promptsTo(t, phoneNumber)).toEqual([]);
     expect(await ticketByRef(t.database.db, ref)).toMatchObject({ paymentStatus: 'Failed' });
     // The page's own token works.
     expect((await agent.post(`/tickets/${ref}/retry`).type('form').send({ _csrf: tokenIn(page.text) })).status).toBe(303);
-    expect(fake.calls.length).toBe(calls + 1);
+    expect(await pushesOf()).toEqual(['Refused', 'Accepted']);
+    expect(promptsTo(t, phoneNumber)).toHaveLength(1);
   });
 
   it('when an admin form is posted with valid Basic credentials but no token, then 403 and nothing changes', async () => {
-    const movieId = await makeMovie(t.database.db, { title: 'Unchanged title' });
-    const tk = await makeTicket(t.database.db, { movieId, paymentStatus: 'Paid', needsRefund: 1, holdsTickets: 0 });
-    const cb = await makeInbox(t.database.db, { outcome: 'unmatched' });
+    const movieId = await buildMovie(t.database.db, { title: 'Unchanged title' });
+    const tk = await buildTicket(t.database.db, { movieId, paymentStatus: 'Paid', needsRefund: 1, holdsTickets: 0 });
+    const cb = await buildInbox(t.database.db, { outcome: 'unmatched' });
     const admin = request.agent(t.app);
     const form = await admin.get('/admin/movies/new').set('Authorization', AUTH);
     expect(form.status).toBe(200);
@@ -135,10 +148,10 @@ describe.each(dialects)('CSRF protection on %s', (dialect) => {
   });
 
   it('when every page with a form is rendered, then each POST form carries a CSRF token', async () => {
-    const movieId = await makeMovie(t.database.db);
-    const tk = await makeTicket(t.database.db, { movieId, paymentStatus: 'Failed' });
-    const refund = await makeTicket(t.database.db, { movieId, paymentStatus: 'Paid', needsRefund: 1, holdsTickets: 0 });
-    const cb = await makeInbox(t.database.db, { outcome: 'unmatched' });
+    const movieId = await buildMovie(t.database.db);
+    const tk = await buildTicket(t.database.db, { movieId, paymentStatus: 'Failed' });
+    const refund = await buildTicket(t.database.db, { movieId, paymentStatus: 'Paid', needsRefund: 1, holdsTickets: 0 });
+    const cb = await buildInbox(t.database.db, { outcome: 'unmatched' });
     const pages: Array<[string, boolean]> = [
       [`/movies/${movieId}`, false], [`/tickets/${tk.ref}`, false], ['/admin/movies/new', true], [`/admin/movies/${movieId}/edit`, true],
       ['/admin/refunds', true], [`/admin/callbacks/${cb}`, true], [`/admin/tickets/${refund.ticketId}`, true], ['/admin', true],

@@ -2,8 +2,9 @@ import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dialects } from '../../support/db.js';
 import { startTestServer, type TestServer } from '../../support/server.js';
-import { ADMIN_ENV, AUTH, makeTicket, tokenIn } from '../admin/helpers.js';
-import { makeMovie, refFrom, ticketByRef, uniquePhone } from '../bookings/helpers.js';
+import { buildMovie, buildTicket } from '../../support/builders.js';
+import { ADMIN_ENV, AUTH, tokenIn } from '../admin/helpers.js';
+import { refFrom, ticketByRef, uniquePhone } from '../bookings/helpers.js';
 
 // cookie-parser turns a cookie written `j:…` into the JSON it spells: an object or an array where every reader of
 // cookies expects text. Such a cookie is never set by Tikiti, so it is treated as absent, on every kind of page.
@@ -27,8 +28,8 @@ describe.each(dialects)('cookies in JSON form on %s', (dialect) => {
   let ticket: { ref: string; ticketId: number };
   beforeAll(async () => {
     s = await startTestServer(dialect, { ...ADMIN_ENV, RATE_LIMIT_BOOKINGS_PER_IP: '1000', RATE_LIMIT_PUSHES_PER_PHONE: '1000' });
-    movieId = await makeMovie(s.database.db);
-    ticket = await makeTicket(s.database.db, { movieId, paymentStatus: 'Failed', holdsTickets: 0 });
+    movieId = await buildMovie(s.database.db);
+    ticket = await buildTicket(s.database.db, { movieId, paymentStatus: 'Failed', holdsTickets: 0 });
   });
   afterAll(async () => {
     await s?.close();

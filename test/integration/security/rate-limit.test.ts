@@ -2,9 +2,12 @@ import { connect } from 'node:net';
 import { createClient } from 'redis';
 import request from 'supertest';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createTestApp, csrfFrom, type TestApp } from '../../support/app.js';
+import { csrfFrom, type TestApp } from '../../support/app.js';
 import { dialects } from '../../support/db.js';
-import { countRows, makeMovie, uniquePhone, useFakePayments } from '../bookings/helpers.js';
+import { buildMovie } from '../../support/builders.js';
+import { MANUAL_SIMULATOR } from '../../support/daraja-edge.js';
+import { startTestServer } from '../../support/server.js';
+import { countRows, uniquePhone } from '../bookings/helpers.js';
 import { uniqueIp } from './helpers.js';
 
 const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -39,9 +42,9 @@ async function browser(t: TestApp, movieId: number) {
 
 describe.each(dialects)('abuse limits on %s', (dialect) => {
   const apps: TestApp[] = [];
+  // Each app pushes to its built-in simulator over HTTP (accepted, left Pending).
   const app = async (env: Record<string, string>) => {
-    const t = await createTestApp(dialect, { RATE_LIMIT_WINDOW_SECONDS: '600', ...env });
-    useFakePayments(t);
+    const t = await startTestServer(dialect, { ...MANUAL_SIMULATOR, RATE_LIMIT_WINDOW_SECONDS: '600', ...env });
     apps.push(t);
     return t;
   };
@@ -51,7 +54,7 @@ describe.each(dialects)('abuse limits on %s', (dialect) => {
 
   it('when one client makes more than RATE_LIMIT_BOOKINGS_PER_IP bookings, then 429 with a clear page and Retry-After, and nothing is booked', async () => {
     const t = await app({ RATE_LIMIT_BOOKINGS_PER_IP: '2', RATE_LIMIT_PUSHES_PER_PHONE: '100' });
-    const movieId = await makeMovie(t.database.db);
+    const movieId = await buildMovie(t.database.db);
     const book = await browser(t, movieId);
     expect((await book()).status).toBe(303);
     expect((await book()).status).toBe(303);
@@ -66,7 +69,7 @@ describe.each(dialects)('abuse limits on %s', (dialect) => {
 
   it('when one phone is sent more than RATE_LIMIT_PUSHES_PER_PHONE prompts, even from many addresses, then 429 and no further push (no STK push bombing)', async () => {
     const t = await app({ RATE_LIMIT_BOOKINGS_PER_IP: '100', RATE_LIMIT_PUSHES_PER_PHONE: '2' });
-    const movieId = await makeMovie(t.database.db);
+    const movieId = await buildMovie(t.database.db);
     const book = await browser(t, movieId);
     const victim = uniquePhone();
     expect((await book({ phone: victim.typed, xff: uniqueIp() })).status).toBe(303);
@@ -80,7 +83,7 @@ describe.each(dialects)('abuse limits on %s', (dialect) => {
 
   it('when TRUST_PROXY=loopback and a local proxy (ngrok) forwards two customers, then each is counted by its own X-Forwarded-For address', async () => {
     const t = await app({ TRUST_PROXY: 'loopback', RATE_LIMIT_BOOKINGS_PER_IP: '1', RATE_LIMIT_PUSHES_PER_PHONE: '100' });
-    const movieId = await makeMovie(t.database.db);
+    const movieId = await buildMovie(t.database.db);
     const book = await browser(t, movieId);
     const alice = uniqueIp();
     const bob = uniqueIp();
@@ -91,7 +94,7 @@ describe.each(dialects)('abuse limits on %s', (dialect) => {
 
   it('when TRUST_PROXY=loopback and a client puts forged addresses in front of the ones the proxy appended, then it is still counted by its real address', async () => {
     const t = await app({ TRUST_PROXY: 'loopback', RATE_LIMIT_BOOKINGS_PER_IP: '1', RATE_LIMIT_PUSHES_PER_PHONE: '100' });
-    const movieId = await makeMovie(t.database.db);
+    const movieId = await buildMovie(t.database.db);
     const book = await browser(t, movieId);
     const real = uniqueIp();
     // ngrok appends the address it saw to whatever X-Forwarded-For the client sent.
@@ -102,7 +105,7 @@ describe.each(dialects)('abuse limits on %s', (dialect) => {
 
   it('when TRUST_PROXY=false, then X-Forwarded-For is ignored: a client cannot reset its count by forging addresses', async () => {
     const t = await app({ TRUST_PROXY: 'false', RATE_LIMIT_BOOKINGS_PER_IP: '2', RATE_LIMIT_PUSHES_PER_PHONE: '100' });
-    const movieId = await makeMovie(t.database.db);
+    const movieId = await buildMovie(t.database.db);
     const book = await browser(t, movieId);
     expect((await book({ xff: uniqueIp() })).status).toBe(303);
     expect((await book({ xff: uniqueIp() })).status).toBe(303);
@@ -126,8 +129,8 @@ describe.each(dialects)('abuse limits on %s', (dialect) => {
       const one = await app(env);
       const two = await app(env);
       expect(one.services.rateLimits.store).toBe('redis');
-      const bookOne = await browser(one, await makeMovie(one.database.db));
-      const bookTwo = await browser(two, await makeMovie(two.database.db));
+      const bookOne = await browser(one, await buildMovie(one.database.db));
+      const bookTwo = await browser(two, await buildMovie(two.database.db));
 
       const ip = uniqueIp();
       used.push(ip);

@@ -3,9 +3,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { csrfFrom } from '../../support/app.js';
 import { dialects } from '../../support/db.js';
 import { startTestServer, type TestServer } from '../../support/server.js';
-import { ADMIN_ENV, makeInbox, operator, tokenIn } from '../admin/helpers.js';
-import { makeMovie, refFrom, ticketByRef } from '../bookings/helpers.js';
-import { eventually } from '../payments/helpers.js';
+import { ADMIN_ENV, operator, tokenIn } from '../admin/helpers.js';
+import { buildInbox, buildMovie } from '../../support/builders.js';
+import { waitFor } from '../../support/wait.js';
+import { refFrom, ticketByRef } from '../bookings/helpers.js';
 
 const PAYS = '254708374149';
 const CANCELS = '254700000001';
@@ -31,7 +32,7 @@ describe.each(dialects)('ticket references and masked phones on %s', (dialect) =
   });
 
   const book = async (phone: string) => {
-    const movieId = await makeMovie(s.database.db);
+    const movieId = await buildMovie(s.database.db);
     const agent = request.agent(s.app);
     const _csrf = await csrfFrom(agent, `/movies/${movieId}`);
     const res = await agent.post('/bookings').type('form').send({ _csrf, movieId: String(movieId), customerName: 'Mask Me', phoneNumber: `0${phone.slice(3)}`, quantity: '1' });
@@ -67,8 +68,8 @@ describe.each(dialects)('ticket references and masked phones on %s', (dialect) =
     const paid = await book(PAYS);
     const failed = await book(CANCELS);
     const pending = await book(NO_CALLBACK);
-    await eventually(async () => (await ticketByRef(s.database.db, paid)).paymentStatus === 'Paid', 8000, 'Paid');
-    await eventually(async () => (await ticketByRef(s.database.db, failed)).paymentStatus === 'Failed', 8000, 'Failed');
+    await waitFor('Paid', async () => (await ticketByRef(s.database.db, paid)).paymentStatus === 'Paid');
+    await waitFor('Failed', async () => (await ticketByRef(s.database.db, failed)).paymentStatus === 'Failed');
 
     for (const [ref, phone, masked] of [[paid, PAYS, '2547•••••149'], [failed, CANCELS, '2547•••••001'], [pending, NO_CALLBACK, '2547•••••005']] as const) {
       const page = await request(s.app).get(`/tickets/${ref}`);
@@ -89,7 +90,7 @@ describe.each(dialects)('ticket references and masked phones on %s', (dialect) =
 
   it('when a reference is given with its letters in the other case, then it is another reference: 404 on the page, the status, the retry, and the operator cannot find it', async () => {
     const ref = await book(CANCELS);
-    await eventually(async () => (await ticketByRef(s.database.db, ref)).paymentStatus === 'Failed', 8000, 'Failed');
+    await waitFor('Failed', async () => (await ticketByRef(s.database.db, ref)).paymentStatus === 'Failed', { timeout: 8000 });
     const swapped = swapCase(ref);
     expect(swapped).not.toBe(ref);
     // Only the first letter's case changed: one bit of difference is still another reference.
@@ -111,7 +112,7 @@ describe.each(dialects)('ticket references and masked phones on %s', (dialect) =
     expect((await ticketByRef(s.database.db, ref)).paymentStatus).toBe('Failed');
 
     // The operator's "find by reference" (assigning an unmatched callback) does not find it either, as a reference or a link.
-    const cb = await makeInbox(s.database.db, { outcome: 'unmatched' });
+    const cb = await buildInbox(s.database.db, { outcome: 'unmatched' });
     const admin = operator(s.app);
     const token = tokenIn((await admin.get(`/admin/callbacks/${cb}`)).text);
     for (const ticket of [swapped, `${s.baseUrl}/tickets/${swapped}`]) {

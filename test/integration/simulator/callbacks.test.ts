@@ -1,9 +1,13 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { push, query, sleep, startReceiver, startSimulator, waitUntil, type Callback, type Receiver, type RunningSimulator } from './helpers.js';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { waitFor } from '../../support/wait.js';
+import {
+  fakeSimulatorTimers, push, query, sleep, startReceiver, startSimulator, type Callback, type Receiver, type RunningSimulator,
+} from './helpers.js';
 
 const PAYS = 254708374149;
 const open: Array<{ close(): Promise<void> }> = [];
 afterEach(async () => {
+  vi.useRealTimers();
   for (const thing of open.splice(0).reverse()) await thing.close();
 });
 
@@ -15,7 +19,7 @@ async function setUp(receiverOpts: Parameters<typeof startReceiver>[0], simOpts:
 }
 
 const finalCallbackState = (s: RunningSimulator) =>
-  waitUntil(() => {
+  waitFor('the callback delivered or given up', () => {
     const cb = s.sim.prompts()[0]?.callback;
     return cb && (cb.state === 'delivered' || cb.state === 'failed') ? cb : undefined;
   });
@@ -37,6 +41,8 @@ describe('callback delivery', () => {
     const { receiver, s } = await setUp({ failFirst: 1000, failStatus: 500 }, { callbackRetry: { attempts: 3, baseDelayMs: 10 } });
     await push(s.base, { PhoneNumber: PAYS, CallBackURL: receiver.url });
     expect(await finalCallbackState(s)).toEqual({ planned: 1, delivered: 0, attempts: 3, state: 'failed', lastError: 'HTTP 500' });
+    // A fourth try would come after the next back-off (40 ms here). The back-off runs on node:timers/promises, which no
+    // test clock reaches, so it is waited out: three times over.
     await sleep(150);
     expect(receiver.hits).toBe(3);
   });
@@ -59,19 +65,22 @@ describe('callback delivery', () => {
 
 describe('close()', () => {
   it('when closed before a prompt answers by itself, then no callback is ever sent', async () => {
-    // The prompt would pay itself after 1 s: ample time to close first, even on a loaded runner.
+    // The prompt would pay itself after 1 s, on a clock that only moves when the test says.
     const { receiver, s } = await setUp({}, { mode: 'auto', delayMs: 1000 });
+    fakeSimulatorTimers();
     await push(s.base, { PhoneNumber: PAYS, CallBackURL: receiver.url });
+    expect(vi.getTimerCount()).toBe(1);
     await s.sim.close();
-    await sleep(1300);
+    expect(vi.getTimerCount()).toBe(0);
+    vi.advanceTimersByTime(1300);
+    expect(s.sim.prompts()[0]).toMatchObject({ status: 'pending', callback: { attempts: 0, state: 'none' } });
     expect(receiver.hits).toBe(0);
-    expect(s.sim.prompts()[0]?.status).toBe('pending');
   });
 
   it('when closed while a callback is being retried, then the retries stop and close() resolves promptly', async () => {
     const { receiver, s } = await setUp({ failFirst: 1000 }, { callbackRetry: { attempts: 5, baseDelayMs: 2000 } });
     await push(s.base, { PhoneNumber: PAYS, CallBackURL: receiver.url });
-    await waitUntil(() => (receiver.hits >= 1 ? true : undefined));
+    await waitFor('the first delivery attempt', () => receiver.hits >= 1);
     const started = Date.now();
     await s.sim.close();
     expect(Date.now() - started).toBeLessThan(500);

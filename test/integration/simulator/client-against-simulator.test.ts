@@ -3,7 +3,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DarajaClient, type DarajaConfig } from '../../../src/daraja/daraja.client.js';
 import { DarajaAuthError, DarajaError, DarajaNetworkError, DarajaSubscriberBusyError } from '../../../src/daraja/errors.js';
 import { config } from '../daraja/helpers.js';
-import { getToken, sleep, startReceiver, startSimulator, type Callback, type Receiver, type RunningSimulator } from './helpers.js';
+import { getToken, startReceiver, startSimulator, type Callback, type Receiver, type RunningSimulator } from './helpers.js';
 
 const KEY = 'client-key';
 const SECRET = 'client-secret';
@@ -53,7 +53,8 @@ describe('DarajaClient against the simulator', () => {
     const { checkoutRequestId } = await daraja.stkPush({ phoneNumber: '254700000005', amount: 30 });
     expect(await daraja.stkQuery(checkoutRequestId)).toEqual({ state: 'processing' });
     await expect.poll(() => daraja.stkQuery(checkoutRequestId), { timeout: 5000, interval: 50 }).toMatchObject({ state: 'paid', resultCode: '0' });
-    await sleep(100);
+    // The prompt is finished: a planned callback would have started with it (state 'sending', attempts 1).
+    expect(s.sim.prompts()[0]).toMatchObject({ status: 'finished', callback: { planned: 0, attempts: 0, state: 'none' } });
     expect(receiver.hits).toBe(0);
   });
 

@@ -4,8 +4,10 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import request from 'supertest';
+import { vi } from 'vitest';
 import { darajaTimestamp } from '../../../src/core/time.js';
 import { SANDBOX_PASSKEY, createSimulator, type Simulator, type SimulatorOptions } from '../../../src/simulator/index.js';
+import { waitFor } from '../../support/wait.js';
 
 export const SHORTCODE = '174379';
 
@@ -85,22 +87,21 @@ export async function startReceiver(opts: { failFirst?: number; failStatus?: num
     get hits() {
       return hits;
     },
-    waitFor: (count, timeoutMs = 3000) => waitUntil(() => (received.length >= count ? received : undefined), timeoutMs),
+    waitFor: (count, timeoutMs) => waitFor(`${count} callback(s)`, () => (received.length >= count ? received : undefined), { timeout: timeoutMs }),
     close: () => stop(server),
   };
 }
 
-export async function waitUntil<T>(check: () => T | undefined, timeoutMs = 3000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`waitUntil: nothing after ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Puts the simulator's own timers (a prompt's delayMs, a held answer's holdMs) on a clock the test moves with
+ * vi.advanceTimersByTime, instead of sleeping through them. Only setTimeout is faked: sockets, fetch and the
+ * callback retries' back-off (node:timers/promises) keep real time. The file's afterEach calls vi.useRealTimers().
+ */
+export function fakeSimulatorTimers(): void {
+  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+}
 
 export function password(timestamp: string, shortcode = SHORTCODE, passkey = SANDBOX_PASSKEY): string {
   return Buffer.from(shortcode + passkey + timestamp).toString('base64');

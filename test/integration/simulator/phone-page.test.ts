@@ -5,7 +5,8 @@ import express from 'express';
 import request from 'supertest';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createSimulator } from '../../../src/simulator/index.js';
-import { push, sleep, startReceiver, startSimulator, type Callback, type Receiver, type RunningSimulator } from './helpers.js';
+import { waitFor } from '../../support/wait.js';
+import { push, startReceiver, startSimulator, type Callback, type Receiver, type RunningSimulator } from './helpers.js';
 
 let s: RunningSimulator;
 let receiver: Receiver;
@@ -167,12 +168,10 @@ describe('the live JSON endpoints the page\'s script uses', () => {
   });
 });
 
-async function recentHtmlOnceContaining(needle: string): Promise<string> {
-  for (let i = 0; i < 100; i++) {
+function recentHtmlOnceContaining(needle: string): Promise<string> {
+  return waitFor(`"${needle}" on the phone`, async () => {
     const { body } = await request(s.base).get('/phone/prompts');
     const html = (body.recent as Array<{ html: string }>).map((r) => r.html).join('');
-    if (html.includes(needle)) return html;
-    await sleep(20);
-  }
-  throw new Error(`"${needle}" never appeared on the phone`);
+    return html.includes(needle) ? html : undefined;
+  });
 }

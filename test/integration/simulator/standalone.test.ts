@@ -3,6 +3,7 @@ import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import request from 'supertest';
 import { afterEach, describe, expect, it } from 'vitest';
+import { waitFor } from '../../support/wait.js';
 import { push } from './helpers.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -24,14 +25,15 @@ async function startStandalone(env: Record<string, string>): Promise<{ base: str
   let out = '';
   proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  const deadline = Date.now() + 15_000;
-  while (Date.now() < deadline) {
-    const port = /"port":(\d+)/.exec(out)?.[1];
-    if (port) return { base: `http://127.0.0.1:${port}`, output: () => out };
-    if (proc.exitCode !== null) throw new Error(`simulator exited: ${out}`);
-    await new Promise((r) => setTimeout(r, 50));
+  // Its first log line names the port; or it exits, having refused to start.
+  let port: string | undefined;
+  try {
+    await waitFor('the simulator to log its port or exit', () => (port = /"port":(\d+)/.exec(out)?.[1]) !== undefined || proc.exitCode !== null, { timeout: 15_000 });
+  } catch {
+    throw new Error(`simulator did not start: ${out}`);
   }
-  throw new Error(`simulator did not start: ${out}`);
+  if (port === undefined) throw new Error(`simulator exited: ${out}`);
+  return { base: `http://127.0.0.1:${port}`, output: () => out };
 }
 
 describe('npm run simulator', () => {

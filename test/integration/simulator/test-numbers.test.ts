@@ -1,7 +1,8 @@
 import request from 'supertest';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { waitFor } from '../../support/wait.js';
 import {
-  getToken, push, pushBody, query, sleep, startReceiver, startSimulator, waitUntil,
+  fakeSimulatorTimers, getToken, push, pushBody, query, startReceiver, startSimulator,
   type Callback, type Receiver, type RunningSimulator,
 } from './helpers.js';
 
@@ -16,6 +17,7 @@ beforeEach(async () => {
   s = await startSimulator({ mode: 'manual', delayMs: DELAY_MS });
 });
 afterEach(async () => {
+  vi.useRealTimers();
   await s.close();
   await receiver.close();
 });
@@ -127,9 +129,9 @@ describe('test numbers that pay', () => {
     await expect.poll(() => queryResult(body.CheckoutRequestID), { timeout: 5000, interval: 50 }).toMatchObject({
       status: 200, ResultCode: '0', ResultDesc: 'The service request is processed successfully.',
     });
-    await sleep(150);
+    // The prompt is finished: a planned callback would have started with it (state 'sending', attempts 1).
+    expect(s.sim.prompts()[0]).toMatchObject({ status: 'finished', callback: { planned: 0, attempts: 0, delivered: 0, state: 'none' } });
     expect(receiver.hits).toBe(0);
-    expect(s.sim.prompts()[0]?.callback).toMatchObject({ planned: 0, attempts: 0, delivered: 0 });
   });
 
   it('when 254700000006 is pushed, then the same success callback is delivered twice', async () => {
@@ -137,7 +139,8 @@ describe('test numbers that pay', () => {
     const [first, second] = (await receiver.waitFor(2)) as Callback[];
     expect(first!.Body.stkCallback).toMatchObject({ CheckoutRequestID: body.CheckoutRequestID, ResultCode: 0 });
     expect(second).toEqual(first);
-    await sleep(100);
+    // Both deliveries done (they run one after the other): there is no third to wait for.
+    await waitFor('the deliveries recorded', () => s.sim.prompts()[0]?.callback.state === 'delivered');
     expect(receiver.received).toHaveLength(2);
     expect(s.sim.prompts()[0]?.callback).toMatchObject({ planned: 2, delivered: 2, state: 'delivered' });
   });
@@ -145,6 +148,7 @@ describe('test numbers that pay', () => {
 
 describe('test numbers that trouble the push itself', () => {
   it('when 254700000007 is pushed, then HTTP 500 "Unable to lock subscriber" at once and no prompt', async () => {
+    fakeSimulatorTimers();
     const res = await pushTo(254700000007);
     expect(res.status).toBe(500);
     expect(res.body).toEqual({
@@ -152,7 +156,8 @@ describe('test numbers that trouble the push itself', () => {
       errorCode: '500.001.1001',
       errorMessage: 'Unable to lock subscriber, a transaction is already in process for the current subscriber',
     });
-    await sleep(DELAY_MS + 50);
+    // Well past delayMs: nothing was scheduled to happen later either.
+    vi.advanceTimersByTime(DELAY_MS * 10);
     expect(s.sim.prompts()).toHaveLength(0);
     expect(receiver.hits).toBe(0);
   });
@@ -190,7 +195,7 @@ describe('test numbers that trouble the push itself', () => {
   it('when a 254700000008 answer is held and the simulator closes, then the held answer is sent so servers can stop', async () => {
     const held = await startSimulator({ delayMs: DELAY_MS, holdMs: 60_000 });
     const pending = push(held.base, { PhoneNumber: 254700000008, CallBackURL: receiver.url });
-    await waitUntil(() => (held.sim.prompts().length > 0 ? true : undefined));
+    await waitFor('the held prompt', () => held.sim.prompts().length > 0);
     await held.close();
     const res = await pending;
     expect(res.body.ResponseCode).toBe('0');
@@ -199,8 +204,11 @@ describe('test numbers that trouble the push itself', () => {
 
 describe('manual and auto mode', () => {
   it('when an ordinary number is pushed in manual mode, then it waits on the phone: no callback, query pending', async () => {
+    fakeSimulatorTimers();
     const { body } = await pushTo(254712345678);
-    await sleep(DELAY_MS * 4);
+    vi.advanceTimersByTime(DELAY_MS * 10);
+    // Had it answered by itself, its callback would be on its way (the prompt finished, delivery started).
+    expect(s.sim.prompts()[0]?.callback).toMatchObject({ attempts: 0, state: 'none' });
     expect(receiver.hits).toBe(0);
     expect((await queryResult(body.CheckoutRequestID)).status).toBe(500);
     expect(s.sim.prompts()[0]).toMatchObject({ status: 'pending', automatic: false });

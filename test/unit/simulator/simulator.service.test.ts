@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { darajaTimestamp } from '../../../src/daraja/timestamp.js';
 import { silentLogger } from '../../../src/simulator/daraja-protocol.js';
 import { SANDBOX_PASSKEY } from '../../../src/simulator/index.js';
@@ -7,6 +7,7 @@ import { SimulatorService, type SimulatorSettings } from '../../../src/simulator
 const NOW = new Date('2025-05-14T17:12:01Z');
 let service: SimulatorService | undefined;
 afterEach(async () => {
+  vi.useRealTimers();
   await service?.close();
 });
 
@@ -42,11 +43,14 @@ describe('SimulatorService', () => {
   });
 
   it('when closed, then close() can be called again and no scheduled answer fires afterwards', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
     const sim = create({ mode: 'auto', delayMs: 20 });
     sim.push(body());
+    expect(vi.getTimerCount()).toBe(1);
     await sim.close();
     await sim.close();
-    await new Promise((r) => setTimeout(r, 60));
+    expect(vi.getTimerCount()).toBe(0);
+    vi.advanceTimersByTime(60);
     expect(sim.snapshot()[0]?.status).toBe('pending');
   });
 });
