@@ -1,7 +1,7 @@
 import type { Locator, Page } from 'playwright-core';
 import { movieByTitle, type AppProcess } from './app-process.js';
 
-/** The form as the contract names it: POST /bookings with customerName, phoneNumber, quantity. */
+/** The booking form as docs/routes.md names it: POST /bookings with customerName, phoneNumber, quantity. */
 export const BOOKING_FORM = 'form[action="/bookings"]';
 
 let phoneCounter = 0;

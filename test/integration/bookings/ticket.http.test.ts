@@ -74,7 +74,7 @@ describe.each(dialects)('ticket page, status JSON and retry on %s', (dialect) =>
     expect(page.headers['content-security-policy']).toMatch(/script-src 'self'/);
   });
 
-  it('when a Pending ticket\'s status is read, then the JSON has exactly the contract fields, a masked phone and no-store', async () => {
+  it('when a Pending ticket\'s status is read, then the JSON has exactly the documented fields, a masked phone and no-store', async () => {
     const { ref, movieId, ticket } = await book({ price: 15, quantity: 3, title: 'Oppenheimer (status test)' });
     const res = await request(t.app).get(`/tickets/${ref}/status`).expect(200);
     expect(res.headers['cache-control']).toBe('no-store');

@@ -26,7 +26,7 @@ describe.each(dialects)('catalogue over HTTP on %s', (dialect) => {
     expect(res.headers['x-powered-by']).toBeUndefined();
   });
 
-  it('when /api/movies is read, then it lists movies with the contract fields', async () => {
+  it('when /api/movies is read, then it lists movies with the documented fields', async () => {
     const res = await request(t.app).get('/api/movies').expect(200);
     expect(res.body.length).toBe(5);
     const m = res.body.find((x: { title: string }) => x.title === 'Oppenheimer');

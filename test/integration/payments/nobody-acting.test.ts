@@ -6,7 +6,7 @@ import { dialects } from '../../support/db.js';
 import { startTestServer, type TestServer } from '../../support/server.js';
 import { waitFor } from '../../support/wait.js';
 
-// Contract §6 / issue 6: the two "hard" test numbers end Paid with nobody acting — booked through POST /bookings on
+// The two "hard" test numbers (docs/simulator.md) end Paid with nobody acting — booked through POST /bookings on
 // the real app, with the app's own background jobs (the reconciler) running, as in production.
 
 describe.each(dialects)('payments that settle with nobody acting on %s', (dialect) => {

@@ -139,7 +139,7 @@ describe.each(dialects)('the reconciler against a nock Daraja on %s', (dialect) 
     }
     expect(daraja.queried.get(asked.checkoutRequestId!)).toBe(1);
 
-    // A success callback after the expiry still records the money (contract §6).
+    // A success callback after the expiry still records the money (docs/payments.md, late payments).
     await request(t.app).post(`/api/payments/callback/${TOKEN}`).set('Content-Type', 'application/json')
       .send(JSON.stringify(successCallback({ checkoutRequestId: asked.checkoutRequestId!, amount: asked.totalAmount, phone: asked.phone })));
     expect(await ticketRow(db, asked.ticketId)).toMatchObject({ paymentStatus: 'Paid', holdsTickets: 1, needsRefund: 0 });
@@ -289,7 +289,7 @@ describe.each(dialects)('the reconciler against the built-in simulator on %s', (
     const id = started.kind === 'accepted' ? started.checkoutRequestId : '';
     const prompt = await waitFor('prompt finished', () => t.services.simulator!.prompts().find((p) => p.checkoutRequestId === id && p.status === 'finished'));
     // Paid on the phone, and no callback will ever come: none was planned, and none started when the prompt finished.
-    expect(prompt).toMatchObject({ resultCode: 0, callback: { planned: 0, attempts: 0, state: 'none' } });
+    expect(prompt).toMatchObject({ resultCode: '0', callback: { planned: 0, attempts: 0, state: 'none' } });
     expect((await ticketRow(db, tk.ticketId)).paymentStatus).toBe('Pending');
 
     const job = new Reconciler({

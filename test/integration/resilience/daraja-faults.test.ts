@@ -9,7 +9,7 @@ import { buildMovie } from '../../support/builders.js';
 import { dialects } from '../../support/db.js';
 import { startTestServer, type TestServer } from '../../support/server.js';
 
-// Issue 6.4: every Daraja fault, injected by a local peer standing in for Daraja (DARAJA_ENV=simulator with
+// Every Daraja fault, injected by a local peer standing in for Daraja (DARAJA_ENV=simulator with
 // DARAJA_BASE_URL, so http and no credentials). For each, POST /bookings answers within DARAJA_TIMEOUT_MS + 1 s with
 // a 303 to a ticket page that says what happened: Failed with a human reason when Daraja surely did not act, Pending
 // "Check your phone" when it may have. Nothing crashes and no promise is left unhandled.

@@ -7,7 +7,7 @@ import { formSession, postBooking, spawnApp, type AppProcess, type Sent } from '
 import { waitFor } from '../../support/wait.js';
 import { countWhere, heldDrift, inboxCheckoutIds, load, waitSettled, type LoadLog } from './helpers.js';
 
-// Issue 6.5 with the app as a real process (`node --import tsx src/server.ts`): SIGTERM under load loses nothing it
+// The app as a real process (`node --import tsx src/server.ts`): SIGTERM under load loses nothing it
 // accepted; kill -9 mid-load and a restart leave no ticket Pending and no callback unprocessed. PAYMENT_TIMEOUT_SECONDS
 // is 1, so "10 × the timeout" is 10 s.
 
@@ -122,7 +122,7 @@ describe.concurrent('SIGKILL to the app as a real process, then a restart', () =
     expect(await countWhere(db, 'ticket', 'paymentStatus', 'Pending')).toBeGreaterThan(0);
 
     const second = await h.start();
-    // With nobody acting, the two hard test numbers end Paid on the restarted process (contract §7, issue 6).
+    // With nobody acting, the two hard test numbers end Paid on the restarted process (docs/simulator.md).
     const [movie5, movie8] = [await buildMovie(db, { price: 55, maximumTickets: 10 }), await buildMovie(db, { price: 88, maximumTickets: 10 })];
     const [s5, s8] = [await formSession(second.baseUrl, movie5), await formSession(second.baseUrl, movie8)];
     const [b5, b8] = await Promise.all([
