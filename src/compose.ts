@@ -20,6 +20,7 @@ import { CallbackIntake } from './payments/callback-intake.js';
 import { CallbackSpool, defaultSpoolPath } from './payments/callback-spool.js';
 import { PushService } from './payments/push.service.js';
 import { Reconciler } from './payments/reconciler.js';
+import { InboxApplier, newInstanceId } from './payments/inbox-applier.js';
 import { ResultApplier } from './payments/result-applier.js';
 import { createSimulator, type Simulator } from './simulator/index.js';
 import { keptSecret } from './store/app-secret.repository.js';
@@ -50,7 +51,7 @@ export interface Services {
   rateLimits: RateLimits;
   /** Failed Basic-auth sign-ins per client address, one limiter for every area (shared through Redis when set). */
   loginLimiter: LoginLimiter;
-  payments: { pushes: PushService; intake: CallbackIntake; applier: ResultApplier; reconciler: Reconciler };
+  payments: { pushes: PushService; intake: CallbackIntake; applier: ResultApplier; inboxApplier: InboxApplier; reconciler: Reconciler };
   operator: OperatorService;
   notifications: NotificationSender;
   /** The reconciler and the notification sender: started by startJobs, stopped first by stop. */
@@ -75,6 +76,8 @@ export interface BuildOptions {
   seed?: boolean;
   /** Where callbacks go while the inbox cannot take them; default beside the database (see defaultSpoolPath). */
   spoolPath?: string;
+  /** The name this process leases inbox rows under (payments/inbox-applier.ts); a fresh one by default. */
+  instanceId?: string;
   /** Where the built-in simulator keeps its prompts; default config.simulator.statePath. */
   simulatorStatePath?: string;
   /** Send email through this instead of SMTP_URL (tests). */
@@ -147,8 +150,12 @@ export async function buildServices(config: Readonly<Config>, logger: Logger, op
   const paymentsLog = log('payments');
   const applier = new ResultApplier({ database, logger: paymentsLog, now });
   const pushes = new PushService({ database, daraja, applier, logger: paymentsLog, now });
+  const inboxApplier = new InboxApplier({
+    database, applier, logger: paymentsLog, now, instanceId: opts.instanceId ?? newInstanceId(),
+    concurrency: database.dialect === 'sqlite' ? 1 : 4,
+  });
   const intake = new CallbackIntake({
-    database, applier, logger: paymentsLog, now,
+    database, inboxApplier, logger: paymentsLog, now,
     spool: new CallbackSpool(opts.spoolPath ?? defaultSpoolPath(config.databaseUrl)),
     callbackToken: config.callbackToken,
     allowedIps: config.callbackAllowedIps,
@@ -185,7 +192,7 @@ export async function buildServices(config: Readonly<Config>, logger: Logger, op
     db: database.db, logger: notificationsLog, now, publicBaseUrl: config.publicBaseUrl, log: new LogNotifier(notificationsLog), email,
   });
 
-  const jobs: BackgroundJob[] = [reconciler, notifications];
+  const jobs: BackgroundJob[] = [inboxApplier, reconciler, notifications];
   let stopped = false;
   return {
     config,
@@ -204,7 +211,7 @@ export async function buildServices(config: Readonly<Config>, logger: Logger, op
     bookings,
     rateLimits,
     loginLimiter,
-    payments: { pushes, intake, applier, reconciler },
+    payments: { pushes, intake, applier, inboxApplier, reconciler },
     operator: new OperatorService({ database, now }, applier),
     notifications,
     jobs,
@@ -214,6 +221,8 @@ export async function buildServices(config: Readonly<Config>, logger: Logger, op
     async stop() {
       if (stopped) return;
       stopped = true;
+      // Callbacks waiting for their commit are written first (their requests are waiting for that answer).
+      await intake.settled().catch(() => undefined);
       for (const j of jobs) await j.stop().catch((err) => logger.error({ err, job: j.name }, 'job did not stop cleanly'));
       await simulator?.close().catch((err) => logger.error({ err }, 'simulator did not close cleanly'));
       await rateLimits.close().catch((err) => logger.error({ err }, 'rate-limit store did not close cleanly'));

@@ -5,6 +5,8 @@ import {
   type DatabaseConnection, type Driver, type KyselyPlugin, type PluginTransformQueryArgs, type PluginTransformResultArgs, type QueryResult, type RootOperationNode,
   type SelectModifier, type Transaction, type UnknownRow,
 } from 'kysely';
+import { countingDriver } from './counters.js';
+import { mysqlFast, sqliteFast, type FastSql } from './fast.js';
 import type { Database } from './schema.js';
 
 export type Db = Kysely<Database>;
@@ -14,6 +16,8 @@ export type Dialect = 'sqlite' | 'mysql';
 export interface DatabaseHandle {
   db: Db;
   dialect: Dialect;
+  /** Prepared statements for the hot paths (fast.ts); only src/store/ gives it SQL. */
+  fast: FastSql;
   close(): Promise<void>;
 }
 
@@ -55,8 +59,8 @@ export async function openDatabase(url: string, opts: { poolSize?: number } = {}
     conn.pragma('synchronous = NORMAL');
     conn.pragma('busy_timeout = 5000');
     conn.pragma('foreign_keys = ON');
-    const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: conn }), plugins: [new RowLockPlugin(SQLITE_DROPS)] });
-    return { db, dialect: 'sqlite', close: () => db.destroy() };
+    const db = new Kysely<Database>({ dialect: new CountingSqliteDialect({ database: conn }), plugins: [new RowLockPlugin(SQLITE_DROPS)] });
+    return { db, dialect: 'sqlite', fast: sqliteFast(conn, db), close: () => db.destroy() };
   }
   if (url.startsWith('mysql://')) {
     const { createPool } = await import('mysql2');
@@ -69,11 +73,16 @@ export async function openDatabase(url: string, opts: { poolSize?: number } = {}
       supportBigNumbers: true,
       charset: 'utf8mb4',
     });
+    // Every transaction of ours runs READ COMMITTED (transaction.ts says why); set once per connection, so the hot
+    // paths' transactions (fast.ts) need no extra round trip for it.
+    pool.on('connection', (c) => {
+      c.query('SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED', () => undefined);
+    });
     // Until the server has said what it is, claims wait rather than skip (correct on every version); the first
     // connection it gives tells (ProbingMysqlDialect). Asking at open would make a start fail while MySQL is away.
     const locks = new RowLockPlugin(NO_SKIP_LOCKED);
     const db = new Kysely<Database>({ dialect: new ProbingMysqlDialect({ pool }, locks), plugins: [locks] });
-    return { db, dialect: 'mysql', close: () => db.destroy() };
+    return { db, dialect: 'mysql', fast: mysqlFast(pool), close: () => db.destroy() };
   }
   throw new Error(`DATABASE_URL must start with sqlite: or mysql:// (got ${JSON.stringify(url.split(':')[0])})`);
 }
@@ -87,7 +96,7 @@ class ProbingMysqlDialect extends MysqlDialect {
   }
 
   override createDriver(): Driver {
-    const driver = super.createDriver();
+    const driver = countingDriver(super.createDriver());
     const acquire = driver.acquireConnection.bind(driver);
     driver.acquireConnection = async (): Promise<DatabaseConnection> => {
       const conn = await acquire();
@@ -103,6 +112,13 @@ class ProbingMysqlDialect extends MysqlDialect {
       return conn;
     };
     return driver;
+  }
+}
+
+/** SQLite's dialect with every statement counted (counters.ts). */
+class CountingSqliteDialect extends SqliteDialect {
+  override createDriver(): Driver {
+    return countingDriver(super.createDriver());
   }
 }
 
