@@ -1,3 +1,4 @@
+import type { FastConnection } from '../core/db/fast.js';
 import type { Executor } from '../core/db/transaction.js';
 import type { Notification } from '../core/db/schema.js';
 import { toDbTime } from '../core/db/time.js';
@@ -34,6 +35,14 @@ export async function enqueueNotification(
       sentAt: null,
     })
     .execute();
+}
+
+const ENQUEUE_SQL = `INSERT INTO notification (ticketId, kind, channel, recipient, status, attempts, lastError, lockedUntil, createdAt, sentAt)
+  VALUES (?, ?, ?, ?, 'pending', 0, NULL, NULL, ?, NULL)`;
+
+/** enqueueNotification, as a prepared statement inside a fast transaction (core/db/fast.ts). */
+export async function enqueueNotificationFast(c: FastConnection, n: { ticketId: number; kind: 'Paid' | 'Failed'; email: string | null }, now: Date): Promise<void> {
+  await c.exec(ENQUEUE_SQL, [n.ticketId, n.kind, n.email ? 'email' : 'log', n.email, toDbTime(now)]);
 }
 
 export async function notificationsForTicket(db: Executor, ticketId: number): Promise<Notification[]> {
