@@ -55,6 +55,12 @@ export interface Config {
    * and every instance on that database use the same (compose.ts).
    */
   csrfSecret?: string;
+  /** DB_COUNTERS=on: GET /healthz/db-counters answers the statements and commits this process sent (the benchmark reads it). */
+  dbCounters: boolean;
+  /** INBOX_RETENTION_DAYS: inbox bodies of settled rows older than this are trimmed (payments/inbox-retention.ts). */
+  inboxRetentionDays: number;
+  /** REJECTED_CALLBACKS_PER_SOURCE_PER_HOUR: rejected callbacks stored per source address and hour; past it only counted. */
+  rejectedCallbacksPerSourcePerHour: number;
   /**
    * DARAJA_ENV=production: real money. No demo movies are seeded, static files are cached. The one meaning of
    * "production" in the app: NODE_ENV is read only to refuse the simulator in a production deployment.
@@ -124,6 +130,9 @@ const schema = z.object({
     z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   ),
   CSRF_SECRET: optionalString,
+  DB_COUNTERS: z.preprocess(blankToUndefined, z.enum(['on', 'off']).default('off')),
+  INBOX_RETENTION_DAYS: int(90, 1, 36_500),
+  REJECTED_CALLBACKS_PER_SOURCE_PER_HOUR: int(100, 0, 1_000_000),
 });
 
 const FIX: Record<string, string> = {
@@ -133,6 +142,7 @@ const FIX: Record<string, string> = {
   SIMULATOR_MODE: 'use manual or auto',
   SIMULATOR_STRICT: 'use on or off',
   SIMULATOR_PUBLIC: 'use on or off',
+  DB_COUNTERS: 'use on or off',
   LOG_LEVEL: 'use fatal, error, warn, info, debug, trace or silent',
 };
 
@@ -299,6 +309,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     callbackToken: callbackToken!,
     callbackAllowedIps: allowedIps,
     trustProxy: parseTrustProxy(e.TRUST_PROXY),
+    dbCounters: e.DB_COUNTERS === 'on',
+    inboxRetentionDays: e.INBOX_RETENTION_DAYS,
+    rejectedCallbacksPerSourcePerHour: e.REJECTED_CALLBACKS_PER_SOURCE_PER_HOUR,
     paymentTimeoutSeconds: e.PAYMENT_TIMEOUT_SECONDS,
     reconcileIntervalSeconds: e.RECONCILE_INTERVAL_SECONDS,
     maxTicketsPerBooking: e.MAX_TICKETS_PER_BOOKING,
