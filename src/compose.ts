@@ -21,6 +21,7 @@ import { CallbackSpool, defaultSpoolPath } from './payments/callback-spool.js';
 import { PushService } from './payments/push.service.js';
 import { Reconciler } from './payments/reconciler.js';
 import { InboxApplier, newInstanceId } from './payments/inbox-applier.js';
+import { InboxRetention } from './payments/inbox-retention.js';
 import { ResultApplier } from './payments/result-applier.js';
 import { createSimulator, type Simulator } from './simulator/index.js';
 import { keptSecret } from './store/app-secret.repository.js';
@@ -51,7 +52,10 @@ export interface Services {
   rateLimits: RateLimits;
   /** Failed Basic-auth sign-ins per client address, one limiter for every area (shared through Redis when set). */
   loginLimiter: LoginLimiter;
-  payments: { pushes: PushService; intake: CallbackIntake; applier: ResultApplier; inboxApplier: InboxApplier; reconciler: Reconciler };
+  payments: {
+    pushes: PushService; intake: CallbackIntake; applier: ResultApplier; inboxApplier: InboxApplier; reconciler: Reconciler;
+    retention: InboxRetention;
+  };
   operator: OperatorService;
   notifications: NotificationSender;
   /** The reconciler and the notification sender: started by startJobs, stopped first by stop. */
@@ -152,14 +156,18 @@ export async function buildServices(config: Readonly<Config>, logger: Logger, op
   const pushes = new PushService({ database, daraja, applier, logger: paymentsLog, now });
   const inboxApplier = new InboxApplier({
     database, applier, logger: paymentsLog, now, instanceId: opts.instanceId ?? newInstanceId(),
-    concurrency: database.dialect === 'sqlite' ? 1 : 4,
+    // MySQL: enough transactions in flight for InnoDB to share its log flushes, within the pool of 16 (the intake
+    // uses up to 4 at once).
+    concurrency: database.dialect === 'sqlite' ? 1 : 8,
   });
   const intake = new CallbackIntake({
     database, inboxApplier, logger: paymentsLog, now,
     spool: new CallbackSpool(opts.spoolPath ?? defaultSpoolPath(config.databaseUrl)),
     callbackToken: config.callbackToken,
     allowedIps: config.callbackAllowedIps,
+    rejectedPerSourcePerHour: config.rejectedCallbacksPerSourcePerHour,
   });
+  const retention = new InboxRetention({ database, logger: paymentsLog, now, retentionDays: config.inboxRetentionDays });
   const reconciler = new Reconciler({ database, daraja, applier, intake, config, logger: log('reconciler'), now });
 
   // One Redis client (REDIS_URL) for every limit, connected on first use.
@@ -192,7 +200,7 @@ export async function buildServices(config: Readonly<Config>, logger: Logger, op
     db: database.db, logger: notificationsLog, now, publicBaseUrl: config.publicBaseUrl, log: new LogNotifier(notificationsLog), email,
   });
 
-  const jobs: BackgroundJob[] = [inboxApplier, reconciler, notifications];
+  const jobs: BackgroundJob[] = [inboxApplier, reconciler, notifications, retention];
   let stopped = false;
   return {
     config,
@@ -211,7 +219,7 @@ export async function buildServices(config: Readonly<Config>, logger: Logger, op
     bookings,
     rateLimits,
     loginLimiter,
-    payments: { pushes, intake, applier, inboxApplier, reconciler },
+    payments: { pushes, intake, applier, inboxApplier, reconciler, retention },
     operator: new OperatorService({ database, now }, applier),
     notifications,
     jobs,

@@ -8,6 +8,7 @@ import { insertInboxArrivals, insertInboxRow, type ArrivalOutcome, type InboxArr
 import { CallbackSpool, type DrainReport, type SpooledCallback } from './callback-spool.js';
 import { GroupCommit } from './group-commit.js';
 import { INBOX_LEASE_MS, type InboxApplier } from './inbox-applier.js';
+import { boundedBody, RejectedBudget } from './rejected-budget.js';
 
 export interface CallbackIntakeDeps {
   database: DatabaseHandle;
@@ -20,6 +21,8 @@ export interface CallbackIntakeDeps {
   allowedIps: readonly string[];
   logger: Logger;
   now: () => Date;
+  /** REJECTED_CALLBACKS_PER_SOURCE_PER_HOUR. */
+  rejectedPerSourcePerHour: number;
 }
 
 export interface CallbackArrival {
@@ -34,7 +37,9 @@ export type ReceiveResult =
   /** Committed to the inbox with this verdict ('received' rows are applied right after, by the inbox applier). */
   | { outcome: ArrivalOutcome }
   /** The inbox could not take it; it is in the spool file until the database is back. */
-  | { outcome: 'spooled'; spoolId: string };
+  | { outcome: 'spooled'; spoolId: string }
+  /** Rejected past its source's hourly budget: counted, not stored (still answered 200). */
+  | { outcome: 'counted' };
 
 /** The audit action that marks an inbox row moved from the spool; its detail names the spool entry. */
 const SPOOLED_ACTION = 'callback.spooled';
@@ -53,9 +58,11 @@ const MAX_BATCH = 64;
 export class CallbackIntake {
   private readonly allowedIps: Set<string>;
   private readonly batches: GroupCommit<InboxArrival>;
+  readonly rejected: RejectedBudget;
 
   constructor(private readonly deps: CallbackIntakeDeps) {
     this.allowedIps = new Set(deps.allowedIps.map(normalizeIp));
+    this.rejected = new RejectedBudget(deps.rejectedPerSourcePerHour, deps.logger, deps.now);
     this.batches = new GroupCommit((rows) => this.write(rows), {
       maxBatch: MAX_BATCH,
       // SQLite has one connection; MySQL's pool lets a few commits overlap.
@@ -82,13 +89,21 @@ export class CallbackIntake {
     const detail = refusal ?? (input.oversizeBytes !== undefined
       ? `body of ${input.oversizeBytes} bytes is over the limit; only its first ${Buffer.byteLength(input.rawBody)} bytes were kept`
       : null);
-    const arrival: InboxArrival = { receivedAt, sourceIp, body: input.rawBody, outcome, detail, bodyBytes: null, bodySha256: null };
+    let arrival: InboxArrival = { receivedAt, sourceIp, body: input.rawBody, outcome, detail, bodyBytes: null, bodySha256: null };
+    if (refusal) {
+      // Bounded: the start of the body with the size and hash of the whole, and past the source's budget nothing.
+      if (!this.rejected.admit(sourceIp)) return { outcome: 'counted' };
+      arrival = { ...arrival, ...boundedBody(input.rawBody, input.oversizeBytes) };
+    }
     try {
       await this.batches.add(arrival);
     } catch (inboxErr) {
       const spoolId = CallbackSpool.newId();
       try {
-        await spool.append({ spoolId, receivedAt: receivedAt.toISOString(), sourceIp, body: input.rawBody, outcome, detail });
+        await spool.append({
+          spoolId, receivedAt: receivedAt.toISOString(), sourceIp, body: arrival.body, outcome,
+          detail: arrival.bodySha256 ? `${detail}; body of ${arrival.bodyBytes} bytes, sha256 ${arrival.bodySha256}` : detail,
+        });
       } catch (spoolErr) {
         logger.error({ event: 'payments.callback.spool_failed', err: loggableError(spoolErr), inboxErr: loggableError(inboxErr), spool: spool.path },
           'callback could be stored neither in the inbox nor in the spool file');

@@ -5,10 +5,12 @@ import { describeResultCode } from '../daraja/index.js';
 import { finishReceivedRow } from '../store/callback-inbox.repository.js';
 import { releaseTicketsFast } from '../store/movie.repository.js';
 import { enqueueNotificationFast } from '../store/notification.repository.js';
-import { completeAttempt, findAttemptWithTicket } from '../store/push-request.repository.js';
+import {
+  completeAttempt, findAttemptsWithTickets, findAttemptWithTicket, type AttemptWithTicket,
+} from '../store/push-request.repository.js';
 import { markPendingFailed, markPendingPaid } from '../store/ticket.repository.js';
 import type { Applied } from './apply-result.js';
-import { comparePhone, type PaymentResult } from './payment-result.js';
+import { comparePhone, readInboxBody, type PaymentResult } from './payment-result.js';
 
 /** Why the common case did not apply: 'taken' (someone else processed the row), 'general' (use apply-result.ts). */
 export type FastOutcome = Applied | 'taken' | 'general';
@@ -28,9 +30,13 @@ class Taken extends Error {}
  * another ticket holds) and any update that finds its row moved on rolls back and returns 'general': apply-result.ts
  * then decides, with row locks, exactly as before. The outcome is therefore the same as the general path's.
  */
-export async function applyFresh(database: DatabaseHandle, now: Date, row: CallbackInboxRow, checkoutRequestId: string, result: PaymentResult): Promise<FastOutcome> {
+export async function applyFresh(
+  database: DatabaseHandle, now: Date, row: CallbackInboxRow, checkoutRequestId: string, result: PaymentResult,
+  prefetched?: ReadonlyMap<string, AttemptWithTicket>,
+): Promise<FastOutcome> {
   if (row.outcome !== 'received' || row.source !== 'callback') return 'general';
-  const a = await findAttemptWithTicket(database.fast, checkoutRequestId);
+  // Read for the whole batch by the applier (prefetchAttempts); absent there, the general path looks again.
+  const a = prefetched ? prefetched.get(checkoutRequestId) : await findAttemptWithTicket(database.fast, checkoutRequestId);
   if (!a || a.paymentStatus !== 'Pending') return 'general';
   if (result.kind === 'paid') {
     if (a.holdsTickets !== 1 || result.amount === undefined || result.amount !== a.totalAmount) return 'general';
@@ -67,4 +73,15 @@ export async function applyFresh(database: DatabaseHandle, now: Date, row: Callb
     if (err instanceof NotCommonCase || isDuplicateKey(err)) return 'general';
     throw err;
   }
+}
+
+/** The attempts (with their tickets) that a batch of fresh callbacks name, in one read. */
+export async function prefetchAttempts(database: DatabaseHandle, rows: readonly CallbackInboxRow[]): Promise<Map<string, AttemptWithTicket>> {
+  const ids = new Set<string>();
+  for (const row of rows) {
+    if (row.outcome !== 'received' || row.source !== 'callback') continue;
+    const read = readInboxBody(row);
+    if (read.ok) ids.add(read.value.checkoutRequestId);
+  }
+  return findAttemptsWithTickets(database.fast, [...ids]);
 }

@@ -5,6 +5,9 @@ import { inTransaction, loggableError } from '../core/db/transaction.js';
 import type { BackgroundJob } from '../core/jobs.js';
 import type { Logger } from '../core/logger.js';
 import { receivedRowsLeasedTo, releaseLease, takeOverExpiredLeases } from '../store/callback-inbox.repository.js';
+import type { CallbackInboxRow } from '../core/db/schema.js';
+import type { AttemptWithTicket } from '../store/push-request.repository.js';
+import { prefetchAttempts } from './fast-apply.js';
 import type { ResultApplier } from './result-applier.js';
 
 /** How long a row stays leased to the instance that stored it (or took it over) before another may apply it. */
@@ -108,11 +111,12 @@ export class InboxApplier implements BackgroundJob {
         if (this.stopped) return;
         const rows = (await receivedRowsLeasedTo(database.fast, instanceId, BATCH)).filter((r) => !failed.has(r.callbackId));
         if (rows.length === 0) return;
+        const attempts = await prefetchAttempts(database, rows);
         let next = 0;
         const worker = async () => {
           while (next < rows.length && !this.stopped) {
             const row = rows[next++]!;
-            if (!(await this.applyOne(row))) failed.add(row.callbackId);
+            if (!(await this.applyOne(row, attempts))) failed.add(row.callbackId);
           }
         };
         await Promise.all(Array.from({ length: Math.min(this.deps.concurrency, rows.length) }, worker));
@@ -123,9 +127,9 @@ export class InboxApplier implements BackgroundJob {
     }
   }
 
-  private async applyOne(row: Parameters<ResultApplier['processInboxRow']>[0]): Promise<boolean> {
+  private async applyOne(row: CallbackInboxRow, attempts: ReadonlyMap<string, AttemptWithTicket>): Promise<boolean> {
     try {
-      await this.deps.applier.processInboxRow(row);
+      await this.deps.applier.processInboxRow(row, attempts);
       return true;
     } catch (err) {
       this.deps.logger.error({ event: 'payments.callback.error', err: loggableError(err), callbackId: row.callbackId },

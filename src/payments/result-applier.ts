@@ -7,7 +7,7 @@ import { err, ok, type Result } from '../core/result.js';
 import {
   findInboxRow, finishInboxRow, insertInboxRow, unmatchedRowsNowKnown,
 } from '../store/callback-inbox.repository.js';
-import { findPushByCheckoutId, findUnansweredPushes } from '../store/push-request.repository.js';
+import { findPushByCheckoutId, findUnansweredPushes, type AttemptWithTicket } from '../store/push-request.repository.js';
 import { findTicket, lockTicket } from '../store/ticket.repository.js';
 import { applyResult, failPending, InboxRowTaken, type Applied, type ResultTarget } from './apply-result.js';
 import { applyFresh } from './fast-apply.js';
@@ -44,7 +44,7 @@ export class ResultApplier {
    * Processes one inbox row that is 'received' (fresh, or left by a crash) or 'unmatched' (its attempt may be known
    * now). Returns the row's outcome afterwards, whoever set it.
    */
-  async processInboxRow(row: CallbackInboxRow): Promise<InboxOutcome> {
+  async processInboxRow(row: CallbackInboxRow, prefetched?: ReadonlyMap<string, AttemptWithTicket>): Promise<InboxOutcome> {
     const { database, logger, now } = this.deps;
     const expected = row.outcome;
     const read = readInboxBody(row);
@@ -57,7 +57,7 @@ export class ResultApplier {
     }
     const { checkoutRequestId, result } = read.value;
     // The common cases first, in one transaction of prepared statements (fast-apply.ts); anything else below.
-    const fast = await applyFresh(database, now(), row, checkoutRequestId, result);
+    const fast = await applyFresh(database, now(), row, checkoutRequestId, result, prefetched);
     if (fast === 'taken') return this.currentOutcome(row.callbackId);
     if (fast !== 'general') {
       this.logApplied(row.source, row.callbackId, checkoutRequestId, fast);

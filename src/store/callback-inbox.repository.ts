@@ -218,6 +218,40 @@ export async function unmatchedRowsNowKnown(db: Executor, limit: number, checkou
   return q.orderBy('callbackId').limit(limit).execute();
 }
 
+// ── retention (payments/inbox-retention.ts) ────────────────────────────────────────────────────────────────────
+
+/** Outcomes whose body may be trimmed once old: settled, or never processed. unmatched, mismatch, received: never. */
+const TRIMMABLE: InboxOutcome[] = ['applied', 'duplicate', 'rejected', 'invalid'];
+
+/**
+ * Rows received before `before` whose body may be trimmed: a settled outcome, a body not yet trimmed, and no open money
+ * question on their ticket (a refund owed and not yet made keeps its callbacks whole).
+ */
+export async function rowsToTrim(db: Executor, before: Date, limit: number): Promise<Array<Pick<CallbackInboxRow, 'callbackId' | 'outcome' | 'body' | 'bodyBytes' | 'bodySha256'>>> {
+  return db
+    .selectFrom('callbackinbox as c')
+    .leftJoin('ticket as t', 't.ticketId', 'c.ticketId')
+    .select(['c.callbackId', 'c.outcome', 'c.body', 'c.bodyBytes', 'c.bodySha256'])
+    .where('c.receivedAt', '<', toDbTime(before))
+    .where('c.outcome', 'in', TRIMMABLE)
+    .where('c.body', '<>', '')
+    .where((eb) => eb.or([eb('t.ticketId', 'is', null), eb('t.needsRefund', '=', 0), eb('t.refundedAt', 'is not', null)]))
+    .orderBy('c.callbackId')
+    .limit(limit)
+    .execute();
+}
+
+/** Empties a row's body, keeping the size and sha256 of what it held (or of what arrived, if it held only a prefix). */
+export async function trimBody(db: Executor, callbackId: number, outcome: InboxOutcome, p: { bodyBytes: number; bodySha256: string }): Promise<boolean> {
+  const r = await db
+    .updateTable('callbackinbox')
+    .set({ body: '', bodyBytes: p.bodyBytes, bodySha256: p.bodySha256 })
+    .where('callbackId', '=', callbackId)
+    .where('outcome', '=', outcome)
+    .executeTakeFirst();
+  return changed(r);
+}
+
 // ── the operator's views ────────────────────────────────────────────────────────────────────────────────────────
 
 /** Above this, the list shows the start of a body and links to the full one. */

@@ -214,11 +214,27 @@ const ATTEMPT_WITH_TICKET_SQL = `SELECT p.pushRequestId, p.status AS pushStatus,
   (SELECT MAX(l.pushRequestId) FROM pushrequest l WHERE l.ticketId = t.ticketId) AS latestPushRequestId
   FROM pushrequest p JOIN ticket t ON t.ticketId = p.ticketId WHERE p.checkoutRequestId = ?`;
 
+const manyAttemptsSql: string[] = [];
+/** The same read for up to 64 CheckoutRequestIDs at once (the applier's batch), one text per count, built once. */
+export async function findAttemptsWithTickets(fast: FastSql, checkoutRequestIds: readonly string[]): Promise<Map<string, AttemptWithTicket>> {
+  const found = new Map<string, AttemptWithTicket>();
+  if (checkoutRequestIds.length === 0) return found;
+  const n = checkoutRequestIds.length;
+  const text = (manyAttemptsSql[n] ??= ATTEMPT_WITH_TICKET_SQL.replace('p.checkoutRequestId = ?', `p.checkoutRequestId IN (${Array(n).fill('?').join(', ')})`)
+    .replace('SELECT p.pushRequestId', 'SELECT p.checkoutRequestId, p.pushRequestId'));
+  const rows = await fast.run((c) => c.all<AttemptWithTicket & { checkoutRequestId: string }>(text, checkoutRequestIds));
+  for (const r of rows) found.set(r.checkoutRequestId, normalise(r));
+  return found;
+}
+
+const normalise = (r: AttemptWithTicket): AttemptWithTicket =>
+  ({ ...r, holdsTickets: Number(r.holdsTickets), needsRefund: Number(r.needsRefund), latestPushRequestId: Number(r.latestPushRequestId) });
+
 /** The attempt carrying this CheckoutRequestID with its ticket (unlocked: the applying updates are conditional). */
 export async function findAttemptWithTicket(fast: FastSql, checkoutRequestId: string): Promise<AttemptWithTicket | undefined> {
   const rows = await fast.run((c) => c.all<AttemptWithTicket>(ATTEMPT_WITH_TICKET_SQL, [checkoutRequestId]));
   const r = rows[0];
-  return r && { ...r, holdsTickets: Number(r.holdsTickets), needsRefund: Number(r.needsRefund), latestPushRequestId: Number(r.latestPushRequestId) };
+  return r && normalise(r);
 }
 
 const COMPLETE_SQL =

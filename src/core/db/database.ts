@@ -66,7 +66,7 @@ export async function openDatabase(url: string, opts: { poolSize?: number } = {}
     const { createPool } = await import('mysql2');
     const pool = createPool({
       uri: url,
-      connectionLimit: opts.poolSize ?? 10,
+      connectionLimit: opts.poolSize ?? 16,
       // Times are stored as UTC strings; never let the driver shift them through the server's zone.
       dateStrings: true,
       timezone: 'Z',
