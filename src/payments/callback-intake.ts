@@ -100,10 +100,8 @@ export class CallbackIntake {
     } catch (inboxErr) {
       const spoolId = CallbackSpool.newId();
       try {
-        await spool.append({
-          spoolId, receivedAt: receivedAt.toISOString(), sourceIp, body: arrival.body, outcome,
-          detail: arrival.bodySha256 ? `${detail}; body of ${arrival.bodyBytes} bytes, sha256 ${arrival.bodySha256}` : detail,
-        });
+        // A rejected body goes to the spool bounded too (its start only).
+        await spool.append({ spoolId, receivedAt: receivedAt.toISOString(), sourceIp, body: arrival.body, outcome, detail });
       } catch (spoolErr) {
         logger.error({ event: 'payments.callback.spool_failed', err: loggableError(spoolErr), inboxErr: loggableError(inboxErr), spool: spool.path },
           'callback could be stored neither in the inbox nor in the spool file');

@@ -7,6 +7,7 @@ import {
 } from 'kysely';
 import { countingDriver } from './counters.js';
 import { mysqlFast, sqliteFast, type FastSql } from './fast.js';
+import { checkpointInBackground } from './sqlite-checkpoints.js';
 import type { Database } from './schema.js';
 
 export type Db = Kysely<Database>;
@@ -59,8 +60,15 @@ export async function openDatabase(url: string, opts: { poolSize?: number } = {}
     conn.pragma('synchronous = NORMAL');
     conn.pragma('busy_timeout = 5000');
     conn.pragma('foreign_keys = ON');
+    const stopCheckpoints = path === ':memory:' ? async () => undefined : checkpointInBackground(conn, path);
     const db = new Kysely<Database>({ dialect: new CountingSqliteDialect({ database: conn }), plugins: [new RowLockPlugin(SQLITE_DROPS)] });
-    return { db, dialect: 'sqlite', fast: sqliteFast(conn, db), close: () => db.destroy() };
+    return {
+      db, dialect: 'sqlite', fast: sqliteFast(conn, db),
+      close: async () => {
+        await stopCheckpoints();
+        await db.destroy();
+      },
+    };
   }
   if (url.startsWith('mysql://')) {
     const { createPool } = await import('mysql2');
