@@ -4,6 +4,7 @@ import { label, ms, type Context } from '../context.js';
 import { startApp, startHello } from '../support/app.js';
 import { appliedLatency, readCounters, waitApplied, type AppliedLatency } from '../support/applied.js';
 import { fillDatabase, PendingTickets } from '../support/data.js';
+import { measurePreparedSaving } from '../support/prepared.js';
 import { non200, paced, saturate, type PacedResult, type SaturationResult } from '../support/load.js';
 import { formatProfile, summariseProfile } from '../support/profile.js';
 import { checkPassed, describeCheck, verifyTickets } from '../support/verify.js';
@@ -128,6 +129,15 @@ export async function callbacksScenario(ctx: Context): Promise<void> {
       const check = await verifyTickets(h, fill.pending, { from: 0, count: total, answered });
       ctx.check({ scenario: 'callbacks', name: `Ticket states after ${check.checked} callbacks, ${label(dialect)}`, passed: checkPassed(check), detail: describeCheck(check) });
       ctx.log(`  check: ${describeCheck(check)}`);
+
+      const ids = Array.from({ length: Math.min(total, ctx.smoke ? 300 : 3000) }, (_, i) => fill.pending.ticket(i).checkoutRequestId);
+      const saving = await measurePreparedSaving(h, ids);
+      ctx.figure({
+        scenario: 'callbacks', name: `What preparing saves: the applier's read, ${label(dialect)}`, value: saving.prepared, unit: 'µs CPU',
+        baseline: { name: 'the same query built by Kysely on every call', value: saving.builtByKysely }, ratio: saving.prepared / saving.builtByKysely,
+        detail: `bench process CPU per call over ${saving.calls} calls: prepared once ${saving.prepared.toFixed(0)} µs, the same text through Kysely's driver ${saving.sameTextUnprepared.toFixed(0)} µs, built by Kysely ${saving.builtByKysely.toFixed(0)} µs`,
+      });
+      ctx.log(`  preparing: ${saving.prepared.toFixed(0)} µs prepared, ${saving.sameTextUnprepared.toFixed(0)} µs same text, ${saving.builtByKysely.toFixed(0)} µs built`);
 
       ctx.log(`callbacks/${dialect}: baseline after…`);
       const after = await measureHello(ctx);

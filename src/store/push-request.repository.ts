@@ -209,7 +209,7 @@ export interface AttemptWithTicket {
   latestPushRequestId: number;
 }
 
-const ATTEMPT_WITH_TICKET_SQL = `SELECT p.pushRequestId, p.status AS pushStatus, t.ticketId, t.paymentStatus, t.holdsTickets, t.needsRefund,
+export const ATTEMPT_WITH_TICKET_SQL = `SELECT p.pushRequestId, p.status AS pushStatus, t.ticketId, t.paymentStatus, t.holdsTickets, t.needsRefund,
   t.totalAmount, t.phoneNumber, t.email, t.movieId, t.quantity,
   (SELECT MAX(l.pushRequestId) FROM pushrequest l WHERE l.ticketId = t.ticketId) AS latestPushRequestId
   FROM pushrequest p JOIN ticket t ON t.ticketId = p.ticketId WHERE p.checkoutRequestId = ?`;
