@@ -87,7 +87,7 @@ export interface PushRequestTable {
   completedAt: DbTime | null;
 }
 
-export type InboxOutcome = 'received' | 'applied' | 'duplicate' | 'unmatched' | 'rejected' | 'invalid' | 'mismatch';
+export type InboxOutcome = 'received' | 'applied' | 'duplicate' | 'unmatched' | 'rejected' | 'invalid' | 'mismatch' | 'conflict';
 export type InboxSource = 'callback' | 'query' | 'operator';
 
 export interface CallbackInboxTable {
