@@ -13,7 +13,7 @@ const MAX_BATCHES = 50;
 /**
  * Inbox retention: once a day's worth of hours, the bodies of inbox rows older than INBOX_RETENTION_DAYS are emptied
  * (their size and sha256 kept, every other column kept), when their story is over: applied, duplicate, rejected or
- * invalid, and not about a ticket with a refund owed and not yet made. Rows 'received', 'unmatched' or 'mismatch'
+ * invalid, and not about a ticket with a refund owed and not yet made. Rows 'received', 'unmatched', 'mismatch' or 'conflict'
  * are an open money question and are never trimmed; no row is ever deleted.
  */
 export class InboxRetention implements BackgroundJob {

@@ -145,7 +145,7 @@ export class ResultApplier {
 
   /** The one log line of an applied callback (or query answer, or operator's assignment). */
   private logApplied(source: string, callbackId: number, checkoutRequestId: string, applied: Applied): void {
-    const level = applied.outcome === 'mismatch' || applied.outcome === 'unmatched' ? 'warn' : 'info';
+    const level = applied.outcome === 'mismatch' || applied.outcome === 'unmatched' || applied.outcome === 'conflict' ? 'warn' : 'info';
     this.deps.logger[level]({
       event: 'payments.callback', source, callbackId, checkoutRequestId, outcome: applied.outcome, ticketId: applied.ticketId,
       ticketChange: applied.ticketChange, detail: applied.detail,
