@@ -44,10 +44,18 @@ export interface InboxApplierDeps {
  */
 export class InboxApplier implements BackgroundJob {
   readonly name = 'inbox-applier';
-  private running: Promise<void> | undefined;
-  private again = false;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
+  /** Set by wake(): rows may be waiting that no read has seen yet. */
+  private again = false;
+  private fetching: Promise<void> | undefined;
+  /** Rows read and waiting for a free worker, with the attempts their batch read. */
+  private queue: Array<{ row: CallbackInboxRow; attempts: ReadonlyMap<string, AttemptWithTicket> }> = [];
+  /** Rows queued or being applied, so a read while they are in hand does not take them twice. */
+  private readonly taken = new Set<number>();
+  /** Rows whose applying failed: not taken again before the next sweep (their lease was given back, or could not be). */
+  private readonly failed = new Set<number>();
+  private active = 0;
   private readonly idleWaiters: Array<() => void> = [];
 
   constructor(private readonly deps: InboxApplierDeps) {}
@@ -56,35 +64,25 @@ export class InboxApplier implements BackgroundJob {
     return this.deps.instanceId;
   }
 
-  /** Rows were just committed for this instance: apply them now (or right after the round under way). */
+  /** Rows were just committed for this instance: read them now, or as soon as the read under way is done. */
   wake(): void {
     if (this.stopped) return;
-    if (this.running) {
-      this.again = true;
-      return;
-    }
-    this.running = this.drain(false).finally(() => {
-      this.running = undefined;
-      if (this.again && !this.stopped) this.wake();
-      else for (const w of this.idleWaiters.splice(0)) w();
-    });
+    this.again = true;
+    this.fetch(false);
   }
 
-  /** Resolves when no round is running (tests and shutdown). */
+  /** Resolves when nothing is being read, waiting or being applied (tests and shutdown). */
   idle(): Promise<void> {
-    if (!this.running) return Promise.resolve();
+    if (this.isIdle()) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
   start(): void {
     if (this.timer || this.stopped) return;
     this.timer = setInterval(() => {
-      if (this.running) return;
-      this.running = this.drain(true).finally(() => {
-        this.running = undefined;
-        if (this.again && !this.stopped) this.wake();
-        else for (const w of this.idleWaiters.splice(0)) w();
-      });
+      this.failed.clear();
+      this.again = true;
+      this.fetch(true);
     }, SWEEP_MS);
     this.timer.unref();
   }
@@ -93,37 +91,70 @@ export class InboxApplier implements BackgroundJob {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
-    await this.running?.catch(() => undefined);
+    // Rows not started keep their lease, which runs out; the next instance (or this one restarted) applies them.
+    for (const job of this.queue.splice(0)) this.taken.delete(job.row.callbackId);
+    await this.idle();
   }
 
-  /** One round: (sweeping) take over expired leases, then apply this instance's rows until none are left. */
-  private async drain(sweep: boolean): Promise<void> {
+  private isIdle(): boolean {
+    return this.active === 0 && this.queue.length === 0 && this.fetching === undefined;
+  }
+
+  private settle(): void {
+    if (this.isIdle()) for (const w of this.idleWaiters.splice(0)) w();
+  }
+
+  /** One read at a time; workers start on each row as soon as it is read (no round waits for its slowest row). */
+  private fetch(sweep: boolean): void {
+    if (this.fetching || this.stopped) return;
+    this.fetching = this.read(sweep).finally(() => {
+      this.fetching = undefined;
+      if (this.again && !this.stopped && this.queue.length < BATCH) this.fetch(false);
+      else this.settle();
+    });
+  }
+
+  /** (Sweeping: take over expired leases first.) Reads this instance's rows and queues them for the workers. */
+  private async read(sweep: boolean): Promise<void> {
     const { database, logger, instanceId } = this.deps;
-    // Rows that failed this round are not taken again in it (their lease was given back, or could not be).
-    const failed = new Set<number>();
     try {
       if (sweep) {
         const now = this.deps.now();
         await inTransaction(database, (tx) => takeOverExpiredLeases(tx, instanceId, now, new Date(now.getTime() + INBOX_LEASE_MS), BATCH));
       }
-      for (;;) {
+      while (this.again && !this.stopped && this.queue.length < BATCH) {
         this.again = false;
-        if (this.stopped) return;
-        const rows = (await receivedRowsLeasedTo(database.fast, instanceId, BATCH)).filter((r) => !failed.has(r.callbackId));
-        if (rows.length === 0) return;
-        const attempts = await prefetchAttempts(database, rows);
-        let next = 0;
-        const worker = async () => {
-          while (next < rows.length && !this.stopped) {
-            const row = rows[next++]!;
-            if (!(await this.applyOne(row, attempts))) failed.add(row.callbackId);
-          }
-        };
-        await Promise.all(Array.from({ length: Math.min(this.deps.concurrency, rows.length) }, worker));
+        const fresh = (await receivedRowsLeasedTo(database.fast, instanceId, BATCH + this.taken.size))
+          .filter((r) => !this.taken.has(r.callbackId) && !this.failed.has(r.callbackId));
+        if (fresh.length === 0) return;
+        const attempts = await prefetchAttempts(database, fresh);
+        for (const row of fresh) {
+          this.taken.add(row.callbackId);
+          this.queue.push({ row, attempts });
+        }
+        // A full batch means more may be waiting behind it.
+        if (fresh.length >= BATCH) this.again = true;
+        this.dispatch();
       }
     } catch (err) {
       // The database is away or refused: the rows stay 'received' and leased; the timer tries again.
       logger.error({ event: 'payments.inbox.drain_failed', err: loggableError(err) }, 'inbox rows could not be applied now; will try again');
+    }
+  }
+
+  private dispatch(): void {
+    while (this.active < this.deps.concurrency && this.queue.length > 0 && !this.stopped) {
+      const { row, attempts } = this.queue.shift()!;
+      this.active++;
+      void this.applyOne(row, attempts).then((ok) => {
+        if (!ok) this.failed.add(row.callbackId);
+      }).finally(() => {
+        this.active--;
+        this.taken.delete(row.callbackId);
+        this.dispatch();
+        if (this.again && this.queue.length < BATCH / 2) this.fetch(false);
+        this.settle();
+      });
     }
   }
 
