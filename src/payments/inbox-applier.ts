@@ -4,7 +4,7 @@ import type { DatabaseHandle } from '../core/db/database.js';
 import { inTransaction, loggableError } from '../core/db/transaction.js';
 import type { BackgroundJob } from '../core/jobs.js';
 import type { Logger } from '../core/logger.js';
-import { receivedRowsLeasedTo, releaseLease, takeOverExpiredLeases } from '../store/callback-inbox.repository.js';
+import { inboxRowsById, receivedIdsLeasedTo, releaseLease, takeOverExpiredLeases } from '../store/callback-inbox.repository.js';
 import type { CallbackInboxRow } from '../core/db/schema.js';
 import type { AttemptWithTicket } from '../store/push-request.repository.js';
 import { prefetchAttempts } from './fast-apply.js';
@@ -124,16 +124,19 @@ export class InboxApplier implements BackgroundJob {
       }
       while (this.again && !this.stopped && this.queue.length < BATCH) {
         this.again = false;
-        const fresh = (await receivedRowsLeasedTo(database.fast, instanceId, BATCH + this.taken.size))
-          .filter((r) => !this.taken.has(r.callbackId) && !this.failed.has(r.callbackId));
-        if (fresh.length === 0) return;
+        const ids = (await receivedIdsLeasedTo(database.fast, instanceId, BATCH + this.taken.size + this.failed.size))
+          .filter((id) => !this.taken.has(id) && !this.failed.has(id)).slice(0, BATCH);
+        if (ids.length === 0) return;
+        // Still 'received' when read, or already applied by another: applying checks again (conditional updates).
+        const fresh = (await inboxRowsById(database.fast, ids)).filter((r) => r.outcome === 'received' && !this.taken.has(r.callbackId));
+        if (fresh.length === 0) continue;
         const attempts = await prefetchAttempts(database, fresh);
         for (const row of fresh) {
           this.taken.add(row.callbackId);
           this.queue.push({ row, attempts });
         }
         // A full batch means more may be waiting behind it.
-        if (fresh.length >= BATCH) this.again = true;
+        if (ids.length >= BATCH) this.again = true;
         this.dispatch();
       }
     } catch (err) {
@@ -152,7 +155,8 @@ export class InboxApplier implements BackgroundJob {
         this.active--;
         this.taken.delete(row.callbackId);
         this.dispatch();
-        if (this.again && this.queue.length < BATCH / 2) this.fetch(false);
+        // Read again only when the workers are about to run dry: fewer, fuller reads.
+        if (this.again && this.queue.length < this.deps.concurrency) this.fetch(false);
         this.settle();
       });
     }

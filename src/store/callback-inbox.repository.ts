@@ -92,11 +92,23 @@ export async function insertInboxArrivals(fast: FastSql, rows: readonly InboxArr
   await fast.run((c) => c.exec(insertArrivalsSql(rows.length), params));
 }
 
-const MINE_SQL = 'SELECT * FROM callbackinbox WHERE outcome = \'received\' AND claimedBy = ? ORDER BY callbackId LIMIT ?';
+const MINE_SQL = 'SELECT callbackId FROM callbackinbox WHERE outcome = \'received\' AND claimedBy = ? ORDER BY callbackId LIMIT ?';
 
-/** 'received' rows leased to this instance, oldest first: the applier's work, without a claim. */
-export async function receivedRowsLeasedTo(fast: FastSql, instance: string, limit: number): Promise<CallbackInboxRow[]> {
-  return fast.run((c) => c.all<CallbackInboxRow>(MINE_SQL, [instance, limit]));
+/**
+ * Ids of the 'received' rows leased to this instance, oldest first: the applier's work, without a claim. Ids only
+ * (the index covers them), so a read made while many rows are in hand costs little; the rows come from inboxRowsById.
+ */
+export async function receivedIdsLeasedTo(fast: FastSql, instance: string, limit: number): Promise<number[]> {
+  const rows = await fast.run((c) => c.all<{ callbackId: number }>(MINE_SQL, [instance, limit]));
+  return rows.map((r) => Number(r.callbackId));
+}
+
+const byIdSql: string[] = [];
+/** The rows with these ids (at most 64, one text per count, built once), oldest first. */
+export async function inboxRowsById(fast: FastSql, ids: readonly number[]): Promise<CallbackInboxRow[]> {
+  if (ids.length === 0) return [];
+  const text = (byIdSql[ids.length] ??= `SELECT * FROM callbackinbox WHERE callbackId IN (${Array(ids.length).fill('?').join(', ')}) ORDER BY callbackId`);
+  return fast.run((c) => c.all<CallbackInboxRow>(text, ids));
 }
 
 /**

@@ -515,6 +515,9 @@ describe.each(dialects)('two app instances on one database (%s)', (dialect) => {
       const send = (app: typeof a.app) => request(app).post(`/api/payments/callback/${TOKEN}`).set('Content-Type', 'application/json').send(body);
       const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => send(i % 2 === 0 ? a.app : b.app)));
       for (const r of answers) expect(r.status).toBe(200);
+      // B is the app as it runs (it applies after answering): wait for its applier as the test harness does for A.
+      await bServices.payments.intake.settled();
+      await bServices.payments.inboxApplier.idle();
 
       const outcomes = (await inboxRowsFor(db, tk.checkoutRequestId!)).map((r) => r.outcome).sort();
       expect(outcomes).toEqual(['applied', ...Array<string>(19).fill('duplicate')]);
