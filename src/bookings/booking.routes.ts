@@ -45,11 +45,19 @@ function renderRefusal(res: Response, r: BookingRefusal): void {
   }
 }
 
-function renderTicket(res: Response, ticket: TicketView, opts: { status?: number; formError?: string } = {}): void {
+/** The page's title says what it is: only a Paid ticket's page calls itself a ticket. */
+function pageTitle(t: TicketView): string {
+  if (t.status === 'Paid') return `Your ticket · ${t.movieTitle}`;
+  if (t.status === 'Pending') return `Payment pending · ${t.movieTitle}`;
+  return `${t.outcomeUnknown ? 'Booking expired' : 'Payment not completed'} · ${t.movieTitle}`;
+}
+
+function renderTicket(res: Response, ticket: TicketView & { qrSvg: string | null }, opts: { status?: number; formError?: string } = {}): void {
   res.set('Cache-Control', 'no-store');
   res.status(opts.status ?? 200).render('tickets/show', {
-    title: `Ticket · ${ticket.movieTitle}`,
+    title: pageTitle(ticket),
     ticket,
+    qrSvg: ticket.qrSvg,
     formError: opts.formError,
     refreshSeconds: ticket.status === 'Pending' ? NOSCRIPT_REFRESH_SECONDS : undefined,
   });
@@ -60,7 +68,7 @@ export function bookingRoutes(deps: BookingRoutesDeps): Router {
   const { bookings, limits } = deps;
   const router = Router();
   const ticketUrl = (ref: string) => `/tickets/${encodeURIComponent(ref)}`;
-  const ticketOr404 = async (ref: string): Promise<TicketView> => {
+  const ticketOr404 = async (ref: string): Promise<TicketView & { qrSvg: string | null }> => {
     const t = await bookings.ticket(ref);
     if (!t.ok) throw new NotFoundError('ticket');
     return t.value;

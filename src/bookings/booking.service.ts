@@ -9,6 +9,8 @@ import type { PushOutcome } from '../payments/push.service.js';
 import { findMovie, holdTickets } from '../store/movie.repository.js';
 import { findTicketByRef, insertPendingTicket, reopenFailed, type TicketWithMovie } from '../store/ticket.repository.js';
 import type { BookingFormProblems, BookingInput } from './booking.schema.js';
+import { newTicketCode } from './ticket-code.js';
+import { ticketQrSvg } from './ticket-qr.js';
 import { isTicketRef, newTicketRef } from './ticket-ref.js';
 import { toStatusJson, toTicketView, type TicketStatusJson, type TicketView } from './ticket-view.js';
 
@@ -129,7 +131,7 @@ export class BookingService {
           nextCheckAt: toDbTime(this.nextCheckAt(now)),
           createdAt: at,
           updatedAt: at,
-        });
+        }, newTicketCode);
       });
     } catch (e) {
       if (!(e instanceof Refusal)) throw e;
@@ -141,16 +143,18 @@ export class BookingService {
     return ok({ ref, ticketId, push: await this.startPush(ticketId) });
   }
 
-  /** The ticket behind a reference, as its page shows it. */
-  async ticket(ref: string): Promise<Result<TicketView, { kind: 'not_found' }>> {
+  /** The ticket behind a reference, as its page shows it: with its QR code (inline SVG) once Paid. */
+  async ticket(ref: string): Promise<Result<TicketView & { qrSvg: string | null }, { kind: 'not_found' }>> {
     const t = await this.load(ref);
-    return t ? ok(toTicketView(t, this.payTo)) : err({ kind: 'not_found' });
+    if (!t) return err({ kind: 'not_found' });
+    const view = toTicketView(t, this.payTo);
+    return ok({ ...view, qrSvg: view.ticketCode ? await ticketQrSvg(view.ticketCode) : null });
   }
 
   /** The ticket status JSON. */
   async status(ref: string): Promise<Result<TicketStatusJson, { kind: 'not_found' }>> {
-    const v = await this.ticket(ref);
-    return v.ok ? ok(toStatusJson(v.value)) : v;
+    const t = await this.load(ref);
+    return t ? ok(toStatusJson(toTicketView(t, this.payTo))) : err({ kind: 'not_found' });
   }
 
   /** What the retry route needs before the per-phone limit: the state and the (full) phone to count against. */

@@ -1,6 +1,7 @@
 import type { Executor } from '../core/db/transaction.js';
 import type { ConfirmedBy, NewTicket, Ticket } from '../core/db/schema.js';
 import { changed, fit, insertedId } from '../core/db/rows.js';
+import { isDuplicateKey } from '../core/db/transaction.js';
 import { fromDbTime, toDbTime } from '../core/db/time.js';
 
 /**
@@ -15,6 +16,8 @@ import { fromDbTime, toDbTime } from '../core/db/time.js';
  *   Paid    → Paid, refund owed    a second payment, or a late one whose seats were gone (flagForRefund / markPaid)
  *   Paid, refund owed → refunded   an operator gave the money back (markRefunded)
  * A Paid ticket never goes back to Pending or Failed.
+ * At the door (store/ticket-door.repository.ts): Paid, not refunded, admitted + n <= quantity → admitted + n.
+ * The ticket code is written with the row and never changes; pages show it only while Paid.
  *
  * The rules:
  * - Every transition is ONE conditional UPDATE whose WHERE names the state it leaves. A repeat, or a concurrent
@@ -29,9 +32,26 @@ import { fromDbTime, toDbTime } from '../core/db/time.js';
 /** A ticket with the movie fields its pages and JSON show. */
 export type TicketWithMovie = Ticket & { movieTitle: string; showTime: string };
 
-export async function insertPendingTicket(tx: Executor, ticket: Omit<NewTicket, 'paymentStatus' | 'holdsTickets'>): Promise<number> {
-  const r = await tx.insertInto('ticket').values({ ...ticket, paymentStatus: 'Pending', holdsTickets: 1 }).executeTakeFirstOrThrow();
-  return insertedId(r);
+/**
+ * Writes a Pending ticket with a code from `newCode`. The code's uniqueness is the database's (a unique index): on
+ * the rare collision (40 random bits) the insert is tried again with a new code. A refused statement leaves the
+ * transaction usable on both engines, so the caller's transaction goes on.
+ */
+export async function insertPendingTicket(
+  tx: Executor,
+  ticket: Omit<NewTicket, 'paymentStatus' | 'holdsTickets' | 'ticketCode'>,
+  newCode: () => string,
+): Promise<number> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const r = await tx.insertInto('ticket')
+        .values({ ...ticket, ticketCode: newCode(), paymentStatus: 'Pending', holdsTickets: 1 })
+        .executeTakeFirstOrThrow();
+      return insertedId(r);
+    } catch (err) {
+      if (!isDuplicateKey(err) || attempt >= 5) throw err;
+    }
+  }
 }
 
 export async function findTicket(db: Executor, ticketId: number): Promise<Ticket | undefined> {
