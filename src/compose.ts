@@ -16,6 +16,7 @@ import { seedDemoMoviesIfNoneUpcoming } from './movies/demo-movies.js';
 import { MovieService } from './movies/movie.service.js';
 import { NotificationSender } from './notifications/notification.sender.js';
 import { EmailNotifier, LogNotifier, type MailTransport } from './notifications/notifier.js';
+import { AfricasTalkingSms, LogSms } from './notifications/sms.africastalking.js';
 import { CallbackIntake } from './payments/callback-intake.js';
 import { CallbackSpool, defaultSpoolPath } from './payments/callback-spool.js';
 import { PushService } from './payments/push.service.js';
@@ -181,8 +182,12 @@ export async function buildServices(config: Readonly<Config>, logger: Logger, op
   const email = opts.mailTransport && config.mailFrom
     ? new EmailNotifier({ from: config.mailFrom, transport: opts.mailTransport })
     : config.smtpUrl && config.mailFrom ? new EmailNotifier({ smtpUrl: config.smtpUrl, from: config.mailFrom }) : undefined;
+  // SMS_PROVIDER: Africa's Talking, or the simulator's look-alike through the same client; the log without one.
+  const sms = config.sms.africastalking
+    ? new AfricasTalkingSms({ ...config.sms.africastalking, timeoutMs: 10_000 }, notificationsLog)
+    : new LogSms(notificationsLog);
   const notifications = new NotificationSender({
-    db: database.db, logger: notificationsLog, now, publicBaseUrl: config.publicBaseUrl, log: new LogNotifier(notificationsLog), email,
+    db: database.db, logger: notificationsLog, now, publicBaseUrl: config.publicBaseUrl, log: new LogNotifier(notificationsLog), email, sms,
   });
 
   const jobs: BackgroundJob[] = [reconciler, notifications];

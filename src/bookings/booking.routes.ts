@@ -96,6 +96,11 @@ export function bookingRoutes(deps: BookingRoutesDeps): Router {
     renderTicket(res, await ticketOr404(refParam(req)));
   });
 
+  // The short link in the ticket SMS (an SMS has 160 characters to spare): straight to the ticket page.
+  router.get('/t/:ref', (req, res) => {
+    res.redirect(303, ticketUrl(refParam(req)));
+  });
+
   router.get('/tickets/:ref/status', async (req, res) => {
     const r = await bookings.status(refParam(req));
     if (!r.ok) throw new NotFoundError('ticket');

@@ -1,4 +1,9 @@
-import jsQR from 'jsqr';
+import jsQRModule from 'jsqr';
+
+// jsqr is a CommonJS bundle whose types declare an ES default export: under NodeNext the import is the module object
+// for the compiler but the function at run time (which also carries .default). Take whichever is the function.
+type Decode = (data: Uint8ClampedArray, width: number, height: number) => { data: string } | null;
+const jsQR: Decode = ((jsQRModule as unknown as { default?: Decode }).default ?? jsQRModule) as Decode;
 
 /**
  * Reads a QR code drawn as the qrcode package's SVG (a viewBox in modules and one path of 1-module-high horizontal
