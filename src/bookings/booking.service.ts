@@ -7,9 +7,12 @@ import { err, ok, type Result } from '../core/result.js';
 import { toMovieView, type MovieView } from '../movies/movie-view.js';
 import type { PushOutcome } from '../payments/push.service.js';
 import { findMovie, holdTickets } from '../store/movie.repository.js';
-import { findTicketByRef, insertPendingTicket, reopenFailed, type TicketWithMovie } from '../store/ticket.repository.js';
+import { normalizePhone } from '../daraja/phone.js';
+import {
+  findPaidRefByPhoneAndCode, findTicketByRef, insertPendingTicket, reopenFailed, type TicketWithMovie,
+} from '../store/ticket.repository.js';
 import type { BookingFormProblems, BookingInput } from './booking.schema.js';
-import { newTicketCode } from './ticket-code.js';
+import { newTicketCode, normaliseTicketCode } from './ticket-code.js';
 import { ticketQrSvg } from './ticket-qr.js';
 import { isTicketRef, newTicketRef } from './ticket-ref.js';
 import { toStatusJson, toTicketView, type TicketStatusJson, type TicketView } from './ticket-view.js';
@@ -149,6 +152,17 @@ export class BookingService {
     if (!t) return err({ kind: 'not_found' });
     const view = toTicketView(t, this.payTo);
     return ok({ ...view, qrSvg: view.ticketCode ? await ticketQrSvg(view.ticketCode) : null });
+  }
+
+  /**
+   * Find my ticket: the reference of the Paid ticket with this phone number and code, as typed. One answer for every
+   * miss (wrong phone, wrong code, both, not Paid), so a guess learns nothing about which part was right.
+   */
+  async findTicket(typedPhone: unknown, typedCode: unknown): Promise<Result<string, { kind: 'not_found' }>> {
+    const phone = normalizePhone(typeof typedPhone === 'string' ? typedPhone : '');
+    const code = normaliseTicketCode(typedCode);
+    const ref = phone.ok && code ? await findPaidRefByPhoneAndCode(this.deps.database.db, phone.value, code) : undefined;
+    return ref ? ok(ref) : err({ kind: 'not_found' });
   }
 
   /** The ticket status JSON. */

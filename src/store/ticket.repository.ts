@@ -73,6 +73,18 @@ export async function findTicketByRef(db: Executor, ref: string): Promise<Ticket
     .executeTakeFirst();
 }
 
+/** The reference of the Paid ticket with this phone (254…) and code, if one matches both. */
+export async function findPaidRefByPhoneAndCode(db: Executor, phoneNumber: string, ticketCode: string): Promise<string | undefined> {
+  const r = await db
+    .selectFrom('ticket')
+    .select('ref')
+    .where('ticketCode', '=', ticketCode)
+    .where('phoneNumber', '=', phoneNumber)
+    .where('paymentStatus', '=', 'Paid')
+    .executeTakeFirst();
+  return r?.ref;
+}
+
 export async function findTicketIdByRef(db: Executor, ref: string): Promise<number | undefined> {
   const r = await db.selectFrom('ticket').select('ticketId').where('ref', '=', ref).executeTakeFirst();
   return r?.ticketId;
