@@ -8,6 +8,7 @@ import type { BackgroundJob } from './core/jobs.js';
 import type { Logger } from './core/logger.js';
 import { OperatorService } from './admin/operator.service.js';
 import { BookingService } from './bookings/booking.service.js';
+import { DoorService } from './door/door.service.js';
 import { renderRateLimited } from './bookings/booking.routes.js';
 import { createRateLimits, type RateLimits } from './bookings/rate-limit.js';
 import { DarajaClient } from './daraja/daraja.client.js';
@@ -53,6 +54,8 @@ export interface Services {
   loginLimiter: LoginLimiter;
   payments: { pushes: PushService; intake: CallbackIntake; applier: ResultApplier; reconciler: Reconciler };
   operator: OperatorService;
+  /** The door: ticket look-ups and admissions. */
+  door: DoorService;
   notifications: NotificationSender;
   /** The reconciler and the notification sender: started by startJobs, stopped first by stop. */
   jobs: BackgroundJob[];
@@ -211,6 +214,7 @@ export async function buildServices(config: Readonly<Config>, logger: Logger, op
     loginLimiter,
     payments: { pushes, intake, applier, reconciler },
     operator: new OperatorService({ database, now }, applier),
+    door: new DoorService({ database, now }),
     notifications,
     jobs,
     startJobs() {

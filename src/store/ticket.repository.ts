@@ -1,4 +1,6 @@
+import type { ExpressionBuilder } from 'kysely';
 import type { Executor } from '../core/db/transaction.js';
+import type { Database } from '../core/db/schema.js';
 import type { ConfirmedBy, NewTicket, Ticket } from '../core/db/schema.js';
 import { changed, fit, insertedId } from '../core/db/rows.js';
 import { isDuplicateKey } from '../core/db/transaction.js';
@@ -199,6 +201,48 @@ export async function markRefunded(tx: Executor, ticketId: number, at: Date): Pr
     .where('paymentStatus', '=', 'Paid')
     .where('needsRefund', '=', 1)
     .where('refundedAt', 'is', null)
+    .executeTakeFirst();
+  return changed(r);
+}
+
+// ── the door ────────────────────────────────────────────────────────────────────────────────────────────────────
+// A ticket lets people in while it is Paid and its money is not being given back. `admitted` only grows, by ONE
+// conditional UPDATE per admission, so doors admitting the same ticket at the same moment never let in more people
+// than it has seats: the database applies one UPDATE after the other and the second sees the first's count.
+
+/** Paid money that stays paid: not refunded, no refund owed. The one place the door's refund condition is written. */
+export const keepsItsMoney = (eb: ExpressionBuilder<Database, 'ticket'>) =>
+  eb.and([eb('ticket.needsRefund', '=', 0), eb('ticket.refundedAt', 'is', null)]);
+
+/** A ticket by its code, with its movie. */
+export async function findTicketByCode(db: Executor, ticketCode: string): Promise<TicketWithMovie | undefined> {
+  return db
+    .selectFrom('ticket')
+    .innerJoin('movie', 'movie.movieId', 'ticket.movieId')
+    .selectAll('ticket')
+    .select(['movie.title as movieTitle', 'movie.showTime as showTime'])
+    .where('ticket.ticketCode', '=', ticketCode)
+    .executeTakeFirst();
+}
+
+/** Lets `n` more people in on a Paid ticket for this show that keeps its money and has `n` seats left. False otherwise. */
+export async function admit(
+  tx: Executor,
+  p: { ticketId: number; movieId: number; n: number; by: string; now: Date },
+): Promise<boolean> {
+  const r = await tx
+    .updateTable('ticket')
+    .set((eb) => ({
+      admitted: eb('admitted', '+', p.n),
+      lastAdmittedAt: toDbTime(p.now),
+      lastAdmittedBy: fit(p.by, 100),
+      updatedAt: toDbTime(p.now),
+    }))
+    .where('ticketId', '=', p.ticketId)
+    .where('movieId', '=', p.movieId)
+    .where('paymentStatus', '=', 'Paid')
+    .where(keepsItsMoney)
+    .where((eb) => eb(eb('admitted', '+', p.n), '<=', eb.ref('quantity')))
     .executeTakeFirst();
   return changed(r);
 }
