@@ -43,6 +43,9 @@ export interface TicketRowView {
   /** 'due' while a refund is owed, 'refunded' once marked. */
   refund: 'due' | 'refunded' | null;
   refunded: TimeView | null;
+  ticketCode: string | null;
+  /** People let in at the door. */
+  admitted: number;
 }
 
 export function ticketRowView(t: TicketListRow, movieTitle: string): TicketRowView {
@@ -65,6 +68,8 @@ export function ticketRowView(t: TicketListRow, movieTitle: string): TicketRowVi
     confirmedBy: t.confirmedBy,
     refund: t.needsRefund ? (t.refundedAt ? 'refunded' : 'due') : null,
     refunded: timeViewOrNull(t.refundedAt),
+    ticketCode: t.paymentStatus === 'Paid' ? t.ticketCode : null,
+    admitted: t.admitted,
   };
 }
 
