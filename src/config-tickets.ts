@@ -36,7 +36,8 @@ export function ticketsSettings(
   ctx: { isSimulator: boolean; mountSimulator: boolean; port: number },
   problems: string[],
 ): { sms: SmsConfig; door?: { user: string; password: string } } {
-  const provider = e.SMS_PROVIDER ?? (ctx.isSimulator ? 'simulator' : 'log');
+  // The look-alike is the built-in simulator's: with another emulator (DARAJA_BASE_URL) there is none, so the log.
+  const provider = e.SMS_PROVIDER ?? (ctx.mountSimulator ? 'simulator' : 'log');
   let sms: SmsConfig = { provider };
   const base = e.AT_BASE_URL?.replace(/\/+$/, '');
   if (base) {

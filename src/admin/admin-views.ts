@@ -39,6 +39,8 @@ export interface TicketRowView {
   receipt: string | null;
   transaction: TimeView | null;
   failureReason: string | null;
+  /** Daraja's ResultCode of a failure (the operator's words sit beside the customer's sentence). */
+  resultCode: string | null;
   confirmedBy: string | null;
   /** 'due' while a refund is owed, 'refunded' once marked. */
   refund: 'due' | 'refunded' | null;
@@ -65,6 +67,7 @@ export function ticketRowView(t: TicketListRow, movieTitle: string): TicketRowVi
     receipt: t.mpesaReceiptNumber,
     transaction: timeViewOrNull(t.transactionDate),
     failureReason: t.failureReason,
+    resultCode: t.resultCode,
     confirmedBy: t.confirmedBy,
     refund: t.needsRefund ? (t.refundedAt ? 'refunded' : 'due') : null,
     refunded: timeViewOrNull(t.refundedAt),

@@ -89,12 +89,13 @@ export function bookingRoutes(deps: BookingRoutesDeps): Router {
       const r = await bookings.review(parseBookingForm(req.body, deps.maxTicketsPerBooking), formValues(req.body));
       if (!r.ok) return renderRefusal(res, r.error);
       res.locals.booking = r.value;
+      res.locals.typed = formValues(req.body);
       setPushPhone(res, r.value.phoneNumber);
       next();
     },
     limits.pushesPerPhone,
     async (_req, res) => {
-      const r = await bookings.book(res.locals.booking);
+      const r = await bookings.book(res.locals.booking, res.locals.typed);
       if (!r.ok) return renderRefusal(res, r.error);
       res.redirect(303, ticketUrl(r.value.ref));
     },

@@ -100,7 +100,7 @@ export class BookingService {
    * the concurrency), then starts the push. How the push went is the ticket page's business: refused shows Failed
    * there, unknown stays Pending for the reconciler.
    */
-  async book(input: BookingInput): Promise<Result<Booked, BookingRefusal>> {
+  async book(input: BookingInput, typed?: Record<string, string>): Promise<Result<Booked, BookingRefusal>> {
     const { database } = this.deps;
     const now = this.deps.now();
     const ref = newTicketRef();
@@ -140,7 +140,8 @@ export class BookingService {
       if (!(e instanceof Refusal)) throw e;
       const movie = await findMovie(database.db, input.movieId);
       if (!movie) return err({ kind: 'movie_not_found' });
-      const form = this.form(toMovieView(movie, this.deps.now()), typedValues(input), {}, e.reason);
+      // The form again as the customer typed it (0712 345 678), not as stored (254712345678).
+      const form = this.form(toMovieView(movie, this.deps.now()), typed ?? typedValues(input), {}, e.reason);
       return err({ kind: e.kind, form });
     }
     return ok({ ref, ticketId, push: await this.startPush(ticketId) });

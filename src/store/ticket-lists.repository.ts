@@ -33,7 +33,7 @@ export interface TicketQuery {
 export const TICKET_LIST_COLUMNS = [
   'ticketId', 'ref', 'movieId', 'customerName', 'phoneNumber', 'quantity', 'totalAmount', 'paymentStatus', 'holdsTickets',
   'mpesaReceiptNumber', 'transactionDate', 'failureReason', 'confirmedBy', 'needsRefund', 'refundedAt', 'createdAt',
-  'ticketCode', 'admitted',
+  'ticketCode', 'admitted', 'resultCode',
 ] as const;
 export type TicketListRow = Pick<Ticket, (typeof TICKET_LIST_COLUMNS)[number]>;
 
