@@ -5,7 +5,7 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createMovie, waitForFinalStatus } from './support/app-process.js';
 import { formatAxe, seriousAxeViolations } from './support/axe.js';
-import { CHROMIUM, MOBILE, foreignRequests, newRecordedContext, seriousConsoleErrors } from './support/browser.js';
+import { CHROMIUM, MOBILE, foreignRequests, horizontalOverflow, newRecordedContext, seriousConsoleErrors } from './support/browser.js';
 import { setupE2E } from './support/e2e.js';
 import { answerOnPhone, fillBookingForm, submitBooking, uniquePhone } from './support/flows.js';
 import { writeQrVideo } from './support/qr-video.js';
@@ -20,9 +20,12 @@ afterAll(async () => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
+/** axe finds nothing serious, and nothing scrolls sideways at 360 px. */
 async function noSeriousAxe(page: Page, what: string): Promise<void> {
   const problems = await seriousAxeViolations(page);
   expect(problems, `${what}:\n${formatAxe(problems)}`).toEqual([]);
+  const overflow = await horizontalOverflow(page);
+  expect(overflow.scrollWidth, `${what} scrolls sideways: ${overflow.culprits.join(', ')}`).toBeLessThanOrEqual(overflow.viewport);
 }
 
 describe('a ticket from the phone to the door, at 360 px', () => {

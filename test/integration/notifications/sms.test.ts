@@ -6,7 +6,8 @@ import { silentLogger } from '../../../src/core/logger.js';
 import { composeSms, fitsOneSms } from '../../../src/notifications/notification.messages.js';
 import { NotificationSender, backoffMs } from '../../../src/notifications/notification.sender.js';
 import { LogNotifier, type Notifier, type OutgoingMessage } from '../../../src/notifications/notifier.js';
-import { AfricasTalkingSms } from '../../../src/notifications/sms.africastalking.js';
+import { AfricasTalkingSms, LogSms } from '../../../src/notifications/sms.africastalking.js';
+import { capturingLogger } from '../security/helpers.js';
 import { enqueueNotification, type NotificationContent } from '../../../src/store/notification.repository.js';
 import { buildMovie, buildTicket } from '../../support/builders.js';
 import { frozenClock } from '../../support/clock.js';
@@ -151,6 +152,25 @@ describe.each(dialects)("SMS through the outbox and Africa's Talking on %s", (di
     await sender(client()).runOnce();
     expect(await smsRow(tk.ticketId)).toMatchObject({ status: 'sent', attempts: 2 });
     expect(mine(tk.ticketId, tk.ticketCode!)).toHaveLength(3);
+  });
+
+  it('when SMS_PROVIDER is log, or the client logs, then no line holds the text, the ticket code, the reference, the whole number or the API key', async () => {
+    const tk = await paidTicket('254711223344');
+    const cap = capturingLogger('trace');
+    const logSender = new NotificationSender({
+      db: database.db, logger: cap.logger, now: clock.now, publicBaseUrl: BASE, log: new LogNotifier(cap.logger), sms: new LogSms(cap.logger),
+    });
+    await logSender.runOnce();
+    const other = await paidTicket('254711223355');
+    const atSender = new NotificationSender({
+      db: database.db, logger: cap.logger, now: clock.now, publicBaseUrl: BASE, log: new LogNotifier(cap.logger),
+      sms: new AfricasTalkingSms({ baseUrl: at.url, username: 'tikiti', apiKey: 'at-key-secret', timeoutMs: 2000 }, cap.logger),
+    });
+    await atSender.runOnce();
+    expect(cap.text()).toContain('+2547•••••344');
+    for (const secret of [tk.ticketCode!, tk.ref, '254711223344', other.ticketCode!, other.ref, '254711223355', 'at-key-secret', 'Show this code']) {
+      expect(cap.text()).not.toContain(secret);
+    }
   });
 
   it('when an instance dies between sending and marking, then no other sends it again until its claim runs out, and then once', async () => {
