@@ -87,7 +87,7 @@ function showTimeForSms(dbTime: string): string {
 /** The SMS texts, one per kind sent by SMS (store/notification.repository.ts SMS_KINDS). `link` is the short link. */
 const SMS_TEXTS: Partial<Record<NotificationContent['kind'], (n: NotificationContent, title: string, link: string) => string>> = {
   Paid: (n, title, link) =>
-    `Tikiti ticket ${n.ticketCode ?? ''}: ${title}, ${showTimeForSms(n.showTime)}, ${n.quantity} ${n.quantity === 1 ? 'seat' : 'seats'}. Show this code at the door. ${link}`,
+    `Tikiti: code ${n.ticketCode ?? ''} for ${title}, ${showTimeForSms(n.showTime)}, ${n.quantity} ${n.quantity === 1 ? 'ticket' : 'tickets'}. Show this code at the door. ${link}`,
 };
 
 /**

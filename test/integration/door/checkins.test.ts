@@ -53,6 +53,8 @@ describe.each(dialects)('check-ins at the door on %s', (dialect) => {
     expect((await audits(tk.ticketId)).map((a) => a.actor)).toEqual(['door-a', 'ops']);
     const timeline = await request(t.app).get(`/admin/tickets/${tk.ticketId}`).auth(ADMIN.ADMIN_USER, ADMIN.ADMIN_PASSWORD).expect(200);
     expect(timeline.text).toContain('door.admit by door-a');
+    expect(timeline.text).toContain('<dd id="admitted">3 of 3</dd>');
+    expect(timeline.text).toContain(`<code id="ticket-code">${tk.ticketCode}</code>`);
     expect(timeline.text).toContain('let in 2 people at the door: 2 of 3 now in');
     const status = await request(t.app).get(`/tickets/${tk.ref}/status`).expect(200);
     expect(status.body.admitted).toBe(3);

@@ -61,19 +61,19 @@ const content = (over: Partial<NotificationContent> = {}): NotificationContent =
 });
 
 describe('the ticket SMS', () => {
-  it('when a ticket is Paid, then its SMS is one GSM-7 SMS with the code, the movie, the Nairobi show time, the seats and the short link', () => {
+  it('when a ticket is Paid, then its SMS is one GSM-7 SMS with the code, the movie, the Nairobi show time, the number of tickets and the short link', () => {
     const sms = composeSms(content(), BASE);
-    expect(sms).toBe(`Tikiti ticket K7M2Q9XA: Oppenheimer, Fri 14 Jun 20:30, 3 seats. Show this code at the door. ${BASE}/t/AbCdEfGhIjKlMnOpQrStUvWx`);
+    expect(sms).toBe(`Tikiti: code K7M2Q9XA for Oppenheimer, Fri 14 Jun 20:30, 3 tickets. Show this code at the door. ${BASE}/t/AbCdEfGhIjKlMnOpQrStUvWx`);
     expect(fitsOneSms(sms)).toBe(true);
   });
 
   it('when the title is long or has characters outside GSM-7, then the title is cleaned and shortened so the SMS still fits one', () => {
     const sms = composeSms(content({ movieTitle: `“Nairobi Half Life” — the director’s cut 🎬 ${'with a very long subtitle '.repeat(4)}`, quantity: 1 }), BASE);
     expect(fitsOneSms(sms)).toBe(true);
-    expect(sms).toMatch(/^Tikiti ticket K7M2Q9XA: "Nairobi Half Life" [^,]*\.\., Fri 14 Jun 20:30, 1 seat\. /);
-    expect(composeSms(content({ movieTitle: '“Kati Kati” — the cut 🎬' }), BASE)).toContain(': "Kati Kati" - the cut, Fri');
+    expect(sms).toMatch(/^Tikiti: code K7M2Q9XA for "Nairobi Half Life" [^,]*\.\., Fri 14 Jun 20:30, 1 ticket\. /);
+    expect(composeSms(content({ movieTitle: '“Kati Kati” — the cut 🎬' }), BASE)).toContain('for "Kati Kati" - the cut, Fri');
     expect(sms).toContain('K7M2Q9XA');
-    expect(sms).toContain('1 seat.');
+    expect(sms).toContain('1 ticket.');
     expect(sms.endsWith(`${BASE}/t/AbCdEfGhIjKlMnOpQrStUvWx`)).toBe(true);
   });
 });
@@ -121,7 +121,7 @@ describe.each(dialects)("SMS through the outbox and Africa's Talking on %s", (di
     expect(req!.headers['content-type']).toBe('application/x-www-form-urlencoded');
     expect(Object.fromEntries(req!.form)).toEqual({
       username: 'tikiti', to: '+254708374149', from: 'TIKITI',
-      message: `Tikiti ticket ${tk.ticketCode}: Sms Show, Fri 14 Jun 20:30, 2 seats. Show this code at the door. ${BASE}/t/${tk.ref}`,
+      message: `Tikiti: code ${tk.ticketCode} for Sms Show, Fri 14 Jun 20:30, 2 tickets. Show this code at the door. ${BASE}/t/${tk.ref}`,
     });
     expect(await smsRow(tk.ticketId)).toMatchObject({ status: 'sent', attempts: 0, lastError: null });
     await sender(client()).runOnce();
