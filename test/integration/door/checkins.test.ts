@@ -15,7 +15,8 @@ describe('the door is off until it has an account', () => {
     const adminOnly = await createTestApp('sqlite', { ...MANUAL_SIMULATOR, ...ADMIN });
     try {
       await request(off.app).get('/door').expect(404);
-      await request(off.app).post('/door/api/checkins').send({ movieId: 1, ticketCode: 'K7M2Q9XA' }).expect(404);
+      const api = await request(off.app).post('/door/api/checkins').send({ movieId: 1, ticketCode: 'K7M2Q9XA' }).expect(404);
+      expect(api.body.error.code).toBe('NOT_FOUND'); // JSON, like every API's errors
       await request(adminOnly.app).get('/door').expect(401);
       await request(adminOnly.app).get('/door').auth(ADMIN.ADMIN_USER, ADMIN.ADMIN_PASSWORD).expect(200);
     } finally {
