@@ -1,5 +1,6 @@
 import type { DatabaseHandle } from '../core/db/database.js';
 import type { InboxOutcome } from '../core/db/schema.js';
+import { withLockWait } from '../core/db/sqlite-waits.js';
 import { inTransaction, loggableError } from '../core/db/transaction.js';
 import { safeEqual } from '../core/http/basic-auth.js';
 import type { Logger } from '../core/logger.js';
@@ -32,6 +33,9 @@ export type ReceiveResult =
   | { callbackId: number; outcome: InboxOutcome }
   /** The inbox could not take it; it is in the spool file until the database is back. */
   | { callbackId: null; outcome: 'spooled'; spoolId: string };
+
+/** How long the inbox insert waits for SQLite's write lock before the body goes to the spool (answers stay fast). */
+const INBOX_LOCK_WAIT_MS = 20;
 
 /** The audit action that marks an inbox row moved from the spool; its detail names the spool entry. */
 const SPOOLED_ACTION = 'callback.spooled';
@@ -70,7 +74,9 @@ export class CallbackIntake {
       : null);
     let callbackId: number;
     try {
-      callbackId = await insertInboxRow(database.db, { source: 'callback', sourceIp, body: input.rawBody, outcome, detail, now: receivedAt });
+      // Another process holding SQLite's write lock must not keep Safaricom waiting: the spool takes it instead.
+      callbackId = await withLockWait(INBOX_LOCK_WAIT_MS, () =>
+        insertInboxRow(database.db, { source: 'callback', sourceIp, body: input.rawBody, outcome, detail, now: receivedAt }));
     } catch (inboxErr) {
       const spoolId = CallbackSpool.newId();
       try {
