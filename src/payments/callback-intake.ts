@@ -34,6 +34,15 @@ export type ReceiveResult =
   /** The inbox could not take it; it is in the spool file until the database is back. */
   | { callbackId: null; outcome: 'spooled'; spoolId: string };
 
+/** Spooled callbacks of another database, seen by the last drain. */
+export interface ForeignSpooled {
+  count: number;
+  /** Which databases (ids, or hashes of their DATABASE_URL). */
+  owners: string[];
+  path: string;
+  at: Date;
+}
+
 /** How long the inbox insert waits for SQLite's write lock before the body goes to the spool (answers stay fast). */
 const INBOX_LOCK_WAIT_MS = 20;
 
@@ -48,6 +57,7 @@ const SPOOLED_ACTION = 'callback.spooled';
  */
 export class CallbackIntake {
   private readonly allowedIps: Set<string>;
+  private foreign: ForeignSpooled | undefined;
 
   constructor(private readonly deps: CallbackIntakeDeps) {
     this.allowedIps = new Set(deps.allowedIps.map(normalizeIp));
@@ -55,6 +65,11 @@ export class CallbackIntake {
 
   get spoolPath(): string {
     return this.deps.spool.path;
+  }
+
+  /** The last drain's callbacks that belong to another database (for the admin callbacks page), if it found any. */
+  foreignSpooled(): ForeignSpooled | undefined {
+    return this.foreign;
   }
 
   /**
@@ -101,6 +116,13 @@ export class CallbackIntake {
   async drainSpool(): Promise<DrainReport> {
     const { spool, logger } = this.deps;
     const report = await spool.drain((entry) => this.storeSpooled(entry));
+    // Another database's callbacks in our spool file: left for it, and said (once per change, not every drain).
+    const foreign = report.foreign > 0 ? { count: report.foreign, owners: report.foreignOwners, path: spool.path, at: this.deps.now() } : undefined;
+    if (foreign && (foreign.count !== this.foreign?.count || foreign.owners.join() !== this.foreign.owners.join())) {
+      logger.warn({ event: 'payments.spool.foreign', foreign: foreign.count, owners: foreign.owners, spool: spool.path },
+        'the callback spool holds callbacks that belong to another database; left there for an instance of that database');
+    }
+    this.foreign = foreign;
     if (report.moved > 0 || report.left > 0 || report.unreadable > 0) {
       logger[report.left > 0 || report.unreadable > 0 ? 'warn' : 'info'](
         { event: 'payments.spool.drained', ...report, spool: spool.path },
