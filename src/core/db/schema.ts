@@ -1,4 +1,4 @@
-import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
+import type { ColumnType, Generated, Insertable, Selectable } from 'kysely';
 
 /**
  * Every table, as Kysely sees it. Names follow the user's design (movie, ticket, pushrequest; camelCase columns).
@@ -87,7 +87,7 @@ export interface PushRequestTable {
   completedAt: DbTime | null;
 }
 
-export type InboxOutcome = 'received' | 'applied' | 'duplicate' | 'unmatched' | 'rejected' | 'invalid' | 'mismatch';
+export type InboxOutcome = 'received' | 'applied' | 'duplicate' | 'unmatched' | 'rejected' | 'invalid' | 'mismatch' | 'conflict';
 export type InboxSource = 'callback' | 'query' | 'operator';
 
 export interface CallbackInboxTable {
@@ -153,7 +153,6 @@ export interface AppSecretTable {
 
 export type Movie = Selectable<MovieTable>;
 export type NewMovie = Insertable<MovieTable>;
-export type MovieUpdate = Updateable<MovieTable>;
 export type Ticket = Selectable<TicketTable>;
 export type NewTicket = Insertable<TicketTable>;
 export type PushRequest = Selectable<PushRequestTable>;
