@@ -79,6 +79,7 @@ export function createApp(s: Services): Express {
     context: { database: s.database, now: s.now },
     movies: s.movies,
     operator: s.operator,
+    foreignSpooled: () => s.payments.intake.foreignSpooled(),
   }));
 
   app.use('/door', doorRoutes({

@@ -17,8 +17,9 @@ import { fromDbTime, toDbTime } from '../core/db/time.js';
  *   Failed  → Paid                 a success that came late (markPaid from 'Failed'): the money was taken
  *   Paid    → Paid, refund owed    a second payment, or a late one whose seats were gone (flagForRefund / markPaid)
  *   Paid, refund owed → refunded   an operator gave the money back (markRefunded)
- * A Paid ticket never goes back to Pending or Failed.
- * At the door (store/ticket-door.repository.ts): Paid, not refunded, admitted + n <= quantity → admitted + n.
+ * A Paid ticket never goes back to Pending or Failed. A receipt number is recorded on one ticket at most: the database
+ * refuses a second (unique index), and apply-result checks first so that a second claim is a 'mismatch', not an error.
+ * At the door (`admit`, below): Paid, money kept, this show, admitted + n <= quantity → admitted + n.
  * The ticket code is written with the row and never changes; pages show it only while Paid.
  *
  * The rules:
@@ -89,6 +90,12 @@ export async function findPaidRefByPhoneAndCode(db: Executor, phoneNumber: strin
 
 export async function findTicketIdByRef(db: Executor, ref: string): Promise<number | undefined> {
   const r = await db.selectFrom('ticket').select('ticketId').where('ref', '=', ref).executeTakeFirst();
+  return r?.ticketId;
+}
+
+/** The ticket that recorded this M-Pesa receipt, if any (at most one: a unique index, migrations/009). */
+export async function ticketIdWithReceipt(db: Executor, receipt: string): Promise<number | undefined> {
+  const r = await db.selectFrom('ticket').select('ticketId').where('mpesaReceiptNumber', '=', receipt).executeTakeFirst();
   return r?.ticketId;
 }
 
