@@ -12,6 +12,7 @@ import { requestLogging } from './core/http/request-logging.js';
 import { viewHelpers } from './core/http/view-helpers.js';
 import { adminRoutes } from './admin/admin.routes.js';
 import { bookingRoutes } from './bookings/booking.routes.js';
+import { doorRoutes } from './door/door.routes.js';
 import { movieRoutes } from './movies/movie.routes.js';
 import { callbackRoutes } from './payments/callback.routes.js';
 
@@ -67,7 +68,7 @@ export function createApp(s: Services): Express {
     secret: s.csrfSecret,
     secure,
     // Protected otherwise: Basic-auth JSON for the admin API; the simulator has no session to steal.
-    skip: (req) => req.path.startsWith('/admin/api/') || req.path.startsWith('/simulator'),
+    skip: (req) => req.path.startsWith('/admin/api/') || req.path.startsWith('/door/api/') || req.path.startsWith('/simulator'),
   }));
 
   app.use(movieRoutes({ movies: s.movies, maxTicketsPerBooking: config.maxTicketsPerBooking }));
@@ -78,6 +79,14 @@ export function createApp(s: Services): Express {
     context: { database: s.database, now: s.now },
     movies: s.movies,
     operator: s.operator,
+    foreignSpooled: () => s.payments.intake.foreignSpooled(),
+  }));
+
+  app.use('/door', doorRoutes({
+    // The door's own account, and the admin's: an operator can always work the door.
+    accounts: [config.door, config.admin].filter((a) => a !== undefined),
+    loginLimiter: s.loginLimiter,
+    door: s.door,
   }));
 
   app.use(notFound);

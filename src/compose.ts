@@ -8,6 +8,7 @@ import type { BackgroundJob } from './core/jobs.js';
 import type { Logger } from './core/logger.js';
 import { OperatorService } from './admin/operator.service.js';
 import { BookingService } from './bookings/booking.service.js';
+import { DoorService } from './door/door.service.js';
 import { renderRateLimited } from './bookings/booking.routes.js';
 import { createRateLimits, type RateLimits } from './bookings/rate-limit.js';
 import { DarajaClient } from './daraja/daraja.client.js';
@@ -16,9 +17,11 @@ import { seedDemoMoviesIfNoneUpcoming } from './movies/demo-movies.js';
 import { MovieService } from './movies/movie.service.js';
 import { NotificationSender } from './notifications/notification.sender.js';
 import { EmailNotifier, LogNotifier, type MailTransport } from './notifications/notifier.js';
+import { AfricasTalkingSms, LogSms } from './notifications/sms.africastalking.js';
 import { CallbackIntake } from './payments/callback-intake.js';
 import { CallbackSpool, defaultSpoolPath } from './payments/callback-spool.js';
 import { PushService } from './payments/push.service.js';
+import { databaseFingerprint } from './payments/spool-identity.js';
 import { Reconciler } from './payments/reconciler.js';
 import { InboxApplier, newInstanceId } from './payments/inbox-applier.js';
 import { InboxRetention } from './payments/inbox-retention.js';
@@ -57,6 +60,8 @@ export interface Services {
     retention: InboxRetention;
   };
   operator: OperatorService;
+  /** The door: ticket look-ups and admissions. */
+  door: DoorService;
   notifications: NotificationSender;
   /** The reconciler and the notification sender: started by startJobs, stopped first by stop. */
   jobs: BackgroundJob[];
@@ -102,6 +107,7 @@ export async function buildServices(config: Readonly<Config>, logger: Logger, op
   const now = opts.now ?? (() => new Date());
   let ready = false;
   let csrfSecret = config.csrfSecret;
+  let databaseId: string | undefined;
   const prepareDatabase = async () => {
     if (ready) return;
     if (opts.migrate !== false) {
@@ -115,6 +121,8 @@ export async function buildServices(config: Readonly<Config>, logger: Logger, op
     // Kept in the database, not made per start: a form opened before a restart still submits, and every instance on
     // this database signs alike (docs/adr/0021-csrf-secret-in-the-database.md). CSRF_SECRET, when set, wins.
     csrfSecret ??= await keptSecret(database.db, 'csrf', randomBytes(32).toString('hex'), now());
+    // The database's own id, made once: spooled callbacks carry it and are drained only into it (docs/adr/0036).
+    databaseId ??= await keptSecret(database.db, 'database-id', randomBytes(16).toString('hex'), now());
     ready = true;
   };
   if (!opts.deferDatabase) {
@@ -152,6 +160,7 @@ export async function buildServices(config: Readonly<Config>, logger: Logger, op
     : undefined;
 
   const paymentsLog = log('payments');
+  const fingerprint = databaseFingerprint(config.databaseUrl);
   const applier = new ResultApplier({ database, logger: paymentsLog, now });
   const pushes = new PushService({ database, daraja, applier, logger: paymentsLog, now });
   const inboxApplier = new InboxApplier({
@@ -162,7 +171,9 @@ export async function buildServices(config: Readonly<Config>, logger: Logger, op
   });
   const intake = new CallbackIntake({
     database, inboxApplier, logger: paymentsLog, now,
-    spool: new CallbackSpool(opts.spoolPath ?? defaultSpoolPath(config.databaseUrl)),
+    spool: new CallbackSpool(opts.spoolPath ?? defaultSpoolPath(config.databaseUrl), () => ({
+      database: fingerprint, ...(databaseId !== undefined ? { databaseId } : {}),
+    })),
     callbackToken: config.callbackToken,
     allowedIps: config.callbackAllowedIps,
     rejectedPerSourcePerHour: config.rejectedCallbacksPerSourcePerHour,
@@ -196,8 +207,12 @@ export async function buildServices(config: Readonly<Config>, logger: Logger, op
   const email = opts.mailTransport && config.mailFrom
     ? new EmailNotifier({ from: config.mailFrom, transport: opts.mailTransport })
     : config.smtpUrl && config.mailFrom ? new EmailNotifier({ smtpUrl: config.smtpUrl, from: config.mailFrom }) : undefined;
+  // SMS_PROVIDER: Africa's Talking, or the simulator's look-alike through the same client; the log without one.
+  const sms = config.sms.africastalking
+    ? new AfricasTalkingSms({ ...config.sms.africastalking, timeoutMs: 10_000 }, notificationsLog)
+    : new LogSms(notificationsLog);
   const notifications = new NotificationSender({
-    db: database.db, logger: notificationsLog, now, publicBaseUrl: config.publicBaseUrl, log: new LogNotifier(notificationsLog), email,
+    db: database.db, logger: notificationsLog, now, publicBaseUrl: config.publicBaseUrl, log: new LogNotifier(notificationsLog), email, sms,
   });
 
   const jobs: BackgroundJob[] = [inboxApplier, reconciler, notifications, retention];
@@ -221,6 +236,7 @@ export async function buildServices(config: Readonly<Config>, logger: Logger, op
     loginLimiter,
     payments: { pushes, intake, applier, inboxApplier, reconciler, retention },
     operator: new OperatorService({ database, now }, applier),
+    door: new DoorService({ database, now }),
     notifications,
     jobs,
     startJobs() {

@@ -9,6 +9,7 @@ import {
   type DarajaEnv,
 } from './daraja/constants.js';
 import type { DarajaConfig } from './daraja/daraja.client.js';
+import { TICKETS_FIX, ticketsEnvSchema, ticketsSettings, type SmsConfig } from './config-tickets.js';
 import { parseOrigins, simulatorStatePath } from './simulator-settings.js';
 
 /**
@@ -37,6 +38,10 @@ export interface Config {
   smtpUrl?: string;
   mailFrom?: string;
   admin?: { user: string; password: string };
+  /** SMS_PROVIDER and where it is reached (config-tickets.ts). */
+  sms: SmsConfig;
+  /** DOOR_USER and DOOR_PASSWORD; /door is off (404) without them. */
+  door?: { user: string; password: string };
   simulator: {
     mode: 'manual' | 'auto';
     delayMs: number;
@@ -133,6 +138,7 @@ const schema = z.object({
   DB_COUNTERS: z.preprocess(blankToUndefined, z.enum(['on', 'off']).default('off')),
   INBOX_RETENTION_DAYS: int(90, 1, 36_500),
   REJECTED_CALLBACKS_PER_SOURCE_PER_HOUR: int(100, 0, 1_000_000),
+  ...ticketsEnvSchema,
 });
 
 const FIX: Record<string, string> = {
@@ -144,6 +150,7 @@ const FIX: Record<string, string> = {
   SIMULATOR_PUBLIC: 'use on or off',
   DB_COUNTERS: 'use on or off',
   LOG_LEVEL: 'use fatal, error, warn, info, debug, trace or silent',
+  ...TICKETS_FIX,
 };
 
 function parseTrustProxy(raw: string): string | boolean | number {
@@ -285,6 +292,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     .map((s) => s.trim())
     .filter(Boolean);
 
+  const tickets = ticketsSettings(e, { isSimulator, mountSimulator: isSimulator && !e.DARAJA_BASE_URL, port: e.PORT }, problems);
+
   if (problems.length > 0) throw new ConfigError(problems);
 
   const config: Config = {
@@ -324,6 +333,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     smtpUrl: e.SMTP_URL,
     mailFrom: e.MAIL_FROM,
     admin,
+    ...tickets,
     simulator: {
       mode: e.SIMULATOR_MODE,
       delayMs: e.SIMULATOR_DELAY_MS,

@@ -1,6 +1,6 @@
 import type { DatabaseHandle } from '../core/db/database.js';
 import { isDatabaseUnreachable } from '../core/db/errors.js';
-import { inTransaction, loggableError } from '../core/db/transaction.js';
+import { inTransaction, isLockConflict, loggableError } from '../core/db/transaction.js';
 import { safeEqual } from '../core/http/basic-auth.js';
 import type { Logger } from '../core/logger.js';
 import { auditExists, insertAudit } from '../store/audit.repository.js';
@@ -41,6 +41,18 @@ export type ReceiveResult =
   /** Rejected past its source's hourly budget: counted, not stored (still answered 200). */
   | { outcome: 'counted' };
 
+/** Spooled callbacks of another database, seen by the last drain. */
+export interface ForeignSpooled {
+  count: number;
+  /** Which databases (ids, or hashes of their DATABASE_URL). */
+  owners: string[];
+  path: string;
+  at: Date;
+}
+
+/** How long the inbox insert waits for SQLite's write lock before the body goes to the spool (answers stay fast). */
+const INBOX_LOCK_WAIT_MS = 20;
+
 /** The audit action that marks an inbox row moved from the spool; its detail names the spool entry. */
 const SPOOLED_ACTION = 'callback.spooled';
 
@@ -59,6 +71,7 @@ export class CallbackIntake {
   private readonly allowedIps: Set<string>;
   private readonly batches: GroupCommit<InboxArrival>;
   readonly rejected: RejectedBudget;
+  private foreign: ForeignSpooled | undefined;
 
   constructor(private readonly deps: CallbackIntakeDeps) {
     this.allowedIps = new Set(deps.allowedIps.map(normalizeIp));
@@ -72,6 +85,11 @@ export class CallbackIntake {
 
   get spoolPath(): string {
     return this.deps.spool.path;
+  }
+
+  /** The last drain's callbacks that belong to another database (for the admin callbacks page), if it found any. */
+  foreignSpooled(): ForeignSpooled | undefined {
+    return this.foreign;
   }
 
   /**
@@ -129,11 +147,12 @@ export class CallbackIntake {
     const { database, inboxApplier } = this.deps;
     const lease = () => ({ instance: inboxApplier.instanceId, until: new Date(this.deps.now().getTime() + INBOX_LEASE_MS) });
     try {
-      await insertInboxArrivals(database.fast, rows, lease());
+      // Another process holding SQLite's write lock must not keep Safaricom waiting: the spool takes them instead.
+      await insertInboxArrivals(database.fast, rows, lease(), { lockWaitMs: INBOX_LOCK_WAIT_MS });
     } catch (err) {
-      if (rows.length === 1 || isDatabaseUnreachable(err)) throw err;
+      if (rows.length === 1 || isDatabaseUnreachable(err) || isLockConflict(err)) throw err;
       const errors: unknown[] = [];
-      for (const row of rows) errors.push(await insertInboxArrivals(database.fast, [row], lease()).then(() => undefined, (e: unknown) => e ?? new Error(String(e))));
+      for (const row of rows) errors.push(await insertInboxArrivals(database.fast, [row], lease(), { lockWaitMs: INBOX_LOCK_WAIT_MS }).then(() => undefined, (e: unknown) => e ?? new Error(String(e))));
       return errors;
     } finally {
       if (rows.some((r) => r.outcome === 'received')) inboxApplier.wake();
@@ -148,6 +167,13 @@ export class CallbackIntake {
   async drainSpool(): Promise<DrainReport> {
     const { spool, logger } = this.deps;
     const report = await spool.drain((entry) => this.storeSpooled(entry));
+    // Another database's callbacks in our spool file: left for it, and said (once per change, not every drain).
+    const foreign = report.foreign > 0 ? { count: report.foreign, owners: report.foreignOwners, path: spool.path, at: this.deps.now() } : undefined;
+    if (foreign && (foreign.count !== this.foreign?.count || foreign.owners.join() !== this.foreign.owners.join())) {
+      logger.warn({ event: 'payments.spool.foreign', foreign: foreign.count, owners: foreign.owners, spool: spool.path },
+        'the callback spool holds callbacks that belong to another database; left there for an instance of that database');
+    }
+    this.foreign = foreign;
     // The moved rows are leased to this instance and the applier was woken for them: done once they are applied.
     if (report.moved > 0) await this.deps.inboxApplier.idle();
     if (report.moved > 0 || report.left > 0 || report.unreadable > 0) {

@@ -4,9 +4,12 @@ import type { Router } from 'express';
 import { SANDBOX_PASSKEY, silentLogger, type SimulatorLogger } from './daraja-protocol.js';
 import { SimulatorService } from './simulator.service.js';
 import { createSimulatorRouter } from './simulator.routes.js';
+import { SmsInbox, smsRoutes } from './sms-inbox.js';
 import type { SimulatorPrompt } from './simulator.state.js';
+import type { PhoneMessage } from './sms-inbox.js';
 
 export type { SimulatorPrompt } from './simulator.state.js';
+export type { PhoneMessage } from './sms-inbox.js';
 export { CORRECT_PIN } from './simulator.service.js';
 export { TEST_NUMBERS, RESULT_DESC, type ResultCode } from './test-numbers.js';
 export { MAY_REFUSE } from './daraja-answers.js';
@@ -67,6 +70,8 @@ export interface Simulator {
   close(): Promise<void>;
   /** Every prompt in memory, for tests. */
   prompts(): SimulatorPrompt[];
+  /** The SMS each simulated phone received (M-Pesa's confirmations and what apps sent), for tests. */
+  messages(phone: string): PhoneMessage[];
 }
 
 export function createSimulator(opts: SimulatorOptions): Simulator {
@@ -80,6 +85,9 @@ export function createSimulator(opts: SimulatorOptions): Simulator {
   if (!Number.isInteger(callbackRetry.attempts) || callbackRetry.attempts < 1) {
     throw new RangeError('simulator: callbackRetry.attempts must be an integer ≥ 1');
   }
+  const now = opts.now ?? (() => new Date());
+  const merchantName = opts.merchantName ?? 'TIKITI';
+  const inbox = new SmsInbox(now);
   const service = new SimulatorService({
     passkey: opts.passkey ?? SANDBOX_PASSKEY,
     shortcodes: opts.shortcodes,
@@ -93,16 +101,18 @@ export function createSimulator(opts: SimulatorOptions): Simulator {
     ...(opts.callbackOrigins ? { callbackOrigins: opts.callbackOrigins.map((o) => new URL(o).origin) } : {}),
     ...(opts.statePath ? { statePath: opts.statePath } : {}),
     responseDelayMs: nonNegative('responseDelayMs', opts.responseDelayMs ?? 0),
-    merchantName: opts.merchantName ?? 'TIKITI',
+    merchantName,
     maxEntries,
     callbackRetry: { attempts: callbackRetry.attempts, baseDelayMs: nonNegative('callbackRetry.baseDelayMs', callbackRetry.baseDelayMs) },
     holdMs: nonNegative('holdMs', opts.holdMs ?? 60_000),
     logger: opts.logger ?? silentLogger,
-    now: opts.now ?? (() => new Date()),
+    now,
+    onPaid: (p) => inbox.mpesaConfirmation(p, merchantName),
   });
   return {
-    router: createSimulatorRouter(service),
+    router: createSimulatorRouter(service, { inbox, sms: smsRoutes(inbox, opts.logger ?? silentLogger) }),
     close: () => service.close(),
     prompts: () => service.snapshot(),
+    messages: (phone) => inbox.to(phone.startsWith('+') ? phone : `+${phone}`),
   };
 }

@@ -6,6 +6,7 @@ import { PATHS } from './daraja-protocol.js';
 import { presentPrompt, type PromptView } from './phone.presenter.js';
 import type { PhoneAction, SimulatorService } from './simulator.service.js';
 import type { SimulatorPrompt } from './simulator.state.js';
+import type { SmsInbox } from './sms-inbox.js';
 import { TEST_NUMBERS } from './test-numbers.js';
 
 // Absolute paths, so the router renders and serves the same whatever the host app's view and static settings.
@@ -15,12 +16,15 @@ const PUBLIC_DIR = fileURLToPath(new URL('../../public/simulator/', import.meta.
 const PHONE_ACTIONS: readonly PhoneAction[] = ['pin', 'cancel', 'timeout'];
 const NOTICES: Record<string, string> = { gone: 'That prompt is no longer waiting: it was answered or timed out.' };
 
+/** "20:12:01", Nairobi time (UTC+3 all year). */
+const nairobiTime = (at: Date) => new Date(at.getTime() + 3 * 3600_000).toISOString().slice(11, 19);
+
 function send(res: Response, answer: DarajaAnswer): void {
   res.status(answer.status).json(answer.body);
 }
 
 /** The Daraja look-alike endpoints and the phone page; mount it at /simulator (or at / to stand in for Daraja). */
-export function createSimulatorRouter(service: SimulatorService): Router {
+export function createSimulatorRouter(service: SimulatorService, phones?: { inbox: SmsInbox; sms: Router }): Router {
   const router = express.Router();
   const { logger, merchantName, delayMs, promptSeconds, mode, responseDelayMs } = service.settings;
   const json = express.json();
@@ -62,6 +66,9 @@ export function createSimulatorRouter(service: SimulatorService): Router {
 
   router.all(Object.values(PATHS), (_req, res) => send(res, errorAnswer(FAILURES.methodNotAllowed)));
 
+  // ---- Africa's Talking look-alike and the phones' messages ----
+  if (phones) router.use(phones.sms);
+
   // ---- The phone page ----
   router.get('/phone', async (req, res) => {
     const screen = service.phoneScreen();
@@ -74,6 +81,10 @@ export function createSimulatorRouter(service: SimulatorService): Router {
       pending: screen.pending.map(present),
       recent: screen.recent.map(present),
       notice,
+      inboxes: (phones?.inbox.byNumber() ?? []).map((b) => ({
+        phone: b.phone,
+        messages: b.messages.map((m) => ({ from: m.from, message: m.message, at: m.at.toISOString(), atDisplay: nairobiTime(m.at) })),
+      })),
       testNumbers: [...TEST_NUMBERS].map(([phone, s]) => ({ phone, note: s.note })),
     });
     res.set('cache-control', 'no-store').type('html').send(html);

@@ -79,7 +79,9 @@ function insertArrivalsSql(n: number): string {
  * Stores callbacks as they arrived in ONE multi-row INSERT, so in one commit (group commit). 'received' rows are born
  * leased to `lease.instance` until `lease.until`: that instance applies them without a claim round trip.
  */
-export async function insertInboxArrivals(fast: FastSql, rows: readonly InboxArrival[], lease: { instance: string; until: Date }): Promise<void> {
+export async function insertInboxArrivals(
+  fast: FastSql, rows: readonly InboxArrival[], lease: { instance: string; until: Date }, opts: { lockWaitMs?: number } = {},
+): Promise<void> {
   if (rows.length === 0) return;
   const until = toDbTime(lease.until);
   const params: unknown[] = [];
@@ -89,7 +91,7 @@ export async function insertInboxArrivals(fast: FastSql, rows: readonly InboxArr
     params.push(at, fit(r.sourceIp, 64), r.body, r.outcome, fit(r.detail, 255), received ? null : at,
       received ? lease.instance : null, received ? until : null, r.bodyBytes, r.bodySha256);
   }
-  await fast.run((c) => c.exec(insertArrivalsSql(rows.length), params));
+  await fast.run((c) => c.exec(insertArrivalsSql(rows.length), params), opts);
 }
 
 const MINE_SQL = 'SELECT callbackId FROM callbackinbox WHERE outcome = \'received\' AND claimedBy = ? ORDER BY callbackId LIMIT ?';

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import {
-  CompiledQuery, Kysely, MysqlDialect, SelectQueryNode, SqliteDialect, sql,
+  CompiledQuery, Kysely, MysqlDialect, SelectQueryNode, sql,
   type DatabaseConnection, type Driver, type KyselyPlugin, type PluginTransformQueryArgs, type PluginTransformResultArgs, type QueryResult, type RootOperationNode,
   type SelectModifier, type Transaction, type UnknownRow,
 } from 'kysely';
@@ -9,6 +9,7 @@ import { countingDriver } from './counters.js';
 import { mysqlFast, sqliteFast, type FastSql } from './fast.js';
 import { checkpointInBackground } from './sqlite-checkpoints.js';
 import type { Database } from './schema.js';
+import { PatientSqliteDialect, SQLITE_BUSY_TIMEOUT_MS } from './sqlite-waits.js';
 
 export type Db = Kysely<Database>;
 export type Tx = Transaction<Database>;
@@ -58,10 +59,11 @@ export async function openDatabase(url: string, opts: { poolSize?: number } = {}
     const conn = new SQLite(path);
     conn.pragma('journal_mode = WAL');
     conn.pragma('synchronous = NORMAL');
-    conn.pragma('busy_timeout = 5000');
+    // Short: while SQLite waits here the whole process waits; longer waits happen off the event loop (sqlite-waits.ts).
+    conn.pragma(`busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
     conn.pragma('foreign_keys = ON');
     const stopCheckpoints = path === ':memory:' ? async () => undefined : checkpointInBackground(conn, path);
-    const db = new Kysely<Database>({ dialect: new CountingSqliteDialect({ database: conn }), plugins: [new RowLockPlugin(SQLITE_DROPS)] });
+    const db = new Kysely<Database>({ dialect: new CountingSqliteDialect(conn), plugins: [new RowLockPlugin(SQLITE_DROPS)] });
     return {
       db, dialect: 'sqlite', fast: sqliteFast(conn, db),
       close: async () => {
@@ -123,8 +125,8 @@ class ProbingMysqlDialect extends MysqlDialect {
   }
 }
 
-/** SQLite's dialect with every statement counted (counters.ts). */
-class CountingSqliteDialect extends SqliteDialect {
+/** SQLite's dialect (its lock waits off the event loop, sqlite-waits.ts) with every statement counted (counters.ts). */
+class CountingSqliteDialect extends PatientSqliteDialect {
   override createDriver(): Driver {
     return countingDriver(super.createDriver());
   }

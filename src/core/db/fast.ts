@@ -4,6 +4,7 @@ import type { Pool as CallbackPool, ResultSetHeader } from 'mysql2';
 import type { Pool as PromisePool, PoolConnection as PromiseConnection } from 'mysql2/promise';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { countStatement } from './counters.js';
+import { LOCK_WAIT_MS } from './sqlite-waits.js';
 
 /**
  * The hot paths' way to the database (callback intake, the inbox applier, booking): SQL written once with `?`
@@ -14,9 +15,19 @@ import { countStatement } from './counters.js';
  * On SQLite the one connection is shared with Kysely: a fast call holds Kysely's connection mutex while it runs, so it
  * can never slip into a transaction Kysely has open (and be rolled back with it).
  */
+export interface FastOptions {
+  /** In one transaction, committed when `fn` returns. */
+  transaction?: boolean;
+  /**
+   * SQLite: how long to wait in all for another process's write lock, in short attempts with timers between them
+   * (sqlite-waits.ts says why the event loop never waits for it); LOCK_WAIT_MS by default. MySQL: ignored.
+   */
+  lockWaitMs?: number;
+}
+
 export interface FastSql {
-  /** Runs `fn` with one connection; in one transaction when `transaction` is set, committed when it returns. */
-  run<T>(fn: (c: FastConnection) => Promise<T>, opts?: { transaction?: boolean }): Promise<T>;
+  /** Runs `fn` with one connection (see FastOptions). */
+  run<T>(fn: (c: FastConnection) => Promise<T>, opts?: FastOptions): Promise<T>;
 }
 
 export interface FastConnection {
@@ -46,6 +57,19 @@ async function retrying<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
+/** SQLite: tries again while the write lock is busy, until `waitMs` has passed, sleeping between attempts. */
+async function patiently<T>(waitMs: number, fn: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + waitMs;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (!lockConflict(err) || Date.now() >= deadline) throw err;
+      await sleep(Math.min(2 ** attempt * 5, 50, Math.max(1, deadline - Date.now())));
+    }
+  }
+}
+
 export function sqliteFast(conn: BetterSqlite3.Database, db: Kysely<any>): FastSql {
   const prepared = new Map<string, BetterSqlite3.Statement>();
   const statement = (sql: string) => {
@@ -60,7 +84,7 @@ export function sqliteFast(conn: BetterSqlite3.Database, db: Kysely<any>): FastS
   const commit = conn.prepare('COMMIT');
   const rollback = conn.prepare('ROLLBACK');
   return {
-    run<T>(fn: (c: FastConnection) => Promise<T>, opts: { transaction?: boolean } = {}): Promise<T> {
+    run<T>(fn: (c: FastConnection) => Promise<T>, opts: FastOptions = {}): Promise<T> {
       const tx = Boolean(opts.transaction);
       const c: FastConnection = {
         async exec(sql, params) {
@@ -73,7 +97,7 @@ export function sqliteFast(conn: BetterSqlite3.Database, db: Kysely<any>): FastS
           return statement(sql).all(...(params as unknown[])) as R[];
         },
       };
-      return retrying(() => db.connection().execute(async () => {
+      return patiently(opts.lockWaitMs ?? LOCK_WAIT_MS, () => db.connection().execute(async () => {
         if (conn.inTransaction) throw new Error('fast SQL on a connection inside a transaction');
         if (!tx) return fn(c);
         begin.run();
@@ -107,7 +131,7 @@ export function mysqlFast(callbackPool: CallbackPool): FastSql {
   });
   const direct = on(pool, false);
   return {
-    run<T>(fn: (c: FastConnection) => Promise<T>, opts: { transaction?: boolean } = {}): Promise<T> {
+    run<T>(fn: (c: FastConnection) => Promise<T>, opts: FastOptions = {}): Promise<T> {
       if (!opts.transaction) return fn(direct);
       return retrying(async () => {
         const conn = await pool.getConnection();

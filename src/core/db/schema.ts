@@ -63,6 +63,13 @@ export interface TicketTable {
   pendingSince: DbTime;
   /** When the reconciler may look at this Pending ticket next. */
   nextCheckAt: DbTime | null;
+  /** 8 characters of an unambiguous alphabet, unique; shown (and in the QR code) only once Paid. See migrations/007. */
+  ticketCode: string | null;
+  /** People let in at the door so far; never above quantity (one conditional update per admission). */
+  admitted: ColumnType<number, number | undefined, number>;
+  /** The last admission: when, and by which door user. */
+  lastAdmittedAt: DbTime | null;
+  lastAdmittedBy: string | null;
   createdAt: DbTime;
   updatedAt: DbTime;
 }
@@ -110,11 +117,16 @@ export interface CallbackInboxTable {
   bodySha256: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
+/** What a notification announces. Each kind's texts are in notifications/notification.messages.ts. */
+export type NotificationKind = 'Paid' | 'Failed';
+/** log: the log only (no address); email: to recipient; sms: to recipient, a +254… number. */
+export type NotificationChannel = 'log' | 'email' | 'sms';
+
 export interface NotificationTable {
   notificationId: Generated<number>;
   ticketId: number;
-  kind: 'Paid' | 'Failed';
-  channel: 'log' | 'email';
+  kind: NotificationKind;
+  channel: NotificationChannel;
   recipient: string | null;
   status: 'pending' | 'sent' | 'failed';
   attempts: ColumnType<number, number | undefined, number>;
