@@ -9,6 +9,7 @@ import {
   type DarajaEnv,
 } from './daraja/constants.js';
 import type { DarajaConfig } from './daraja/daraja.client.js';
+import { CALLBACKS_FIX, callbacksEnvSchema, callbacksSettings, type CallbacksConfig } from './config-callbacks.js';
 import { TICKETS_FIX, ticketsEnvSchema, ticketsSettings, type SmsConfig } from './config-tickets.js';
 import { parseOrigins, simulatorStatePath } from './simulator-settings.js';
 
@@ -18,7 +19,7 @@ import { parseOrigins, simulatorStatePath } from './simulator-settings.js';
  * line per problem naming the variable and the fix.
  */
 
-export interface Config {
+export interface Config extends CallbacksConfig {
   port: number;
   databaseUrl: string;
   darajaEnv: DarajaEnv;
@@ -60,12 +61,6 @@ export interface Config {
    * and every instance on that database use the same (compose.ts).
    */
   csrfSecret?: string;
-  /** DB_COUNTERS=on: GET /healthz/db-counters answers the statements and commits this process sent (the benchmark reads it). */
-  dbCounters: boolean;
-  /** INBOX_RETENTION_DAYS: inbox bodies of settled rows older than this are trimmed (payments/inbox-retention.ts). */
-  inboxRetentionDays: number;
-  /** REJECTED_CALLBACKS_PER_SOURCE_PER_HOUR: rejected callbacks stored per source address and hour; past it only counted. */
-  rejectedCallbacksPerSourcePerHour: number;
   /**
    * DARAJA_ENV=production: real money. No demo movies are seeded, static files are cached. The one meaning of
    * "production" in the app: NODE_ENV is read only to refuse the simulator in a production deployment.
@@ -135,9 +130,7 @@ const schema = z.object({
     z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   ),
   CSRF_SECRET: optionalString,
-  DB_COUNTERS: z.preprocess(blankToUndefined, z.enum(['on', 'off']).default('off')),
-  INBOX_RETENTION_DAYS: int(90, 1, 36_500),
-  REJECTED_CALLBACKS_PER_SOURCE_PER_HOUR: int(100, 0, 1_000_000),
+  ...callbacksEnvSchema,
   ...ticketsEnvSchema,
 });
 
@@ -148,7 +141,7 @@ const FIX: Record<string, string> = {
   SIMULATOR_MODE: 'use manual or auto',
   SIMULATOR_STRICT: 'use on or off',
   SIMULATOR_PUBLIC: 'use on or off',
-  DB_COUNTERS: 'use on or off',
+  ...CALLBACKS_FIX,
   LOG_LEVEL: 'use fatal, error, warn, info, debug, trace or silent',
   ...TICKETS_FIX,
 };
@@ -318,9 +311,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     callbackToken: callbackToken!,
     callbackAllowedIps: allowedIps,
     trustProxy: parseTrustProxy(e.TRUST_PROXY),
-    dbCounters: e.DB_COUNTERS === 'on',
-    inboxRetentionDays: e.INBOX_RETENTION_DAYS,
-    rejectedCallbacksPerSourcePerHour: e.REJECTED_CALLBACKS_PER_SOURCE_PER_HOUR,
+    ...callbacksSettings(e),
     paymentTimeoutSeconds: e.PAYMENT_TIMEOUT_SECONDS,
     reconcileIntervalSeconds: e.RECONCILE_INTERVAL_SECONDS,
     maxTicketsPerBooking: e.MAX_TICKETS_PER_BOOKING,
