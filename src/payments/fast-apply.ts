@@ -53,7 +53,7 @@ export async function applyFresh(
           throw new NotCommonCase();
         }
         await completeAttempt(c, a.pushRequestId, { resultCode: '0', resultDesc: result.resultDesc, now });
-        await enqueueNotificationFast(c, { ticketId: a.ticketId, kind: 'Paid', email: a.email }, now);
+        await enqueueNotificationFast(c, { ticketId: a.ticketId, kind: 'Paid', email: a.email, phoneNumber: a.phoneNumber }, now);
         return { outcome: 'applied', detail: 'paid', ticketId: a.ticketId, ticketChange: 'paid' } satisfies Applied;
       }
       const detail = `failed: ResultCode ${result.resultCode}`;
@@ -64,7 +64,7 @@ export async function applyFresh(
       }
       if (a.holdsTickets === 1) await releaseTicketsFast(c, a.movieId, a.quantity);
       await completeAttempt(c, a.pushRequestId, { resultCode: result.resultCode, resultDesc: result.resultDesc, now });
-      await enqueueNotificationFast(c, { ticketId: a.ticketId, kind: 'Failed', email: a.email }, now);
+      await enqueueNotificationFast(c, { ticketId: a.ticketId, kind: 'Failed', email: a.email, phoneNumber: a.phoneNumber }, now);
       return { outcome: 'applied', detail, ticketId: a.ticketId, ticketChange: 'failed' } satisfies Applied;
     }, { transaction: true });
   } catch (err) {

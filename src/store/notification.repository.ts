@@ -46,12 +46,21 @@ export async function enqueueNotification(
   await tx.insertInto('notification').values(rows).execute();
 }
 
-const ENQUEUE_SQL = `INSERT INTO notification (ticketId, kind, channel, recipient, status, attempts, lastError, lockedUntil, createdAt, sentAt)
-  VALUES (?, ?, ?, ?, 'pending', 0, NULL, NULL, ?, NULL)`;
+const ENQUEUE_ROW = "(?, ?, ?, ?, 'pending', 0, NULL, NULL, ?, NULL)";
+const ENQUEUE_SQL = [1, 2].map((n) =>
+  `INSERT INTO notification (ticketId, kind, channel, recipient, status, attempts, lastError, lockedUntil, createdAt, sentAt) VALUES ${Array(n).fill(ENQUEUE_ROW).join(', ')}`);
 
-/** enqueueNotification, as a prepared statement inside a fast transaction (core/db/fast.ts). */
-export async function enqueueNotificationFast(c: FastConnection, n: { ticketId: number; kind: 'Paid' | 'Failed'; email: string | null }, now: Date): Promise<void> {
-  await c.exec(ENQUEUE_SQL, [n.ticketId, n.kind, n.email ? 'email' : 'log', n.email, toDbTime(now)]);
+/**
+ * enqueueNotification, as one prepared statement inside a fast transaction (core/db/fast.ts): the same rows (the email
+ * or log row, and the SMS for SMS_KINDS), with the ticket's phone number handed in rather than read again.
+ */
+export async function enqueueNotificationFast(
+  c: FastConnection, n: { ticketId: number; kind: NotificationKind; email: string | null; phoneNumber: string }, now: Date,
+): Promise<void> {
+  const at = toDbTime(now);
+  const params: unknown[] = [n.ticketId, n.kind, n.email ? 'email' : 'log', n.email, at];
+  if (SMS_KINDS.includes(n.kind)) params.push(n.ticketId, n.kind, 'sms', `+${n.phoneNumber}`, at);
+  await c.exec(ENQUEUE_SQL[params.length / 5 - 1]!, params);
 }
 
 export async function notificationsForTicket(db: Executor, ticketId: number): Promise<Notification[]> {

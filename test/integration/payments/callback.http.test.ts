@@ -63,6 +63,12 @@ describe.each(dialects)('the M-Pesa callback over HTTP on %s', (dialect) => {
     });
     expect(await ticketsHeld(db, tk.movieId)).toBe(3);
     expect(await notificationKinds(db, tk.ticketId)).toEqual(['Paid']);
+    // The outbox rows exactly as enqueueNotification writes them: the email, and the SMS to the ticket's phone.
+    expect(await db.selectFrom('notification').select(['kind', 'channel', 'recipient', 'status']).where('ticketId', '=', tk.ticketId)
+      .orderBy('notificationId').execute()).toEqual([
+      { kind: 'Paid', channel: 'email', recipient: 'wanjiru@example.com', status: 'pending' },
+      { kind: 'Paid', channel: 'sms', recipient: `+${tk.phone}`, status: 'pending' },
+    ]);
     const row = await onlyRow(tk.checkoutRequestId!);
     expect(row).toMatchObject({ source: 'callback', outcome: 'applied', ticketId: tk.ticketId, body });
     expect(row.sourceIp).toMatch(/127\.0\.0\.1|::1/);
