@@ -84,6 +84,8 @@ export class CallbackIntake {
   private readonly batches: GroupCommit<InboxArrival>;
   readonly rejected: RejectedBudget;
   private foreign: ForeignSpooled | undefined;
+  /** For each stored arrival the applier was keeping up with: resolved once the read after its commit is applied. */
+  private readonly applied = new WeakMap<InboxArrival, Promise<void>>();
 
   constructor(private readonly deps: CallbackIntakeDeps) {
     this.allowedIps = new Set(deps.allowedIps.map(normalizeIp));
@@ -142,21 +144,20 @@ export class CallbackIntake {
       return { outcome: 'spooled', spoolId };
     }
     if (outcome !== 'received') logger.warn({ event: 'payments.callback', outcome, detail, sourceIp }, `callback ${outcome}`);
-    else await this.appliedSoon();
+    else await this.appliedSoon(this.applied.get(arrival));
     return { outcome };
   }
 
   /**
-   * Waits for the applier to go idle when it was keeping up as this row was stored (so the row is applied, usually in
-   * a few milliseconds), at most ANSWER_AFTER_APPLIED_MS; never when it is behind (a burst: answer at once). Never
-   * throws: applying is not the answer's business.
+   * Waits for the applier's read that follows this row's commit to be applied (so the row is, usually in a few
+   * milliseconds), at most ANSWER_AFTER_APPLIED_MS; `applied` is undefined when the applier was behind as the row was
+   * committed (a burst: answer at once). Never throws: applying is not the answer's business.
    */
-  private async appliedSoon(): Promise<void> {
-    const { inboxApplier } = this.deps;
-    if (inboxApplier.backlog() > this.deps.answerAfterAppliedBacklog) return;
+  private async appliedSoon(applied: Promise<void> | undefined): Promise<void> {
+    if (applied === undefined) return;
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
-      inboxApplier.idle(),
+      applied,
       new Promise<void>((resolve) => { timer = setTimeout(resolve, ANSWER_AFTER_APPLIED_MS); }),
     ]).finally(() => clearTimeout(timer));
   }
@@ -183,7 +184,15 @@ export class CallbackIntake {
       for (const row of rows) errors.push(await insertInboxArrivals(database.fast, [row], lease(), { lockWaitMs: INBOX_LOCK_WAIT_MS }).then(() => undefined, (e: unknown) => e ?? new Error(String(e))));
       return errors;
     } finally {
-      if (rows.some((r) => r.outcome === 'received')) inboxApplier.wake();
+      const received = rows.filter((r) => r.outcome === 'received');
+      if (received.length > 0) {
+        // Registered before wake(), so the read it starts (which sees these committed rows) is the one waited for.
+        if (inboxApplier.backlog() + received.length <= this.deps.answerAfterAppliedBacklog) {
+          const applied = inboxApplier.nextReadApplied();
+          for (const r of received) this.applied.set(r, applied);
+        }
+        inboxApplier.wake();
+      }
     }
   }
 

@@ -57,6 +57,10 @@ export class InboxApplier implements BackgroundJob {
   private readonly failed = new Set<number>();
   private active = 0;
   private readonly idleWaiters: Array<() => void> = [];
+  /** Waiting for the next read to start (nextReadApplied); each read takes them and resolves them when its rows are done. */
+  private readWaiters: Array<() => void> = [];
+  /** For each row in hand, the group of its read: resolved when the read's last row is done. */
+  private readonly groupOf = new Map<number, { remaining: number; waiters: Array<() => void> }>();
 
   constructor(private readonly deps: InboxApplierDeps) {}
 
@@ -71,9 +75,19 @@ export class InboxApplier implements BackgroundJob {
     this.fetch(false);
   }
 
-  /** Rows read and waiting or being applied, plus one for a read under way: how far behind the applier is. */
+  /** Rows read and waiting or being applied: how far behind the applier is. */
   backlog(): number {
-    return this.queue.length + this.active + (this.fetching ? 1 : 0);
+    return this.queue.length + this.active;
+  }
+
+  /**
+   * Resolves once the first read that starts after this call has had all its rows applied (or found none): rows
+   * committed before the call are visible to that read, so the intake calls this right after its commit, before
+   * wake(), to answer a callback once its row is applied. Never rejects; a failed read resolves it too.
+   */
+  nextReadApplied(): Promise<void> {
+    if (this.stopped) return Promise.resolve();
+    return new Promise((resolve) => this.readWaiters.push(resolve));
   }
 
   /** Resolves when nothing is being read, waiting or being applied (tests and shutdown). */
@@ -97,7 +111,11 @@ export class InboxApplier implements BackgroundJob {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
     // Rows not started keep their lease, which runs out; the next instance (or this one restarted) applies them.
-    for (const job of this.queue.splice(0)) this.taken.delete(job.row.callbackId);
+    for (const job of this.queue.splice(0)) {
+      this.taken.delete(job.row.callbackId);
+      this.rowDone(job.row.callbackId);
+    }
+    for (const w of this.readWaiters.splice(0)) w();
     await this.idle();
   }
 
@@ -122,6 +140,8 @@ export class InboxApplier implements BackgroundJob {
   /** (Sweeping: take over expired leases first.) Reads this instance's rows and queues them for the workers. */
   private async read(sweep: boolean): Promise<void> {
     const { database, logger, instanceId } = this.deps;
+    // Waiters taken by this read whose rows are not queued yet: resolved at the end if no rows took them.
+    const waiters: Array<() => void> = [];
     try {
       if (sweep) {
         const now = this.deps.now();
@@ -129,6 +149,7 @@ export class InboxApplier implements BackgroundJob {
       }
       while (this.again && !this.stopped && this.queue.length < BATCH) {
         this.again = false;
+        waiters.push(...this.readWaiters.splice(0));
         const ids = (await receivedIdsLeasedTo(database.fast, instanceId, BATCH + this.taken.size + this.failed.size))
           .filter((id) => !this.taken.has(id) && !this.failed.has(id)).slice(0, BATCH);
         if (ids.length === 0) return;
@@ -136,8 +157,10 @@ export class InboxApplier implements BackgroundJob {
         const fresh = (await inboxRowsById(database.fast, ids)).filter((r) => r.outcome === 'received' && !this.taken.has(r.callbackId));
         if (fresh.length === 0) continue;
         const attempts = await prefetchAttempts(database, fresh);
+        const group = { remaining: fresh.length, waiters: waiters.splice(0) };
         for (const row of fresh) {
           this.taken.add(row.callbackId);
+          this.groupOf.set(row.callbackId, group);
           this.queue.push({ row, attempts });
         }
         // A full batch means more may be waiting behind it.
@@ -147,7 +170,17 @@ export class InboxApplier implements BackgroundJob {
     } catch (err) {
       // The database is away or refused: the rows stay 'received' and leased; the timer tries again.
       logger.error({ event: 'payments.inbox.drain_failed', err: loggableError(err) }, 'inbox rows could not be applied now; will try again');
+    } finally {
+      for (const w of waiters) w();
     }
+  }
+
+  /** A row left our hands (applied, failed or dropped at stop): its read's waiters go when the read's last row does. */
+  private rowDone(callbackId: number): void {
+    const group = this.groupOf.get(callbackId);
+    if (!group) return;
+    this.groupOf.delete(callbackId);
+    if (--group.remaining === 0) for (const w of group.waiters) w();
   }
 
   private dispatch(): void {
@@ -159,6 +192,7 @@ export class InboxApplier implements BackgroundJob {
       }).finally(() => {
         this.active--;
         this.taken.delete(row.callbackId);
+        this.rowDone(row.callbackId);
         this.dispatch();
         // Read again only when the workers are about to run dry: fewer, fuller reads.
         if (this.again && this.queue.length < this.deps.concurrency) this.fetch(false);
