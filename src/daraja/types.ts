@@ -1,3 +1,5 @@
+import type { InitiatorConfig } from './initiator.js';
+
 /** What the client needs to know about one Daraja app (a shortcode and its credentials) and where it is. */
 export interface DarajaConfig {
   baseUrl: string;
@@ -17,6 +19,8 @@ export interface DarajaConfig {
   transactionDesc: string;
   /** The budget of one public call (token fetch and retries included). */
   timeoutMs: number;
+  /** The API operator for Reversal and Transaction Status; without it those calls are refused before sending. */
+  initiator?: InitiatorConfig;
 }
 
 export interface StkPushRequest {
