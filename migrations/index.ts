@@ -4,6 +4,7 @@ import * as adminIndexes from './002-admin-indexes.js';
 import * as darajaToken from './003-daraja-token.js';
 import * as ticketRefBinary from './005-ticket-ref-binary.js';
 import * as appSecret from './005b-app-secret.js';
+import * as refunds from './008-refunds.js';
 
 /** Every migration, in order. Add new ones here; names sort, and applied names are kept in kysely_migration. */
 export const migrations: Record<string, Migration> = {
@@ -12,4 +13,5 @@ export const migrations: Record<string, Migration> = {
   '003-daraja-token': darajaToken,
   '005-ticket-ref-binary': ticketRefBinary,
   '005b-app-secret': appSecret,
+  '008-refunds': refunds,
 };

@@ -58,6 +58,7 @@ export function notEnoughLeftMessage(ticketsLeft: number): string {
 }
 
 export const SHOW_STARTED = 'This show has started; booking is closed.';
+export const SHOW_CANCELLED = 'This show has been cancelled; booking is closed. Paid tickets are refunded to M-Pesa.';
 
 /** Thrown inside a transaction to roll it back with an answer for the customer. */
 class Refusal extends Error {
@@ -86,6 +87,7 @@ export class BookingService {
     if (!movie) return err({ kind: 'movie_not_found' });
     const view = toMovieView(movie, this.deps.now());
     if (!parsed.ok) return err({ kind: 'invalid', form: this.form(view, typed, parsed.error.errors) });
+    if (view.cancelled) return err({ kind: 'show_started', form: this.form(view, typed, {}, SHOW_CANCELLED) });
     if (view.started) return err({ kind: 'show_started', form: this.form(view, typed, {}, SHOW_STARTED) });
     return parsed;
   }
@@ -104,6 +106,7 @@ export class BookingService {
       ticketId = await inTransaction(database, async (tx) => {
         if (!(await holdTickets(tx, input.movieId, input.quantity))) {
           const m = await findMovie(tx, input.movieId);
+          if (m?.cancelledAt) throw new Refusal('show_started', SHOW_CANCELLED);
           throw new Refusal('not_enough_left', m ? notEnoughLeftMessage(m.maximumTickets - m.ticketsHeld) : 'This show is sold out.');
         }
         // Price and show time read after the hold, in the same transaction: what the customer pays is what is stored.
@@ -172,6 +175,7 @@ export class BookingService {
       const reopened = await inTransaction(this.deps.database, async (tx) => {
         if (!(await reopenFailed(tx, t.ticketId, { now, nextCheckAt: this.nextCheckAt(now) }))) return false;
         const movie = await findMovie(tx, t.movieId);
+        if (movie?.cancelledAt) throw new Refusal('show_started', SHOW_CANCELLED);
         if (!movie || started(movie, now)) throw new Refusal('show_started', SHOW_STARTED);
         if (!(await holdTickets(tx, t.movieId, t.quantity))) {
           const left = movie.maximumTickets - movie.ticketsHeld;

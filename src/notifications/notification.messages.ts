@@ -5,7 +5,7 @@ import type { NotificationContent } from '../store/notification.repository.js';
 
 const kes = (n: number) => `KES ${n.toLocaleString('en-KE')}`;
 
-/** Subject and text of the Paid or Failed message. No phone number in either: the log channel prints them. */
+/** Subject and text of the Paid, Failed or Refunded message. No phone number in either: the log channel prints them. */
 export function composeMessage(n: NotificationContent, publicBaseUrl: string): { subject: string; text: string } {
   const link = `${publicBaseUrl}/tickets/${n.ref}`;
   const show = `${formatNairobi(fromDbTime(n.showTime))} (Nairobi time)`;
@@ -29,6 +29,20 @@ export function composeMessage(n: NotificationContent, publicBaseUrl: string): {
         `Total: ${kes(n.totalAmount)}`,
         '',
         `Your ticket: ${link}`,
+        '',
+        'Tikiti',
+      ].join('\n'),
+    };
+  }
+  if (n.kind === 'Refunded') {
+    return {
+      subject: `Refund sent: ${n.movieTitle}`,
+      text: [
+        `Hello ${n.customerName},`,
+        '',
+        `${kes(n.totalAmount)} for your ${n.quantity === 1 ? 'ticket' : 'tickets'} to ${n.movieTitle} (${show}) has been sent back to your M-Pesa.`,
+        ...(n.mpesaReceiptNumber ? [`It reverses the payment with M-Pesa receipt ${n.mpesaReceiptNumber}.`] : []),
+        'The ticket is no longer valid.',
         '',
         'Tikiti',
       ].join('\n'),

@@ -1,5 +1,6 @@
 import nodemailer from 'nodemailer';
 import SMTPTransport from 'nodemailer/lib/smtp-transport/index.js';
+import type { NotificationKind } from '../core/db/schema.js';
 import type { Logger } from '../core/logger.js';
 
 /** One message to a customer. */
@@ -10,7 +11,7 @@ export interface OutgoingMessage {
   /** Holds the ticket link (its reference is a bearer secret) and the customer's name: never logged. */
   text: string;
   /** What a log line may say about the message. */
-  about: { notificationId: number; kind: 'Paid' | 'Failed' };
+  about: { notificationId: number; kind: NotificationKind };
 }
 
 /** Delivers a message or throws; the sender retries. */

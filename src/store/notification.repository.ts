@@ -1,5 +1,5 @@
 import type { Executor } from '../core/db/transaction.js';
-import type { Notification } from '../core/db/schema.js';
+import type { Notification, NotificationKind } from '../core/db/schema.js';
 import { toDbTime } from '../core/db/time.js';
 
 /**
@@ -12,11 +12,11 @@ import { toDbTime } from '../core/db/time.js';
 
 /**
  * Records a notification in the outbox. Call it inside the same transaction that moves the ticket to Paid or
- * Failed, so a notification exists if and only if the change was committed; the sender delivers it afterwards.
+ * Failed (or records its money sent back), so a notification exists if and only if the change was committed; the sender delivers it afterwards.
  */
 export async function enqueueNotification(
   tx: Executor,
-  n: { ticketId: number; kind: 'Paid' | 'Failed'; email: string | null },
+  n: { ticketId: number; kind: NotificationKind; email: string | null },
   now: Date,
 ): Promise<void> {
   await tx
@@ -76,7 +76,7 @@ export async function claimNotification(db: Executor, notificationId: number, no
 /** What a message needs: the notification, its ticket and its movie. */
 export interface NotificationContent {
   notificationId: number;
-  kind: 'Paid' | 'Failed';
+  kind: NotificationKind;
   channel: 'log' | 'email';
   recipient: string | null;
   attempts: number;

@@ -13,7 +13,9 @@ import { fromDbTime, toDbTime } from '../core/db/time.js';
  *   Failed  → Pending              a retry, holding its seats again (reopenFailed)
  *   Failed  → Paid                 a success that came late (markPaid from 'Failed'): the money was taken
  *   Paid    → Paid, refund owed    a second payment, or a late one whose seats were gone (flagForRefund / markPaid)
- *   Paid, refund owed → refunded   an operator gave the money back (markRefunded)
+ *   Paid, refund owed → refunded   an operator gave the money back by hand (markRefunded)
+ *   Paid → refunded                an M-Pesa reversal of its payment succeeded (markReversed): it stops holding
+ *                                  seats and owing a refund; it stays Paid, because the payment happened
  * A Paid ticket never goes back to Pending or Failed.
  *
  * The rules:
@@ -166,6 +168,21 @@ export async function markRefunded(tx: Executor, ticketId: number, at: Date): Pr
     .where('ticketId', '=', ticketId)
     .where('paymentStatus', '=', 'Paid')
     .where('needsRefund', '=', 1)
+    .where('refundedAt', 'is', null)
+    .executeTakeFirst();
+  return changed(r);
+}
+
+/**
+ * Paid → refunded by an M-Pesa reversal (store/refund.repository.ts decides that it happened): refundedAt set once,
+ * no refund owed any more, and no seats held (the caller releases them in the same transaction when `heldTickets`).
+ */
+export async function markReversed(tx: Executor, ticketId: number, at: Date): Promise<boolean> {
+  const r = await tx
+    .updateTable('ticket')
+    .set({ refundedAt: toDbTime(at), needsRefund: 0, holdsTickets: 0, updatedAt: toDbTime(at) })
+    .where('ticketId', '=', ticketId)
+    .where('paymentStatus', '=', 'Paid')
     .where('refundedAt', 'is', null)
     .executeTakeFirst();
   return changed(r);
