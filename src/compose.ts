@@ -21,6 +21,11 @@ import { CallbackSpool, defaultSpoolPath } from './payments/callback-spool.js';
 import { PushService } from './payments/push.service.js';
 import { Reconciler } from './payments/reconciler.js';
 import { ResultApplier } from './payments/result-applier.js';
+import { RefundApplier } from './refunds/refund-applier.js';
+import { RefundReconciler } from './refunds/refund-reconciler.js';
+import { RefundResultIntake } from './refunds/refund-results.js';
+import { RefundSender } from './refunds/refund-sender.js';
+import { RefundService } from './refunds/refund.service.js';
 import { createSimulator, type Simulator } from './simulator/index.js';
 import { keptSecret } from './store/app-secret.repository.js';
 import { DarajaTokenRepository } from './store/daraja-token.repository.js';
@@ -52,6 +57,8 @@ export interface Services {
   loginLimiter: LoginLimiter;
   payments: { pushes: PushService; intake: CallbackIntake; applier: ResultApplier; reconciler: Reconciler };
   operator: OperatorService;
+  /** M-Pesa reversals: the operator's refunds and cancelled shows, their results, and the reconciler settling them. */
+  refunds: { service: RefundService; sender: RefundSender; applier: RefundApplier; results: RefundResultIntake; reconciler: RefundReconciler };
   notifications: NotificationSender;
   /** The reconciler and the notification sender: started by startJobs, stopped first by stop. */
   jobs: BackgroundJob[];
@@ -155,6 +162,25 @@ export async function buildServices(config: Readonly<Config>, logger: Logger, op
   });
   const reconciler = new Reconciler({ database, daraja, applier, intake, config, logger: log('reconciler'), now });
 
+  const refundsLog = log('refunds');
+  const refundApplier = new RefundApplier({
+    database, logger: refundsLog, now,
+    // An unanswered reversal is failed on Transaction Status' word only once Daraja has had time to act on it.
+    settleAfterMs: Math.max(config.paymentTimeoutSeconds * 1000, config.daraja.timeoutMs),
+  });
+  const refundSender = new RefundSender({
+    database, daraja, applier: refundApplier, logger: refundsLog, now,
+    perSecond: config.refundsPerSecond, resultWaitMs: config.paymentTimeoutSeconds * 1000,
+  });
+  const refundService = new RefundService({ database, sender: refundSender, logger: refundsLog, now });
+  const refundResults = new RefundResultIntake({
+    database, applier: refundApplier, logger: refundsLog, now, callbackToken: config.callbackToken, allowedIps: config.callbackAllowedIps,
+  });
+  const refundReconciler = new RefundReconciler({
+    database, daraja, sender: refundSender, refunds: refundService, logger: refundsLog, now,
+    config: { reconcileIntervalSeconds: config.reconcileIntervalSeconds, darajaTimeoutMs: config.daraja.timeoutMs },
+  });
+
   // One Redis client (REDIS_URL) for every limit, connected on first use.
   const redis = config.redisUrl ? lazyRedis(config.redisUrl, log('rate-limit')) : undefined;
   const rateLimits = createRateLimits(config, {
@@ -185,7 +211,7 @@ export async function buildServices(config: Readonly<Config>, logger: Logger, op
     db: database.db, logger: notificationsLog, now, publicBaseUrl: config.publicBaseUrl, log: new LogNotifier(notificationsLog), email,
   });
 
-  const jobs: BackgroundJob[] = [reconciler, notifications];
+  const jobs: BackgroundJob[] = [reconciler, refundReconciler, notifications];
   let stopped = false;
   return {
     config,
@@ -206,6 +232,7 @@ export async function buildServices(config: Readonly<Config>, logger: Logger, op
     loginLimiter,
     payments: { pushes, intake, applier, reconciler },
     operator: new OperatorService({ database, now }, applier),
+    refunds: { service: refundService, sender: refundSender, applier: refundApplier, results: refundResults, reconciler: refundReconciler },
     notifications,
     jobs,
     startJobs() {
@@ -215,6 +242,7 @@ export async function buildServices(config: Readonly<Config>, logger: Logger, op
       if (stopped) return;
       stopped = true;
       for (const j of jobs) await j.stop().catch((err) => logger.error({ err, job: j.name }, 'job did not stop cleanly'));
+      await refundSender.stop().catch((err) => logger.error({ err }, 'refund sender did not stop cleanly'));
       await simulator?.close().catch((err) => logger.error({ err }, 'simulator did not close cleanly'));
       await rateLimits.close().catch((err) => logger.error({ err }, 'rate-limit store did not close cleanly'));
       await redis?.close().catch((err) => logger.error({ err }, 'rate-limit Redis did not close cleanly'));

@@ -9,6 +9,7 @@ import {
   type DarajaEnv,
 } from './daraja/constants.js';
 import type { DarajaConfig } from './daraja/daraja.client.js';
+import { initiatorSettings } from './initiator-settings.js';
 import { parseOrigins, simulatorStatePath } from './simulator-settings.js';
 
 /**
@@ -32,6 +33,8 @@ export interface Config {
   paymentTimeoutSeconds: number;
   reconcileIntervalSeconds: number;
   maxTicketsPerBooking: number;
+  /** REFUNDS_PER_SECOND: reversals one instance sends per second at most (cancelled shows), under spike arrest. */
+  refundsPerSecond: number;
   rateLimit: { windowSeconds: number; pushesPerPhone: number; bookingsPerIp: number };
   redisUrl?: string;
   smtpUrl?: string;
@@ -92,6 +95,11 @@ const schema = z.object({
   ),
   DARAJA_PARTY_B: optionalString,
   DARAJA_TIMEOUT_MS: int(10_000, 100, 120_000),
+  DARAJA_INITIATOR_NAME: optionalString,
+  DARAJA_INITIATOR_PASSWORD: optionalString,
+  DARAJA_CERTIFICATE_PATH: optionalString,
+  DARAJA_SECURITY_CREDENTIAL: optionalString,
+  REFUNDS_PER_SECOND: int(5, 1, 1000),
   ACCOUNT_REFERENCE: z.preprocess(blankToUndefined, z.string().default('Tikiti')),
   TRANSACTION_DESC: z.preprocess(blankToUndefined, z.string().default('Movie ticket')),
   PUBLIC_BASE_URL: optionalString,
@@ -275,6 +283,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     .map((s) => s.trim())
     .filter(Boolean);
 
+  const initiator = initiatorSettings(e, { isSimulator, publicBaseUrl, callbackToken: callbackToken ?? '' }, problems);
+
   if (problems.length > 0) throw new ConfigError(problems);
 
   const config: Config = {
@@ -294,6 +304,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
       accountReference: e.ACCOUNT_REFERENCE,
       transactionDesc: e.TRANSACTION_DESC,
       timeoutMs: e.DARAJA_TIMEOUT_MS,
+      ...(initiator ? { initiator } : {}),
     },
     publicBaseUrl,
     callbackToken: callbackToken!,
@@ -302,6 +313,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     paymentTimeoutSeconds: e.PAYMENT_TIMEOUT_SECONDS,
     reconcileIntervalSeconds: e.RECONCILE_INTERVAL_SECONDS,
     maxTicketsPerBooking: e.MAX_TICKETS_PER_BOOKING,
+    refundsPerSecond: e.REFUNDS_PER_SECOND,
     rateLimit: {
       windowSeconds: e.RATE_LIMIT_WINDOW_SECONDS,
       pushesPerPhone: e.RATE_LIMIT_PUSHES_PER_PHONE,

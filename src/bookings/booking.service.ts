@@ -7,6 +7,7 @@ import { err, ok, type Result } from '../core/result.js';
 import { toMovieView, type MovieView } from '../movies/movie-view.js';
 import type { PushOutcome } from '../payments/push.service.js';
 import { findMovie, holdTickets } from '../store/movie.repository.js';
+import { latestRefunds } from '../store/refund.repository.js';
 import { findTicketByRef, insertPendingTicket, reopenFailed, type TicketWithMovie } from '../store/ticket.repository.js';
 import type { BookingFormProblems, BookingInput } from './booking.schema.js';
 import { isTicketRef, newTicketRef } from './ticket-ref.js';
@@ -147,7 +148,9 @@ export class BookingService {
   /** The ticket behind a reference, as its page shows it. */
   async ticket(ref: string): Promise<Result<TicketView, { kind: 'not_found' }>> {
     const t = await this.load(ref);
-    return t ? ok(toTicketView(t, this.payTo)) : err({ kind: 'not_found' });
+    if (!t) return err({ kind: 'not_found' });
+    const refund = (await latestRefunds(this.deps.database.db, [t.ticketId])).get(t.ticketId);
+    return ok(toTicketView(t, this.payTo, refund));
   }
 
   /** The ticket status JSON. */

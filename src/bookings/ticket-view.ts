@@ -1,4 +1,4 @@
-import type { ConfirmedBy, PaymentStatus } from '../core/db/schema.js';
+import type { ConfirmedBy, PaymentStatus, Refund, RefundStatus } from '../core/db/schema.js';
 import { fromDbTime } from '../core/db/time.js';
 import { formatNairobi, toNairobiIso } from '../core/time.js';
 import { maskPhone } from '../daraja/phone.js';
@@ -28,6 +28,10 @@ export interface TicketView {
   needsRefund: boolean;
   /** The name on the M-Pesa prompt. */
   payTo: string;
+  /** The newest refund's status (null: never refunded), and when the money went back (ISO, Nairobi offset). */
+  refundStatus: RefundStatus | null;
+  refundedAtIso: string | null;
+  refundedAtDisplay: string | null;
 }
 
 /** The ticket status JSON (docs), plus the masked phone and how a payment was confirmed. */
@@ -43,10 +47,13 @@ export interface TicketStatusJson {
   failureReason: string | null;
   phoneNumber: string;
   confirmedBy: ConfirmedBy | null;
+  refundStatus: RefundStatus | null;
+  refundedAt: string | null;
 }
 
-export function toTicketView(t: TicketWithMovie, payTo: string): TicketView {
+export function toTicketView(t: TicketWithMovie, payTo: string, latestRefund?: Refund): TicketView {
   const show = fromDbTime(t.showTime);
+  const refundedAt = t.refundedAt ? fromDbTime(t.refundedAt) : null;
   const paidAt = t.transactionDate ? fromDbTime(t.transactionDate) : null;
   return {
     ref: t.ref,
@@ -67,6 +74,9 @@ export function toTicketView(t: TicketWithMovie, payTo: string): TicketView {
     receiptToFollow: t.paymentStatus === 'Paid' && !t.mpesaReceiptNumber,
     needsRefund: t.paymentStatus === 'Paid' && t.needsRefund === 1 && !t.refundedAt,
     payTo,
+    refundStatus: latestRefund?.status ?? null,
+    refundedAtIso: refundedAt ? toNairobiIso(refundedAt) : null,
+    refundedAtDisplay: refundedAt ? formatNairobi(refundedAt) : null,
   };
 }
 
@@ -83,5 +93,7 @@ export function toStatusJson(v: TicketView): TicketStatusJson {
     failureReason: v.failureReason,
     phoneNumber: v.phoneMasked,
     confirmedBy: v.confirmedBy,
+    refundStatus: v.refundStatus,
+    refundedAt: v.refundedAtIso,
   };
 }

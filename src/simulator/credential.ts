@@ -34,3 +34,6 @@ export function decryptCredential(credential: unknown, key: KeyObject | string =
   if (end < 10) return undefined;
   return block.subarray(end + 1).toString('utf8');
 }
+
+/** The initiator the simulator knows, and the app's defaults in simulator mode (Daraja's sandbox calls its "testapi"). */
+export const SIMULATOR_INITIATOR = { name: 'testapi', password: 'Sim-Initiator-Pass-1' } as const;

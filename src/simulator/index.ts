@@ -4,12 +4,16 @@ import type { Router } from 'express';
 import { SANDBOX_PASSKEY, silentLogger, type SimulatorLogger } from './daraja-protocol.js';
 import { SimulatorService } from './simulator.service.js';
 import { createSimulatorRouter } from './simulator.routes.js';
+import { SIMULATOR_INITIATOR } from './credential.js';
+import { ReversalDesk } from './reversal-desk.js';
 import type { SimulatorPrompt } from './simulator.state.js';
 
 export type { SimulatorPrompt } from './simulator.state.js';
 export { CORRECT_PIN } from './simulator.service.js';
 export { TEST_NUMBERS, RESULT_DESC, type ResultCode } from './test-numbers.js';
 export { MAY_REFUSE } from './daraja-answers.js';
+export { SIMULATOR_INITIATOR, SIMULATOR_CERTIFICATE_PATH, decryptCredential } from './credential.js';
+export { REVERSAL_TEST_NUMBERS, type SimulatorReversal } from './reversal-desk.js';
 
 export { SANDBOX_PASSKEY, type SimulatorLogger };
 
@@ -55,6 +59,8 @@ export interface SimulatorOptions {
   callbackRetry?: { attempts: number; baseDelayMs: number };
   /** How long the 254700000008 push is held unanswered, default 60000, or until the client disconnects. */
   holdMs?: number;
+  /** The initiator Reversal and Transaction Status must name, and its password (inside the SecurityCredential). */
+  initiator?: { name: string; password: string };
   /** pino, or anything with its shape. */
   logger?: SimulatorLogger;
   now?: () => Date;
@@ -67,6 +73,10 @@ export interface Simulator {
   close(): Promise<void>;
   /** Every prompt in memory, for tests. */
   prompts(): SimulatorPrompt[];
+  /** Every reversal made, newest first. */
+  reversals(): import('./reversal-desk.js').SimulatorReversal[];
+  /** Refuse every `every`-th reversal or status request with Daraja's spike arrest (0: never). */
+  setSpikeArrest(every: number): void;
 }
 
 export function createSimulator(opts: SimulatorOptions): Simulator {
@@ -100,9 +110,20 @@ export function createSimulator(opts: SimulatorOptions): Simulator {
     logger: opts.logger ?? silentLogger,
     now: opts.now ?? (() => new Date()),
   });
+  const desk = new ReversalDesk({
+    findPaid: (receipt) => service.snapshot().find((p) => p.mpesaReceiptNumber === receipt && p.resultCode === '0'),
+    initiator: opts.initiator ?? SIMULATOR_INITIATOR,
+    ...(opts.callbackOrigins ? { callbackOrigins: opts.callbackOrigins.map((o) => new URL(o).origin) } : {}),
+    delayMs: nonNegative('delayMs', opts.delayMs),
+    callbackRetry: service.settings.callbackRetry,
+    logger: service.settings.logger,
+    now: service.settings.now,
+  });
   return {
-    router: createSimulatorRouter(service),
-    close: () => service.close(),
+    router: createSimulatorRouter(service, desk),
+    close: async () => { await desk.close(); await service.close(); },
     prompts: () => service.snapshot(),
+    reversals: () => desk.reversals(),
+    setSpikeArrest: (every) => desk.setSpikeArrest(every),
   };
 }

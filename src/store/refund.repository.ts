@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import type { Executor } from '../core/db/transaction.js';
 import type { Refund, RefundStatus } from '../core/db/schema.js';
 import { changed, fit, insertedId } from '../core/db/rows.js';
-import { toDbTime } from '../core/db/time.js';
+import { fromDbTime, toDbTime } from '../core/db/time.js';
 
 /**
  * The refund table's one owner: money given back through M-Pesa Transaction Reversal, one row per attempt.
@@ -142,6 +142,13 @@ export async function dueToSend(db: Executor, now: Date, limit: number): Promise
     .limit(limit)
     .execute();
   return rows.map((r) => r.refundId);
+}
+
+/** When the next requested refund nobody has taken may be sent, if one waits. */
+export async function nextSendAt(db: Executor): Promise<Date | undefined> {
+  const r = await db.selectFrom('refund').select('nextAttemptAt').where('status', '=', 'requested').where('sendingSince', 'is', null)
+    .orderBy('nextAttemptAt').limit(1).executeTakeFirst();
+  return r?.nextAttemptAt ? fromDbTime(r.nextAttemptAt) : undefined;
 }
 
 /** Takes a requested refund for sending. True for exactly one caller, once: only that caller may send it. */
@@ -320,4 +327,19 @@ async function latestRefundsChunked(db: Executor, ids: number[]): Promise<Map<nu
   const out = new Map<number, Refund>();
   for (let i = 0; i < ids.length; i += 500) for (const [k, v] of await latestRefunds(db, ids.slice(i, i + 500))) out.set(k, v);
   return out;
+}
+
+/** A show's Paid tickets, not refunded, that have no refund row at all (a cancelled show's tickets still to record). */
+export async function paidTicketsWithoutRefund(db: Executor, movieId: number, limit: number): Promise<number[]> {
+  const rows = await db
+    .selectFrom('ticket')
+    .select('ticket.ticketId')
+    .where('ticket.movieId', '=', movieId)
+    .where('ticket.paymentStatus', '=', 'Paid')
+    .where('ticket.refundedAt', 'is', null)
+    .where((eb) => eb.not(eb.exists(eb.selectFrom('refund').select('refund.refundId').whereRef('refund.ticketId', '=', 'ticket.ticketId'))))
+    .orderBy('ticket.ticketId')
+    .limit(limit)
+    .execute();
+  return rows.map((r) => r.ticketId);
 }
