@@ -75,6 +75,8 @@ export interface Simulator {
   prompts(): SimulatorPrompt[];
   /** Every reversal made, newest first. */
   reversals(): import('./reversal-desk.js').SimulatorReversal[];
+  /** Reversal requests of a receipt the simulator took (a second one would show a client sending twice). */
+  reversalRequests(receipt: string): number;
   /** Refuse every `every`-th reversal or status request with Daraja's spike arrest (0: never). */
   setSpikeArrest(every: number): void;
 }
@@ -124,6 +126,7 @@ export function createSimulator(opts: SimulatorOptions): Simulator {
     close: async () => { await desk.close(); await service.close(); },
     prompts: () => service.snapshot(),
     reversals: () => desk.reversals(),
+    reversalRequests: (receipt) => desk.requestsFor(receipt),
     setSpikeArrest: (every) => desk.setSpikeArrest(every),
   };
 }

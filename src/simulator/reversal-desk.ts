@@ -53,6 +53,8 @@ export class ReversalDesk {
   private readonly shutdown = new AbortController();
   private readonly pending = new Set<Promise<unknown>>();
   private readonly timers = new Set<NodeJS.Timeout>();
+  /** Reversal requests that passed the checks made at once, per receipt: a client that sends twice shows here. */
+  private readonly asked = new Map<string, number>();
   private spikeEvery = 0;
   private seen = 0;
 
@@ -64,6 +66,11 @@ export class ReversalDesk {
     this.seen = 0;
   }
 
+  /** How many reversal requests of this receipt were taken (spike-arrest refusals and bad requests not counted). */
+  requestsFor(receipt: string): number {
+    return this.asked.get(receipt) ?? 0;
+  }
+
   reversals(): SimulatorReversal[] {
     return [...this.reversed.values()].sort((a, b) => b.at.getTime() - a.at.getTime());
   }
@@ -71,6 +78,7 @@ export class ReversalDesk {
   reversal(body: unknown): DarajaAnswer {
     const checked = this.check(body, 'TransactionReversal', ['Amount', 'ReceiverParty', 'RecieverIdentifierType']);
     if ('status' in checked) return errorAnswer(checked);
+    this.asked.set(checked.transactionId, (this.asked.get(checked.transactionId) ?? 0) + 1);
     const payer = this.deps.findPaid(checked.transactionId)?.phoneNumber;
     if (payer && REVERSAL_TEST_NUMBERS.get(payer)?.outcome === 'refuse') return errorAnswer(REFUSED);
     const ids = newIds();

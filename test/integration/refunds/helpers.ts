@@ -59,7 +59,12 @@ export async function refundRows(db: Db, ticketId: number): Promise<Refund[]> {
   return db.selectFrom('refund').selectAll().where('ticketId', '=', ticketId).orderBy('refundId').execute();
 }
 
-/** How many reversals the simulator made of this receipt (it refuses a second one, but counts what it was asked). */
+/** How many reversal requests of this receipt reached the simulator (it would refuse a second one, but counts it). */
 export function reversalsOf(s: TestServer, receipt: string): number {
-  return s.services.simulator!.reversals().filter((r) => r.receipt === receipt).length;
+  return s.services.simulator!.reversalRequests(receipt);
+}
+
+/** Whether the simulator reversed this payment (credited the phone). */
+export function reversed(s: TestServer, receipt: string): boolean {
+  return s.services.simulator!.reversals().some((r) => r.receipt === receipt);
 }

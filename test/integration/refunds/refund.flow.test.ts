@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dialects } from '../../support/db.js';
 import { startTestServer, type TestServer } from '../../support/server.js';
 import { waitFor } from '../../support/wait.js';
-import { REFUND_ENV, askRefund, paidTicket, refundJson, refundRows, reversalsOf, waitForRefund } from './helpers.js';
+import { REFUND_ENV, askRefund, paidTicket, refundJson, refundRows, reversalsOf, reversed, waitForRefund } from './helpers.js';
 
 // Refunds end to end: the admin API records the refund, the client sends the reversal to the built-in simulator, the
 // simulator posts the result to ResultURL, and the app applies it.
@@ -82,6 +82,7 @@ describe.each(dialects)('refunds through the simulator on %s', (dialect) => {
     const second = await askRefund(s, { ref: t.ref, reason: 'Try again' }).expect(202);
     expect(second.body.refundId).not.toBe(first.body.refundId);
     await waitForRefund(s, second.body.refundId, 'failed');
+    expect(reversalsOf(s, t.receipt)).toBe(2);
     expect((await refundRows(s.database.db, t.ticketId)).map((r) => [r.status, r.activeTicketId])).toEqual([['failed', null], ['failed', null]]);
   });
 
@@ -90,7 +91,8 @@ describe.each(dialects)('refunds through the simulator on %s', (dialect) => {
     const res = await askRefund(s, { ref: t.ref, reason: 'Owed' }).expect(202);
     const failed = await waitForRefund(s, res.body.refundId, 'failed');
     expect(failed.failureReason).toMatch(/cannot be reversed/);
-    expect(reversalsOf(s, t.receipt)).toBe(0);
+    expect(reversalsOf(s, t.receipt)).toBe(1);
+    expect(reversed(s, t.receipt)).toBe(false);
   });
 
   it('when the result never comes (254700000013), then Transaction Status settles it as refunded, without a second reversal', async () => {
@@ -106,6 +108,7 @@ describe.each(dialects)('refunds through the simulator on %s', (dialect) => {
     expect(refund!.statusConversationId).not.toBeNull();
     expect((await ticketRow(t.ticketId)).refundedAt).not.toBeNull();
     expect(reversalsOf(s, t.receipt)).toBe(1);
+    expect(reversed(s, t.receipt)).toBe(true);
     const audit = await s.database.db.selectFrom('auditlog').select('detail').where('ticketId', '=', t.ticketId).where('action', '=', 'refund.refunded').execute();
     expect(audit[0]!.detail).toContain('Transaction Status');
   });
