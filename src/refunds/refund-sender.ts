@@ -23,9 +23,14 @@ export interface RefundSenderDeps {
 /** Reversals in flight at once from one instance. */
 const CONCURRENCY = 4;
 const BATCH = 50;
-/** A spike-arrest refusal is sent again after this, doubled each time up to the cap. */
-const BUSY_BASE_MS = 500;
-const BUSY_CAP_MS = 30_000;
+/**
+ * A spike-arrest refusal is sent again after this (with jitter), doubled with each refusal of the same refund up to the
+ * cap; the whole instance also slows down for a moment. Spike arrest counts requests per second, so a short wait is
+ * what it asks for, and a long one only delays the customer's money.
+ */
+const BUSY_BASE_MS = 200;
+const BUSY_CAP_MS = 5_000;
+const BUSY_PAUSE_MS = 100;
 /** The longest a drain waits for a refused refund's next turn before leaving it to the next run. */
 const MAX_IDLE_WAIT_MS = 5_000;
 
@@ -128,7 +133,8 @@ export class RefundSender {
     } catch (err) {
       const now = this.deps.now();
       if (err instanceof DarajaBusyError) {
-        const wait = Math.min(BUSY_CAP_MS, BUSY_BASE_MS * 2 ** Math.min(refund.attempts, 10));
+        const wait = Math.min(BUSY_CAP_MS, BUSY_BASE_MS * 2 ** Math.min(Math.max(refund.attempts - 1, 0), 10));
+        this.nextSlot = Math.max(this.nextSlot, Date.now() + BUSY_PAUSE_MS);
         const retryAt = new Date(now.getTime() + Math.round(wait / 2 + Math.random() * (wait / 2)));
         await releaseAfterBusy(database.db, refundId, retryAt, `Daraja was busy (${err.errorCode ?? err.code}); sending again shortly`, now);
         logger.warn({ event: 'refunds.busy', refundId, errorCode: err.errorCode, retryAt: retryAt.toISOString() }, 'Daraja refused the reversal as busy; it will be sent again');
