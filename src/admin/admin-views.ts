@@ -40,7 +40,7 @@ export interface TicketRowView {
   transaction: TimeView | null;
   failureReason: string | null;
   confirmedBy: string | null;
-  /** 'due' while a refund is owed, 'refunded' once marked. */
+  /** 'due' while a refund is owed, 'refunded' once given back (by an M-Pesa reversal or marked by hand). */
   refund: 'due' | 'refunded' | null;
   refunded: TimeView | null;
 }
@@ -63,7 +63,7 @@ export function ticketRowView(t: TicketListRow, movieTitle: string): TicketRowVi
     transaction: timeViewOrNull(t.transactionDate),
     failureReason: t.failureReason,
     confirmedBy: t.confirmedBy,
-    refund: t.needsRefund ? (t.refundedAt ? 'refunded' : 'due') : null,
+    refund: t.refundedAt ? 'refunded' : t.needsRefund ? 'due' : null,
     refunded: timeViewOrNull(t.refundedAt),
   };
 }

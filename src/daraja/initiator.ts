@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { answerError, type HttpAnswer } from './answers.js';
 import { DarajaInvalidRequestError, type DarajaOperation } from './errors.js';
 import type { Result } from './result.js';
+import type { InitiatorConfig } from './types.js';
 
 /**
  * The calls made as the organisation's API operator (the "initiator"): Transaction Reversal and Transaction Status.
@@ -10,20 +11,7 @@ import type { Result } from './result.js';
  * answer twice: at once with an acknowledgement (ConversationID), later with the result on ResultURL.
  */
 
-export interface InitiatorConfig {
-  /** The API operator's user name on the M-Pesa org portal (DARAJA_INITIATOR_NAME). */
-  name: string;
-  /** A ready SecurityCredential (DARAJA_SECURITY_CREDENTIAL); wins over password + certificate. A secret. */
-  securityCredential?: string;
-  /** The initiator's password (DARAJA_INITIATOR_PASSWORD). A secret: never logged. */
-  password?: string;
-  /** Safaricom's X.509 certificate for the environment, as a file (DARAJA_CERTIFICATE_PATH) or its PEM text. */
-  certificatePath?: string;
-  certificatePem?: string;
-  /** Where Daraja posts results, and where it posts when the request waited too long in its queue. */
-  resultUrl: string;
-  queueTimeoutUrl: string;
-}
+export type { InitiatorConfig } from './types.js';
 
 export interface ReversalRequest {
   /** The M-Pesa receipt of the payment to reverse. */

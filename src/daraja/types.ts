@@ -1,5 +1,3 @@
-import type { InitiatorConfig } from './initiator.js';
-
 /** What the client needs to know about one Daraja app (a shortcode and its credentials) and where it is. */
 export interface DarajaConfig {
   baseUrl: string;
@@ -51,4 +49,20 @@ export interface RetryPolicy {
   retries: number;
   baseDelayMs: number;
   maxDelayMs: number;
+}
+
+/** The organisation's API operator, for Transaction Reversal and Transaction Status (see initiator.ts). */
+export interface InitiatorConfig {
+  /** The API operator's user name on the M-Pesa org portal (DARAJA_INITIATOR_NAME). */
+  name: string;
+  /** A ready SecurityCredential (DARAJA_SECURITY_CREDENTIAL); wins over password + certificate. A secret. */
+  securityCredential?: string;
+  /** The initiator's password (DARAJA_INITIATOR_PASSWORD). A secret: never logged. */
+  password?: string;
+  /** Safaricom's X.509 certificate for the environment, as a file (DARAJA_CERTIFICATE_PATH) or its PEM text. */
+  certificatePath?: string;
+  certificatePem?: string;
+  /** Where Daraja posts results, and where it posts when the request waited too long in its queue. */
+  resultUrl: string;
+  queueTimeoutUrl: string;
 }
