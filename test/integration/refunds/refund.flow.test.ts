@@ -32,6 +32,9 @@ describe.each(dialects)('refunds through the simulator on %s', (dialect) => {
     expect(ticket.refundedAt).not.toBeNull();
     const status = (await request(s.baseUrl).get(`/tickets/${t.ref}/status`).expect(200)).body;
     expect(status).toMatchObject({ status: 'Paid', refundStatus: 'refunded', refundedAt: expect.stringMatching(/\+03:00$/) });
+    const page = await request(s.baseUrl).get(`/tickets/${t.ref}`).expect(200);
+    expect(page.text).toContain('<h1>Refunded</h1>');
+    expect(page.text).toContain('KES 30 was sent back to your M-Pesa');
 
     const [refund] = await refundRows(s.database.db, t.ticketId);
     expect(refund).toMatchObject({ status: 'refunded', activeTicketId: t.ticketId, conversationId: expect.stringMatching(/^AG_/), resultCode: '0' });
