@@ -8,7 +8,7 @@ import { timeView, timeViewOrNull, type TimeView } from './nairobi.js';
 
 /** The callback inbox pages (/admin/callbacks and /admin/callbacks/:callbackId). */
 
-export const INBOX_OUTCOMES: readonly InboxOutcome[] = ['applied', 'duplicate', 'unmatched', 'rejected', 'invalid', 'mismatch', 'received'];
+export const INBOX_OUTCOMES: readonly InboxOutcome[] = ['applied', 'duplicate', 'unmatched', 'rejected', 'invalid', 'mismatch', 'conflict', 'received'];
 
 export interface CallbackView {
   callbackId: number;

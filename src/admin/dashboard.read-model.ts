@@ -20,6 +20,8 @@ export interface Dashboard {
   pendingNow: { tickets: number; oldest: TimeView | null };
   refundsDue: { tickets: number; amount: number };
   unmatchedCallbacks: number;
+  /** Results that contradict a confirmed payment: a person must look. */
+  conflictingCallbacks: number;
   revenue: Array<{ movieId: number; title: string; show: TimeView; tickets: number; seats: number; amount: number }>;
   chart: BarChart;
   chartShows: number;
@@ -29,12 +31,13 @@ export async function dashboardPage(ctx: AdminContext): Promise<Dashboard> {
   const now = ctx.now();
   const db = ctx.database.db;
   const day = nairobiDayOf(now);
-  const [byStatus, reasons, pending, refunds, unmatched, shows] = await Promise.all([
+  const [byStatus, reasons, pending, refunds, unmatched, conflicts, shows] = await Promise.all([
     totalsBookedBetween(ctx.database, day.start, day.end),
     failureReasonsBetween(db, day.start, day.end, 10),
     countPending(db),
     countRefundsDue(db),
     countInbox(db, 'unmatched'),
+    countInbox(db, 'conflict'),
     moviesShowingFrom(db, addDays(day.start, -7), CHART_SHOWS),
   ]);
   const get = (s: PaymentStatus) => byStatus.find((r) => r.paymentStatus === s);
@@ -58,6 +61,7 @@ export async function dashboardPage(ctx: AdminContext): Promise<Dashboard> {
     pendingNow: { tickets: pending.tickets, oldest: timeViewOrNull(pending.oldest) },
     refundsDue: refunds,
     unmatchedCallbacks: unmatched,
+    conflictingCallbacks: conflicts,
     revenue,
     chart: barChart(
       revenue.map((r) => ({

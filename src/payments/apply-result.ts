@@ -52,7 +52,8 @@ class Invariant extends Error {}
  * Applies one final result in ONE transaction: the inbox row, the ticket, the attempt, the tickets held and the
  * notification change together or not at all. Locks are taken in one order everywhere (inbox row → ticket → attempt
  * → movie) so concurrent callbacks queue up instead of deadlocking; every update is conditional on the state it
- * leaves, so a repeat or a concurrent duplicate finds nothing to change ('duplicate'). A Paid ticket never goes back.
+ * leaves, so a repeat or a concurrent duplicate finds nothing to change ('duplicate'). A Paid ticket never goes back;
+ * a result that contradicts a confirmed payment (a failure of the paid attempt, a second receipt) is a 'conflict'.
  */
 export async function applyResult(database: DatabaseHandle, now: Date, input: ApplyInput): Promise<Applied> {
   return inTransaction(database, async (tx) => {
@@ -155,6 +156,10 @@ export async function applyResult(database: DatabaseHandle, now: Date, input: Ap
               (await addReceipt(tx, ticket.ticketId, result.receipt, result.transactionDate, now))) {
               return finish('applied', 'receipt added to a payment confirmed by STK Query', ticket.ticketId, 'receipt-added');
             }
+            if (result.receipt !== null && ticket.mpesaReceiptNumber !== null && result.receipt !== ticket.mpesaReceiptNumber) {
+              // One attempt, two receipts: Daraja contradicts itself. Nothing changes; a person must look.
+              return finish('conflict', `receipt ${result.receipt} for an attempt already paid with ${ticket.mpesaReceiptNumber}`, ticket.ticketId);
+            }
             return finish('duplicate', 'payment already recorded', ticket.ticketId);
           }
           await flagForRefund(tx, ticket.ticketId, now);
@@ -164,6 +169,11 @@ export async function applyResult(database: DatabaseHandle, now: Date, input: Ap
     }
 
     // ── a failure ──
+    if (ticket.paymentStatus === 'Paid' && attemptDone && attempt.resultCode === '0') {
+      // The very attempt that was confirmed paid (by callback, query or operator) is now said to have failed. Paid
+      // stays (the money was taken by the first account), but a person must look.
+      return finish('conflict', `failure (ResultCode ${result.resultCode}) after this attempt was confirmed paid by ${ticket.confirmedBy ?? 'an earlier result'}`, ticket.ticketId);
+    }
     if (ticket.paymentStatus !== 'Pending') {
       return finish('duplicate', `ticket already ${ticket.paymentStatus}`, ticket.ticketId);
     }

@@ -131,7 +131,7 @@ export class ResultApplier {
       if (e instanceof InboxRowTaken) return this.currentOutcome(callbackId);
       throw e;
     }
-    const level = applied.outcome === 'mismatch' || applied.outcome === 'unmatched' ? 'warn' : 'info';
+    const level = applied.outcome === 'mismatch' || applied.outcome === 'unmatched' || applied.outcome === 'conflict' ? 'warn' : 'info';
     this.deps.logger[level]({
       event: 'payments.callback', source, callbackId, checkoutRequestId, outcome: applied.outcome, ticketId: applied.ticketId,
       ticketChange: applied.ticketChange, detail: applied.detail,

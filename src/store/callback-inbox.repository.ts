@@ -10,9 +10,9 @@ import { toDbTime } from '../core/db/time.js';
  *
  * The outcome state machine:
  *   (arrival) → received | rejected (bad token or IP) | invalid (over the size limit)   insert
- *   received  → applied | duplicate | unmatched | mismatch | invalid                       finish
- *   unmatched → applied | duplicate | mismatch | unmatched (its attempt became known, or an operator assigned it)
- *   rejected, invalid, applied, duplicate, mismatch: final.
+ *   received  → applied | duplicate | unmatched | mismatch | conflict | invalid            finish
+ *   unmatched → applied | duplicate | mismatch | conflict | unmatched (its attempt became known, or an operator assigned it)
+ *   rejected, invalid, applied, duplicate, mismatch, conflict: final.
  * A row is processed by whoever claims it: `claim` and `finish` are conditional on the outcome the caller read, so
  * two processors (the request and the reconciler, or two instances) never both apply one body. Inside the applying
  * transaction the claim also locks the row, first in the lock order (store/ticket.repository.ts).

@@ -1,4 +1,4 @@
-import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
+import type { ColumnType, Generated, Insertable, Selectable } from 'kysely';
 
 /**
  * Every table, as Kysely sees it. Names follow the user's design (movie, ticket, pushrequest; camelCase columns).
@@ -91,7 +91,7 @@ export interface PushRequestTable {
   completedAt: DbTime | null;
 }
 
-export type InboxOutcome = 'received' | 'applied' | 'duplicate' | 'unmatched' | 'rejected' | 'invalid' | 'mismatch';
+export type InboxOutcome = 'received' | 'applied' | 'duplicate' | 'unmatched' | 'rejected' | 'invalid' | 'mismatch' | 'conflict';
 /** 'reversal': a body posted to ResultURL or QueueTimeOutURL (a reversal's or a Transaction Status's result). */
 export type InboxSource = 'callback' | 'query' | 'operator' | 'reversal';
 
@@ -200,7 +200,6 @@ export interface RefundTable {
 export type Refund = Selectable<RefundTable>;
 export type Movie = Selectable<MovieTable>;
 export type NewMovie = Insertable<MovieTable>;
-export type MovieUpdate = Updateable<MovieTable>;
 export type Ticket = Selectable<TicketTable>;
 export type NewTicket = Insertable<TicketTable>;
 export type PushRequest = Selectable<PushRequestTable>;

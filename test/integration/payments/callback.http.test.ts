@@ -10,6 +10,7 @@ import { holdTickets } from '../../../src/store/movie.repository.js';
 import { createTestApp, type TestApp } from '../../support/app.js';
 import { dialects } from '../../support/db.js';
 import { buildPush } from '../../support/builders.js';
+import { ADMIN_ENV, operator } from '../admin/helpers.js';
 import {
   TOKEN, TRANSACTION_DATE_UTC, failureCallback, inboxRowsFor, insertPendingTicket, lastInboxRow, newCheckoutId,
   newReceipt, notificationKinds, pushRow, successCallback, ticketRow, ticketsHeld,
@@ -23,7 +24,7 @@ describe.each(dialects)('the M-Pesa callback over HTTP on %s', (dialect) => {
   let db: Db;
 
   beforeAll(async () => {
-    t = await createTestApp(dialect, { MPESA_CALLBACK_TOKEN: TOKEN });
+    t = await createTestApp(dialect, { MPESA_CALLBACK_TOKEN: TOKEN, ...ADMIN_ENV });
     db = t.database.db;
   });
   afterAll(async () => {
@@ -282,8 +283,40 @@ describe.each(dialects)('the M-Pesa callback over HTTP on %s', (dialect) => {
     expectAck(await post(failureCallback({ checkoutRequestId: tk.checkoutRequestId!, resultCode: 1032, resultDesc: 'Request cancelled by user' })));
 
     expect(await ticketRow(db, tk.ticketId)).toEqual(paid);
-    expect((await inboxRowsFor(db, tk.checkoutRequestId!)).map((r) => r.outcome)).toEqual(['applied', 'duplicate']);
+    const rows = await inboxRowsFor(db, tk.checkoutRequestId!);
+    expect(rows.map((r) => r.outcome)).toEqual(['applied', 'conflict']);
+    expect(rows[1]!.detail).toBe('failure (ResultCode 1032) after this attempt was confirmed paid by callback');
     expect(await ticketsHeld(db, tk.movieId)).toBe(3);
+    const home = await operator(t.app).get('/admin');
+    expect(home.text).toMatch(/href="\/admin\/callbacks\?outcome=conflict">[1-9]\d* results? that contradicts? a confirmed payment/);
+    const listed = await operator(t.app).get('/admin/callbacks?outcome=conflict');
+    expect(listed.status).toBe(200);
+    expect(listed.text).toContain(`data-callback-id="${rows[1]!.callbackId}"`);
+  });
+
+  it('when a failure arrives for an earlier attempt of a ticket a retry has paid, then it is a plain duplicate, not a conflict', async () => {
+    const tk = await insertPendingTicket(db);
+    const retryCheckout = newCheckoutId();
+    await buildPush(db, { ticketId: tk.ticketId, checkoutRequestId: retryCheckout, phoneNumber: tk.phone, amount: tk.totalAmount });
+    expectAck(await post(successCallback({ checkoutRequestId: retryCheckout, amount: tk.totalAmount, phone: tk.phone })));
+    expectAck(await post(failureCallback({ checkoutRequestId: tk.checkoutRequestId!, resultCode: 1032, resultDesc: 'Request cancelled by user' })));
+
+    expect(await ticketRow(db, tk.ticketId)).toMatchObject({ paymentStatus: 'Paid' });
+    expect((await inboxRowsFor(db, tk.checkoutRequestId!)).map((r) => r.outcome)).toEqual(['duplicate']);
+  });
+
+  it('when a second, different receipt arrives for the attempt already paid, then nothing changes and it is a conflict', async () => {
+    const tk = await insertPendingTicket(db);
+    const first = newReceipt();
+    expectAck(await post(successCallback({ checkoutRequestId: tk.checkoutRequestId!, amount: tk.totalAmount, phone: tk.phone, receipt: first })));
+    const paid = await ticketRow(db, tk.ticketId);
+    const second = newReceipt();
+    expectAck(await post(successCallback({ checkoutRequestId: tk.checkoutRequestId!, amount: tk.totalAmount, phone: tk.phone, receipt: second })));
+
+    expect(await ticketRow(db, tk.ticketId)).toEqual(paid);
+    const rows = await inboxRowsFor(db, tk.checkoutRequestId!);
+    expect(rows.map((r) => r.outcome)).toEqual(['applied', 'conflict']);
+    expect(rows[1]!.detail).toBe(`receipt ${second} for an attempt already paid with ${first}`);
   });
 
   it('when a second, different payment arrives for a Paid ticket from another attempt, then it stays Paid and is flagged for refund', async () => {
