@@ -36,10 +36,15 @@ describe.each(dialects)('cancelling a show on %s', (dialect) => {
       const res = await request(s.baseUrl).post(`/admin/api/movies/${movieId}/cancel`).set('Authorization', AUTH).send({ reason: 'Projector broken' }).expect(202);
       expect(res.body.total).toBe(TICKETS);
 
+      let last: unknown;
       const counts = await waitFor('all refunded', async () => {
         const c = (await request(s.baseUrl).get(`/admin/api/movies/${movieId}/cancel`).set('Authorization', AUTH).expect(200)).body;
+        last = c;
         return c.refunded === TICKETS ? c : undefined;
-      }, { timeout: 45_000, interval: 100 });
+      }, { timeout: 45_000, interval: 100 }).catch(async (e: unknown) => {
+        const states = await s.database.db.selectFrom('refund').select(['status', 'sendingSince', 'attempts']).execute();
+        throw new Error(`${String(e)}; counts ${JSON.stringify(last)}; refunds ${JSON.stringify(states.filter((r) => r.status !== 'refunded').slice(0, 10))}`);
+      });
       expect(counts).toEqual({ total: TICKETS, refunded: TICKETS, failed: 0, inFlight: 0 });
     } finally {
       s.services.simulator!.setSpikeArrest(0);
