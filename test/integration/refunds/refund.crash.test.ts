@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import request from 'supertest';
+import { createApp } from '../../../src/app.js';
 import { buildServices, type Services } from '../../../src/compose.js';
 import { toDbTime } from '../../../src/core/db/time.js';
 import { silentLogger } from '../../../src/core/logger.js';
@@ -8,7 +10,7 @@ import { testConfig } from '../../support/config.js';
 import { dialects } from '../../support/db.js';
 import { startTestServer, type TestServer } from '../../support/server.js';
 import { waitFor } from '../../support/wait.js';
-import { REFUND_ENV, askRefund, paidTicket, refundRows, reversalsOf, waitForRefund } from './helpers.js';
+import { REFUND_ENV, askRefund, paidTicket, refundRows, reversalsOf, reversed, waitForRefund } from './helpers.js';
 
 // What a crash, a second instance or a repeat can do to a refund: never send a reversal twice.
 
@@ -59,6 +61,38 @@ describe.each(dialects)('refunds across crashes and instances on %s', (dialect) 
     const retry = await askRefund(s, { ref: t.ref, reason: 'after the crash' }).expect(202);
     await waitForRefund(s, retry.body.refundId, 'refunded');
     expect(reversalsOf(s, t.receipt)).toBe(1);
+  });
+
+  it('when a result is delivered to the other instance too, then it is stored there as a duplicate and changes nothing', async () => {
+    const t = await paidTicket(s, { late: true });
+    const res = await askRefund(s, { ref: t.ref, reason: 'once' }).expect(202);
+    await waitForRefund(s, res.body.refundId, 'refunded');
+    const [applied] = await s.database.db.selectFrom('callbackinbox').selectAll().where('ticketId', '=', t.ticketId).where('source', '=', 'reversal').execute();
+    const before = await s.database.db.selectFrom('ticket').selectAll().where('ticketId', '=', t.ticketId).executeTakeFirstOrThrow();
+    const ack = await request(createApp(other)).post(`/api/payments/result/${TOKEN}`).type('application/json').send(applied!.body).expect(200);
+    expect(ack.body).toEqual({ ResultCode: 0, ResultDesc: 'Success' });
+    const rows = await s.database.db.selectFrom('callbackinbox').select('outcome').where('ticketId', '=', t.ticketId).where('source', '=', 'reversal').orderBy('callbackId').execute();
+    expect(rows.map((r) => r.outcome)).toEqual(['applied', 'duplicate']);
+    expect(await s.database.db.selectFrom('ticket').selectAll().where('ticketId', '=', t.ticketId).executeTakeFirstOrThrow()).toEqual(before);
+    expect(await s.database.db.selectFrom('notification').select('kind').where('ticketId', '=', t.ticketId).execute()).toEqual([{ kind: 'Refunded' }]);
+  });
+
+  it('when the initiator password is wrong, then the refund fails with M-Pesa\'s 2001 and says which settings to fix', async () => {
+    const wrong = await buildServices(testConfig({
+      ...REFUND_ENV, DATABASE_URL: s.database.url, MPESA_CALLBACK_TOKEN: TOKEN, PORT: String(s.port), PUBLIC_BASE_URL: s.baseUrl,
+      DARAJA_BASE_URL: `${s.baseUrl}/simulator`, DARAJA_INITIATOR_PASSWORD: 'not-the-password',
+    }), silentLogger, { database: s.database, migrate: false });
+    try {
+      const t = await paidTicket(s, { late: true });
+      const r = await wrong.refunds.service.request({ ticketId: t.ticketId, reason: 'wrong password', actor: 'ops' });
+      expect(r.ok).toBe(true);
+      const failed = await waitForRefund(s, r.ok ? r.value.refundId : 0, 'failed');
+      expect(failed.failureReason).toMatch(/initiator information is invalid.*check DARAJA_INITIATOR_NAME and DARAJA_INITIATOR_PASSWORD/);
+      expect(failed.failureReason).not.toContain('not-the-password');
+      expect(reversed(s, t.receipt)).toBe(false);
+    } finally {
+      await wrong.stop();
+    }
   });
 
   it('when both instances are asked to refund one ticket at once, then one refund is recorded and one reversal sent', async () => {
