@@ -139,6 +139,8 @@ export async function buildServices(config: Readonly<Config>, logger: Logger, op
       passkey: config.daraja.passkey,
       consumerKey: config.daraja.consumerKey,
       consumerSecret: config.daraja.consumerSecret,
+      // Like the passkey: the built-in simulator expects the initiator this app is configured with.
+      ...(config.daraja.initiator?.password ? { initiator: { name: config.daraja.initiator.name, password: config.daraja.initiator.password } } : {}),
       mode: config.simulator.mode,
       delayMs: config.simulator.delayMs,
       promptSeconds: config.simulator.promptSeconds,
