@@ -6,13 +6,10 @@ import { FAILURES, darajaRequestId, errorAnswer, invalidField, type DarajaAnswer
 import { maskPhone, type SimulatorLogger } from './daraja-protocol.js';
 import { receiptNumber } from './prompt-callbacks.js';
 import type { SimulatorPrompt } from './simulator.state.js';
+import { REVERSAL_TEST_NUMBERS } from './test-numbers.js';
 
-/** What a reversal does by the original payer's number (docs/simulator.md lists them with the payment numbers). */
-export const REVERSAL_TEST_NUMBERS: ReadonlyMap<string, { note: string; outcome: 'refuse' | 'fail' | 'silent' }> = new Map([
-  ['254700000011', { note: 'reversal refused at once (HTTP 500)', outcome: 'refuse' }],
-  ['254700000012', { note: 'reversal result non-zero with a reason', outcome: 'fail' }],
-  ['254700000013', { note: 'reversal made, no result ever posted; Transaction Status says reversed', outcome: 'silent' }],
-] as const);
+export { REVERSAL_TEST_NUMBERS };
+
 
 const REFUSED: DarajaFailure = { status: 500, errorCode: '500.001.1001', errorMessage: 'The transaction cannot be reversed at this time' };
 const FAILED = { code: '1', desc: 'The balance of the organisation account is insufficient to reverse this transaction.' };
