@@ -5,6 +5,7 @@ import * as darajaToken from './003-daraja-token.js';
 import * as ticketRefBinary from './005-ticket-ref-binary.js';
 import * as appSecret from './005b-app-secret.js';
 import * as refunds from './008-refunds.js';
+import * as receiptUnique from './009-receipt-unique.js';
 
 /** Every migration, in order. Add new ones here; names sort, and applied names are kept in kysely_migration. */
 export const migrations: Record<string, Migration> = {
@@ -14,4 +15,5 @@ export const migrations: Record<string, Migration> = {
   '005-ticket-ref-binary': ticketRefBinary,
   '005b-app-secret': appSecret,
   '008-refunds': refunds,
+  '009-receipt-unique': receiptUnique,
 };

@@ -81,6 +81,7 @@ export function createApp(s: Services): Express {
     context: { database: s.database, now: s.now },
     movies: s.movies,
     operator: s.operator,
+    foreignSpooled: () => s.payments.intake.foreignSpooled(),
     refunds: refundAdminRoutes({ refunds: s.refunds.service }),
   }));
 

@@ -19,6 +19,7 @@ import { EmailNotifier, LogNotifier, type MailTransport } from './notifications/
 import { CallbackIntake } from './payments/callback-intake.js';
 import { CallbackSpool, defaultSpoolPath } from './payments/callback-spool.js';
 import { PushService } from './payments/push.service.js';
+import { databaseFingerprint } from './payments/spool-identity.js';
 import { Reconciler } from './payments/reconciler.js';
 import { ResultApplier } from './payments/result-applier.js';
 import { RefundApplier } from './refunds/refund-applier.js';
@@ -102,6 +103,7 @@ export async function buildServices(config: Readonly<Config>, logger: Logger, op
   const now = opts.now ?? (() => new Date());
   let ready = false;
   let csrfSecret = config.csrfSecret;
+  let databaseId: string | undefined;
   const prepareDatabase = async () => {
     if (ready) return;
     if (opts.migrate !== false) {
@@ -115,6 +117,8 @@ export async function buildServices(config: Readonly<Config>, logger: Logger, op
     // Kept in the database, not made per start: a form opened before a restart still submits, and every instance on
     // this database signs alike (docs/adr/0021-csrf-secret-in-the-database.md). CSRF_SECRET, when set, wins.
     csrfSecret ??= await keptSecret(database.db, 'csrf', randomBytes(32).toString('hex'), now());
+    // The database's own id, made once: spooled callbacks carry it and are drained only into it (docs/adr/0036).
+    databaseId ??= await keptSecret(database.db, 'database-id', randomBytes(16).toString('hex'), now());
     ready = true;
   };
   if (!opts.deferDatabase) {
@@ -154,11 +158,14 @@ export async function buildServices(config: Readonly<Config>, logger: Logger, op
     : undefined;
 
   const paymentsLog = log('payments');
+  const fingerprint = databaseFingerprint(config.databaseUrl);
   const applier = new ResultApplier({ database, logger: paymentsLog, now });
   const pushes = new PushService({ database, daraja, applier, logger: paymentsLog, now });
   const intake = new CallbackIntake({
     database, applier, logger: paymentsLog, now,
-    spool: new CallbackSpool(opts.spoolPath ?? defaultSpoolPath(config.databaseUrl)),
+    spool: new CallbackSpool(opts.spoolPath ?? defaultSpoolPath(config.databaseUrl), () => ({
+      database: fingerprint, ...(databaseId !== undefined ? { databaseId } : {}),
+    })),
     callbackToken: config.callbackToken,
     allowedIps: config.callbackAllowedIps,
   });

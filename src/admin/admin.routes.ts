@@ -6,6 +6,7 @@ import { err, unreachable, type Result } from '../core/result.js';
 import { parseMovieInput, type MovieInput } from '../movies/movie.schema.js';
 import type { MovieRefusal, MovieService } from '../movies/movie.service.js';
 import type { AdminContext } from './admin-views.js';
+import type { ForeignSpooled } from '../payments/callback-intake.js';
 import { callbackDetail, callbacksPage } from './callbacks.read-model.js';
 import { streamCsv } from './csv.js';
 import { dashboardPage } from './dashboard.read-model.js';
@@ -29,6 +30,8 @@ export interface AdminRoutesDeps {
   context: AdminContext;
   movies: MovieService;
   operator: OperatorService;
+  /** Callbacks in the spool file that belong to another database (the last drain's finding), shown on the inbox page. */
+  foreignSpooled?: () => ForeignSpooled | undefined;
   /** The refund routes (admin/refund-admin.routes.ts), mounted behind this area's sign-in. */
   refunds?: Router;
 }
@@ -120,6 +123,7 @@ export function adminRoutes(deps: AdminRoutesDeps): Router {
     page(res, 'callbacks', 'callbacks', {
       title: 'Callback inbox',
       c,
+      foreign: deps.foreignSpooled?.(),
       links: {
         next: c.next ? `/admin/callbacks${query({ outcome: c.outcome, limit, before: c.next })}` : undefined,
         first: `/admin/callbacks${query({ outcome: c.outcome, limit })}`,

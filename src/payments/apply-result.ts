@@ -1,6 +1,6 @@
 import type { DatabaseHandle } from '../core/db/database.js';
 import type { InboxOutcome, PushRequest, Ticket } from '../core/db/schema.js';
-import { inTransaction, type Executor } from '../core/db/transaction.js';
+import { inTransaction, isDuplicateKey, type Executor } from '../core/db/transaction.js';
 import { describeResultCode, maskPhone } from '../daraja/index.js';
 import { insertAudit } from '../store/audit.repository.js';
 import { claimInboxRow, finishInboxRow } from '../store/callback-inbox.repository.js';
@@ -9,7 +9,9 @@ import { enqueueNotification } from '../store/notification.repository.js';
 import {
   complete, findPush, insertOperatorAttempt, latestPushId, lockFreeAttempt, lockPush, storeCheckoutId,
 } from '../store/push-request.repository.js';
-import { addReceipt, flagForRefund, lockTicket, markFailed, markPaid } from '../store/ticket.repository.js';
+import {
+  addReceipt, flagForRefund, lockTicket, markFailed, markPaid, ticketIdWithReceipt,
+} from '../store/ticket.repository.js';
 import { comparePhone, type PaymentResult } from './payment-result.js';
 
 /** Which attempt a result belongs to. */
@@ -56,7 +58,7 @@ class Invariant extends Error {}
  * a result that contradicts a confirmed payment (a failure of the paid attempt, a second receipt) is a 'conflict'.
  */
 export async function applyResult(database: DatabaseHandle, now: Date, input: ApplyInput): Promise<Applied> {
-  return inTransaction(database, async (tx) => {
+  return againIfReceiptTaken(() => inTransaction(database, async (tx) => {
     if (!(await claimInboxRow(tx, input.callbackId, input.expected, now))) throw new InboxRowTaken();
     const { result, checkoutRequestId, target } = input;
 
@@ -91,15 +93,17 @@ export async function applyResult(database: DatabaseHandle, now: Date, input: Ap
 
     // ── a success must be for this ticket's amount and phone, else nothing changes ──
     if (result.kind === 'paid') {
-      // A real Daraja success always carries Amount; one without it proves nothing about what was paid.
-      if (result.confirmedBy === 'callback' && result.amount === undefined) {
-        return finish('mismatch', 'a success without an Amount in its CallbackMetadata', ticket.ticketId);
-      }
+      // (A callback's success without its receipt, Amount or PhoneNumber never gets here: payment-result.ts refuses it.)
       if (result.amount !== undefined && result.amount !== ticket.totalAmount) {
         return finish('mismatch', `amount ${result.amount} is not the ticket total ${ticket.totalAmount}`, ticket.ticketId);
       }
       if (result.phone !== undefined && comparePhone(result.phone, ticket.phoneNumber) === 'different') {
         return finish('mismatch', `phone ${maskPhone(result.phone)} is not the ticket's ${maskPhone(ticket.phoneNumber)}`, ticket.ticketId);
+      }
+      // One receipt pays one ticket (a unique index says so too): another ticket's receipt does not pay this one.
+      const owner = result.receipt === null ? undefined : await ticketIdWithReceipt(tx, result.receipt);
+      if (owner !== undefined && owner !== ticket.ticketId) {
+        return finish('mismatch', `receipt ${result.receipt} is already recorded for ticket ${owner}`, ticket.ticketId);
       }
     }
 
@@ -186,7 +190,20 @@ export async function applyResult(database: DatabaseHandle, now: Date, input: Ap
     });
     if (!failed) throw new Invariant('ticket changed under lock');
     return finish('applied', `failed: ResultCode ${result.resultCode}`, ticket.ticketId, 'failed');
-  });
+  }));
+}
+
+/**
+ * Two tickets paid with one receipt at the same moment (MySQL, where each locks only its own ticket): the unique index
+ * refuses the second, whose transaction rolls back. Run once more, its receipt check sees the first and says 'mismatch'.
+ */
+async function againIfReceiptTaken(run: () => Promise<Applied>): Promise<Applied> {
+  try {
+    return await run();
+  } catch (e) {
+    if (!isDuplicateKey(e)) throw e;
+    return run();
+  }
 }
 
 /**

@@ -1,5 +1,6 @@
 import type { DatabaseHandle } from '../core/db/database.js';
 import type { InboxOutcome } from '../core/db/schema.js';
+import { withLockWait } from '../core/db/sqlite-waits.js';
 import { inTransaction, loggableError } from '../core/db/transaction.js';
 import { safeEqual } from '../core/http/basic-auth.js';
 import type { Logger } from '../core/logger.js';
@@ -33,6 +34,18 @@ export type ReceiveResult =
   /** The inbox could not take it; it is in the spool file until the database is back. */
   | { callbackId: null; outcome: 'spooled'; spoolId: string };
 
+/** Spooled callbacks of another database, seen by the last drain. */
+export interface ForeignSpooled {
+  count: number;
+  /** Which databases (ids, or hashes of their DATABASE_URL). */
+  owners: string[];
+  path: string;
+  at: Date;
+}
+
+/** How long the inbox insert waits for SQLite's write lock before the body goes to the spool (answers stay fast). */
+const INBOX_LOCK_WAIT_MS = 20;
+
 /** The audit action that marks an inbox row moved from the spool; its detail names the spool entry. */
 const SPOOLED_ACTION = 'callback.spooled';
 
@@ -44,6 +57,7 @@ const SPOOLED_ACTION = 'callback.spooled';
  */
 export class CallbackIntake {
   private readonly allowedIps: Set<string>;
+  private foreign: ForeignSpooled | undefined;
 
   constructor(private readonly deps: CallbackIntakeDeps) {
     this.allowedIps = new Set(deps.allowedIps.map(normalizeIp));
@@ -51,6 +65,11 @@ export class CallbackIntake {
 
   get spoolPath(): string {
     return this.deps.spool.path;
+  }
+
+  /** The last drain's callbacks that belong to another database (for the admin callbacks page), if it found any. */
+  foreignSpooled(): ForeignSpooled | undefined {
+    return this.foreign;
   }
 
   /**
@@ -70,7 +89,9 @@ export class CallbackIntake {
       : null);
     let callbackId: number;
     try {
-      callbackId = await insertInboxRow(database.db, { source: 'callback', sourceIp, body: input.rawBody, outcome, detail, now: receivedAt });
+      // Another process holding SQLite's write lock must not keep Safaricom waiting: the spool takes it instead.
+      callbackId = await withLockWait(INBOX_LOCK_WAIT_MS, () =>
+        insertInboxRow(database.db, { source: 'callback', sourceIp, body: input.rawBody, outcome, detail, now: receivedAt }));
     } catch (inboxErr) {
       const spoolId = CallbackSpool.newId();
       try {
@@ -95,6 +116,13 @@ export class CallbackIntake {
   async drainSpool(): Promise<DrainReport> {
     const { spool, logger } = this.deps;
     const report = await spool.drain((entry) => this.storeSpooled(entry));
+    // Another database's callbacks in our spool file: left for it, and said (once per change, not every drain).
+    const foreign = report.foreign > 0 ? { count: report.foreign, owners: report.foreignOwners, path: spool.path, at: this.deps.now() } : undefined;
+    if (foreign && (foreign.count !== this.foreign?.count || foreign.owners.join() !== this.foreign.owners.join())) {
+      logger.warn({ event: 'payments.spool.foreign', foreign: foreign.count, owners: foreign.owners, spool: spool.path },
+        'the callback spool holds callbacks that belong to another database; left there for an instance of that database');
+    }
+    this.foreign = foreign;
     if (report.moved > 0 || report.left > 0 || report.unreadable > 0) {
       logger[report.left > 0 || report.unreadable > 0 ? 'warn' : 'info'](
         { event: 'payments.spool.drained', ...report, spool: spool.path },

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, stat, unlink, utimes } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
+import { ownerLabel, ownership, type SpoolOwner } from './spool-identity.js';
 
 /**
  * A callback the inbox could not take (the database was down), kept on local disk until it can: what the inbox row
@@ -15,6 +16,9 @@ export interface SpooledCallback {
   /** The token / IP / size verdict made on arrival, stored with the body exactly as the inbox would have. */
   outcome: 'received' | 'rejected' | 'invalid';
   detail: string | null;
+  /** The database the entry belongs to (stamped by `append`; absent in entries spooled before entries named it). */
+  databaseId?: string;
+  database?: string;
 }
 
 export interface DrainReport {
@@ -24,6 +28,10 @@ export interface DrainReport {
   left: number;
   /** Lines that were not a whole entry (a write torn by a crash, never acknowledged); dropped. */
   unreadable: number;
+  /** Entries that belong to another database: put back in the spool, untouched, for an instance of that database. */
+  foreign: number;
+  /** Which databases those are (see ownerLabel). */
+  foreignOwners: string[];
 }
 
 /** A claimed file whose owner is alive is left alone this long before another drain takes it over (pid reuse). */
@@ -73,7 +81,11 @@ export class CallbackSpool {
   private draining: Promise<DrainReport> | undefined;
   private readonly claimPrefix: string;
 
-  constructor(path: string) {
+  /**
+   * `owner`: the database this process's entries belong to, asked at each append and drain (its id becomes known once
+   * the database is reached). Without it entries name no database and every entry is drained (tests of the file alone).
+   */
+  constructor(path: string, private readonly owner?: () => SpoolOwner) {
     this.path = resolve(path);
     this.claimPrefix = `${basename(this.path)}.draining-`;
   }
@@ -85,7 +97,8 @@ export class CallbackSpool {
 
   /** Appends one entry; resolves once it is on disk (fsync), rejects if it could not be kept. */
   append(entry: SpooledCallback): Promise<void> {
-    return this.serial(() => this.write(entry));
+    const stamped = this.owner ? { ...entry, ...this.owner() } : entry;
+    return this.serial(() => this.write(`\n${JSON.stringify(stamped)}\n`));
   }
 
   /**
@@ -109,8 +122,8 @@ export class CallbackSpool {
     return run;
   }
 
-  private async write(entry: SpooledCallback): Promise<void> {
-    const line = `\n${JSON.stringify(entry)}\n`;
+  /** Appends whole lines (each starting and ending with a newline), fsynced. */
+  private async write(line: string): Promise<void> {
     await mkdir(dirname(this.path), { recursive: true });
     // Another process draining the same file may rename it between our open and our write; the entry may then sit in
     // the file it claimed after it read it. Written again to the new file, it is kept; its spoolId stops a double move.
@@ -134,7 +147,7 @@ export class CallbackSpool {
   }
 
   private async drainAll(store: (entry: SpooledCallback) => Promise<void>): Promise<DrainReport> {
-    const report: DrainReport = { moved: 0, left: 0, unreadable: 0 };
+    const report: DrainReport = { moved: 0, left: 0, unreadable: 0, foreign: 0, foreignOwners: [] };
     // Claimed inside the write queue: none of this process's appends is half-done in a file we rename.
     const files = await this.serial(() => this.claim());
     try {
@@ -143,6 +156,8 @@ export class CallbackSpool {
         report.moved += r.moved;
         report.left += r.left;
         report.unreadable += r.unreadable;
+        report.foreign += r.foreign;
+        for (const o of r.foreignOwners) if (!report.foreignOwners.includes(o)) report.foreignOwners.push(o);
       }
     } finally {
       for (const file of files) inProgress.delete(file);
@@ -203,14 +218,27 @@ export class CallbackSpool {
   }
 
   private async drainFile(file: string, store: (entry: SpooledCallback) => Promise<void>): Promise<DrainReport> {
-    const report: DrainReport = { moved: 0, left: 0, unreadable: 0 };
+    const report: DrainReport = { moved: 0, left: 0, unreadable: 0, foreign: 0, foreignOwners: [] };
     const lines = (await readFile(file, 'utf8')).split('\n').filter((l) => l.trim() !== '');
     const remainder: string[] = [];
+    const foreign: string[] = [];
     let failures = 0;
+    const ours = this.owner?.();
     for (const line of lines) {
       const entry = parseEntry(line);
       if (!entry) {
         report.unreadable++;
+        continue;
+      }
+      const whose = ours ? ownership(entry, ours) : 'ours';
+      if (whose === 'foreign') {
+        foreign.push(line);
+        const label = ownerLabel(entry);
+        if (!report.foreignOwners.includes(label)) report.foreignOwners.push(label);
+        continue;
+      }
+      if (whose === 'not-yet') {
+        remainder.push(line);
         continue;
       }
       if (failures >= MAX_FAILURES) {
@@ -227,6 +255,10 @@ export class CallbackSpool {
       }
     }
     report.left = remainder.length;
+    report.foreign = foreign.length;
+    // Another database's entries go back to the spool itself, as they were, before this file goes: the instance they
+    // belong to claims that file, never this one's claimed file (a crash in between leaves a copy its spoolId stops).
+    if (foreign.length > 0) await this.serial(() => this.write(foreign.map((l) => `\n${l}\n`).join('')));
     if (remainder.length === 0) {
       await unlink(file).catch(() => undefined);
     } else if (remainder.length < lines.length) {
@@ -256,6 +288,7 @@ function parseEntry(line: string): SpooledCallback | undefined {
   if (typeof v !== 'object' || v === null) return undefined;
   const e = v as Record<string, unknown>;
   const ok = typeof e.spoolId === 'string' && e.spoolId !== '' && typeof e.receivedAt === 'string' &&
+    (e.databaseId === undefined || typeof e.databaseId === 'string') && (e.database === undefined || typeof e.database === 'string') &&
     !Number.isNaN(Date.parse(e.receivedAt)) && typeof e.body === 'string' &&
     (e.sourceIp === null || typeof e.sourceIp === 'string') && (e.detail === null || typeof e.detail === 'string') &&
     (e.outcome === 'received' || e.outcome === 'rejected' || e.outcome === 'invalid');

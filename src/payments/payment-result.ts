@@ -45,6 +45,8 @@ export function readInboxBody(row: Pick<CallbackInboxRow, 'source' | 'body' | 'r
   if (!cb.succeeded) {
     return ok({ checkoutRequestId: cb.checkoutRequestId, result: { kind: 'failed', resultCode: cb.resultCode, resultDesc: cb.resultDesc } });
   }
+  const missing = missingEvidence(cb);
+  if (missing !== undefined) return err(missing);
   const result: PaymentResult = {
     kind: 'paid',
     resultDesc: cb.resultDesc,
@@ -56,6 +58,26 @@ export function readInboxBody(row: Pick<CallbackInboxRow, 'source' | 'body' | 'r
   if (cb.amount !== undefined) result.amount = cb.amount;
   if (cb.phoneNumber !== undefined) result.phone = cb.phoneNumber;
   return ok({ checkoutRequestId: cb.checkoutRequestId, result });
+}
+
+/** What a receipt number looks like: letters and digits (Daraja's are 10, e.g. TEE2QR5JMI), at most our column's 20. */
+const RECEIPT = /^[A-Za-z0-9]{1,20}$/;
+
+/**
+ * Why a success callback is no evidence of a payment, or undefined when it is. Daraja's success always carries the
+ * receipt, the amount and the paying phone; a "ResultCode 0" without them (or with a receipt that is not one) proves
+ * nothing, so it never makes a ticket Paid: its row is 'invalid' for an operator, and the ticket stays Pending for
+ * the reconciler's STK Query, which asks Daraja itself. See docs/adr/0037-a-receipt-pays-one-ticket.md.
+ */
+function missingEvidence(cb: { mpesaReceiptNumber?: string; amount?: number; phoneNumber?: string }): string | undefined {
+  const absent = [
+    cb.mpesaReceiptNumber === undefined ? 'MpesaReceiptNumber' : undefined,
+    cb.amount === undefined ? 'Amount' : undefined,
+    cb.phoneNumber === undefined ? 'PhoneNumber' : undefined,
+  ].filter((n) => n !== undefined);
+  if (absent.length > 0) return `a success without ${absent.join(', ')} in its CallbackMetadata is no evidence of a payment`;
+  if (!RECEIPT.test(cb.mpesaReceiptNumber!)) return 'a success whose MpesaReceiptNumber is not letters and digits is no evidence of a payment';
+  return undefined;
 }
 
 /** The body we store for an STK Query answer (the client returns it already read, so we keep its fields). */

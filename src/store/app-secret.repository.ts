@@ -3,7 +3,8 @@ import { toDbTime } from '../core/db/time.js';
 
 /**
  * The appsecret table's one owner: secrets the app makes for itself (the CSRF signing key when CSRF_SECRET is not set),
- * shared by every instance on this database and kept across restarts. A row is written once and never changed: the
+ * shared by every instance on this database and kept across restarts. The same write-once row keeps the database's own
+id ('database-id'), which the callback spool names its entries by: not a secret, but made and kept the same way. A row is written once and never changed: the
  * first instance to insert a name wins (the insert is ignored when the name exists) and everyone reads the winner's
  * value. Nothing here logs: the values are secrets.
  */

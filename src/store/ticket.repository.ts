@@ -16,7 +16,8 @@ import { fromDbTime, toDbTime } from '../core/db/time.js';
  *   Paid, refund owed → refunded   an operator gave the money back by hand (markRefunded)
  *   Paid → refunded                an M-Pesa reversal of its payment succeeded (markReversed): it stops holding
  *                                  seats and owing a refund; it stays Paid, because the payment happened
- * A Paid ticket never goes back to Pending or Failed.
+ * A Paid ticket never goes back to Pending or Failed. A receipt number is recorded on one ticket at most: the database
+ * refuses a second (unique index), and apply-result checks first so that a second claim is a 'mismatch', not an error.
  *
  * The rules:
  * - Every transition is ONE conditional UPDATE whose WHERE names the state it leaves. A repeat, or a concurrent
@@ -57,6 +58,12 @@ export async function findTicketByRef(db: Executor, ref: string): Promise<Ticket
 
 export async function findTicketIdByRef(db: Executor, ref: string): Promise<number | undefined> {
   const r = await db.selectFrom('ticket').select('ticketId').where('ref', '=', ref).executeTakeFirst();
+  return r?.ticketId;
+}
+
+/** The ticket that recorded this M-Pesa receipt, if any (at most one: a unique index, migrations/009). */
+export async function ticketIdWithReceipt(db: Executor, receipt: string): Promise<number | undefined> {
+  const r = await db.selectFrom('ticket').select('ticketId').where('mpesaReceiptNumber', '=', receipt).executeTakeFirst();
   return r?.ticketId;
 }
 

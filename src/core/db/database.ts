@@ -1,11 +1,12 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import {
-  CompiledQuery, Kysely, MysqlDialect, SelectQueryNode, SqliteDialect, sql,
+  CompiledQuery, Kysely, MysqlDialect, SelectQueryNode, sql,
   type DatabaseConnection, type Driver, type KyselyPlugin, type PluginTransformQueryArgs, type PluginTransformResultArgs, type QueryResult, type RootOperationNode,
   type SelectModifier, type Transaction, type UnknownRow,
 } from 'kysely';
 import type { Database } from './schema.js';
+import { PatientSqliteDialect, SQLITE_BUSY_TIMEOUT_MS } from './sqlite-waits.js';
 
 export type Db = Kysely<Database>;
 export type Tx = Transaction<Database>;
@@ -53,9 +54,10 @@ export async function openDatabase(url: string, opts: { poolSize?: number } = {}
     const conn = new SQLite(path);
     conn.pragma('journal_mode = WAL');
     conn.pragma('synchronous = NORMAL');
-    conn.pragma('busy_timeout = 5000');
+    // Short: while SQLite waits here the whole process waits; longer waits happen off the event loop (sqlite-waits.ts).
+    conn.pragma(`busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
     conn.pragma('foreign_keys = ON');
-    const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: conn }), plugins: [new RowLockPlugin(SQLITE_DROPS)] });
+    const db = new Kysely<Database>({ dialect: new PatientSqliteDialect(conn), plugins: [new RowLockPlugin(SQLITE_DROPS)] });
     return { db, dialect: 'sqlite', close: () => db.destroy() };
   }
   if (url.startsWith('mysql://')) {

@@ -39,7 +39,8 @@ async function queuedTicket(
   const { ticketId, ref } = await buildTicket(db, {
     movieId, customerName: 'Amina', phoneNumber: p.phone ?? '254708374149', email: p.email ?? null, quantity: 3,
     totalAmount: 45, paymentStatus: p.status,
-    mpesaReceiptNumber: p.status === 'Paid' ? (p.receipt === undefined ? 'TES1A2B3C4' : p.receipt) : null,
+    // A receipt names one payment (unique in the database): each ticket gets its own unless the test names one.
+    mpesaReceiptNumber: p.status === 'Paid' ? (p.receipt === undefined ? `TES${randomBytes(4).toString('hex').toUpperCase()}` : p.receipt) : null,
     transactionDate: p.status === 'Paid' ? toDbTime(new Date('2030-06-10T09:00:00Z')) : null,
     failureReason: p.status === 'Failed' ? (p.reason ?? 'You cancelled the payment on your phone.') : null,
     confirmedBy: p.status === 'Paid' ? 'callback' : null,
@@ -96,7 +97,7 @@ describe.each(dialects)('notification sender on %s', (dialect) => {
 
   it('when a Paid notification is composed, then it names the receipt, movie, show time, quantity, total and the ticket link', async () => {
     const log = new RecordingNotifier();
-    const { ref } = await queuedTicket(database.db, { status: 'Paid', phone: '254708374149' });
+    const { ref } = await queuedTicket(database.db, { status: 'Paid', phone: '254708374149', receipt: 'TES1A2B3C4' });
     await sender(database.db, log).runOnce();
     const mine = log.sent.find((m) => m.text.includes(ref));
     expect(mine).toBeDefined();
@@ -128,14 +129,14 @@ describe.each(dialects)('notification sender on %s', (dialect) => {
     const mails: Array<{ from: string; to: string; subject: string; text: string }> = [];
     const email = new EmailNotifier({ from: 'Tikiti <tickets@tikiti.example.com>', transport: { sendMail: async (m) => { mails.push(m); return {}; } } });
     const log = new RecordingNotifier();
-    const { ticketId, ref } = await queuedTicket(database.db, { status: 'Paid', email: 'amina@example.com' });
+    const { ticketId, ref } = await queuedTicket(database.db, { status: 'Paid', email: 'amina@example.com', receipt: 'TES5E6F7G8' });
     await sender(database.db, log, { email }).runOnce();
     await sender(database.db, log, { email }).runOnce();
     const mine = mails.filter((m) => m.text.includes(ref));
     expect(mine).toHaveLength(1);
     expect(mine[0]).toMatchObject({ from: 'Tikiti <tickets@tikiti.example.com>', to: 'amina@example.com' });
     expect(mine[0]!.subject).toMatch(/^Your tickets for Notify /);
-    expect(mine[0]!.text).toContain('M-Pesa receipt: TES1A2B3C4');
+    expect(mine[0]!.text).toContain('M-Pesa receipt: TES5E6F7G8');
     expect(mine[0]!.text).not.toContain('254708374149');
     expect(log.sent.some((m) => m.text.includes(ref))).toBe(false);
     expect((await notificationsForTicket(database.db, ticketId))[0]).toMatchObject({ channel: 'email', status: 'sent' });

@@ -422,7 +422,7 @@ describe.each(dialects)('the callback when the inbox cannot take it on %s', (dia
       expect(await inboxRowsFor(db, tk.checkoutRequestId!)).toEqual([]);
       expect((await ticketRow(db, tk.ticketId)).paymentStatus).toBe('Pending');
 
-      expect(await t.services.payments.intake.drainSpool()).toEqual({ moved: 1, left: 0, unreadable: 0 });
+      expect(await t.services.payments.intake.drainSpool()).toEqual({ moved: 1, left: 0, unreadable: 0, foreign: 0, foreignOwners: [] });
       expect((await inboxRowsFor(db, tk.checkoutRequestId!)).map((r) => r.outcome)).toEqual(['applied']);
       expect((await ticketRow(db, tk.ticketId)).paymentStatus).toBe('Paid');
       expect(existsSync(spoolPath())).toBe(false);

@@ -128,13 +128,13 @@ describe.each(dialects)('the callback spool on %s', (dialect) => {
 
     const back = await instance(config, spoolPath);
     try {
-      expect(await back.intake.drainSpool()).toEqual({ moved: 1, left: 0, unreadable: 0 });
+      expect(await back.intake.drainSpool()).toEqual({ moved: 1, left: 0, unreadable: 0, foreign: 0, foreignOwners: [] });
       // As if the process had died after storing the row but before clearing the file …
       copyFileSync(copy, spoolPath);
-      expect(await back.intake.drainSpool()).toEqual({ moved: 1, left: 0, unreadable: 0 });
+      expect(await back.intake.drainSpool()).toEqual({ moved: 1, left: 0, unreadable: 0, foreign: 0, foreignOwners: [] });
       // … or a drainer had claimed the file and died (its pid no longer runs).
       copyFileSync(copy, join(dir, 'callback-spool.jsonl.draining-999999999-dead'));
-      expect(await back.intake.drainSpool()).toEqual({ moved: 1, left: 0, unreadable: 0 });
+      expect(await back.intake.drainSpool()).toEqual({ moved: 1, left: 0, unreadable: 0, foreign: 0, foreignOwners: [] });
       rmSync(copy);
 
       expect((await inboxRowsFor(db, tk.checkoutRequestId!)).map((r) => r.outcome)).toEqual(['applied']);
@@ -160,7 +160,7 @@ describe.each(dialects)('the callback spool on %s', (dialect) => {
 
     const back = await instance(config, spoolPath);
     try {
-      expect(await back.intake.drainSpool()).toEqual({ moved: 40, left: 0, unreadable: 0 });
+      expect(await back.intake.drainSpool()).toEqual({ moved: 40, left: 0, unreadable: 0, foreign: 0, foreignOwners: [] });
       const rows = await db.selectFrom('callbackinbox').select(['outcome', 'checkoutRequestId']).where('checkoutRequestId', 'like', `${marker}-%`).execute();
       expect(rows).toHaveLength(40);
       expect(new Set(rows.map((r) => r.outcome))).toEqual(new Set(['unmatched']));
@@ -178,12 +178,12 @@ describe.each(dialects)('the callback spool on %s', (dialect) => {
     writeFileSync(spoolPath, `${readFileSync(spoolPath, 'utf8')}{"spoolId":"torn","bo`, { flag: 'w' });
     expect((await post(down.app, body)).status).toBe(200);
 
-    expect(await down.intake.drainSpool()).toEqual({ moved: 0, left: 2, unreadable: 1 });
+    expect(await down.intake.drainSpool()).toEqual({ moved: 0, left: 2, unreadable: 1, foreign: 0, foreignOwners: [] });
     expect(await inboxRowsFor(db, tk.checkoutRequestId!)).toEqual([]);
 
     const back = await instance(config, spoolPath);
     try {
-      expect(await back.intake.drainSpool()).toEqual({ moved: 2, left: 0, unreadable: 0 });
+      expect(await back.intake.drainSpool()).toEqual({ moved: 2, left: 0, unreadable: 0, foreign: 0, foreignOwners: [] });
       expect((await inboxRowsFor(db, tk.checkoutRequestId!)).map((r) => r.outcome).sort()).toEqual(['applied', 'duplicate']);
       expect((await ticketRow(db, tk.ticketId)).paymentStatus).toBe('Paid');
       expect(readdirSync(dir)).toEqual([]);

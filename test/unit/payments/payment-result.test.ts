@@ -28,9 +28,30 @@ describe('reading a stored callback body', () => {
   });
 
   it('when a success has no TransactionDate, then the time it arrived stands in, so the payment is still recorded', () => {
-    const r = readInboxBody(row(JSON.stringify({ Body: { stkCallback: { MerchantRequestID: 'm', CheckoutRequestID: 'c', ResultCode: '0' } } })));
+    const r = readInboxBody(row(JSON.stringify({ Body: { stkCallback: { MerchantRequestID: 'm', CheckoutRequestID: 'c', ResultCode: '0', CallbackMetadata: { Item: [
+      { Name: 'Amount', Value: 45 }, { Name: 'MpesaReceiptNumber', Value: 'TEE2QR5JMI' }, { Name: 'PhoneNumber', Value: 254708374149 },
+    ] } } } })));
     expect(r.ok && r.value.result.kind === 'paid' && r.value.result.transactionDate.toISOString()).toBe('2025-05-14T17:15:00.000Z');
-    expect(r.ok && r.value.result.kind === 'paid' && r.value.result.receipt).toBeNull();
+    expect(r.ok && r.value.result.kind === 'paid' && r.value.result.receipt).toBe('TEE2QR5JMI');
+  });
+
+  it('when a success lacks its receipt, Amount or PhoneNumber, or its receipt is not letters and digits, then it is not ok: no evidence of a payment', () => {
+    const success = (items: unknown[]) => row(JSON.stringify({ Body: { stkCallback: { MerchantRequestID: 'm', CheckoutRequestID: 'c', ResultCode: 0, CallbackMetadata: { Item: items } } } }));
+    const amount = { Name: 'Amount', Value: 45 };
+    const receipt = { Name: 'MpesaReceiptNumber', Value: 'TEE2QR5JMI' };
+    const phone = { Name: 'PhoneNumber', Value: 254708374149 };
+    expect(readInboxBody(row(JSON.stringify({ Body: { stkCallback: { MerchantRequestID: 'm', CheckoutRequestID: 'c', ResultCode: '0' } } })))).toEqual({
+      ok: false, error: 'a success without MpesaReceiptNumber, Amount, PhoneNumber in its CallbackMetadata is no evidence of a payment',
+    });
+    expect(readInboxBody(success([amount, phone]))).toEqual({ ok: false, error: 'a success without MpesaReceiptNumber in its CallbackMetadata is no evidence of a payment' });
+    expect(readInboxBody(success([receipt, phone]))).toEqual({ ok: false, error: 'a success without Amount in its CallbackMetadata is no evidence of a payment' });
+    expect(readInboxBody(success([receipt, amount]))).toEqual({ ok: false, error: 'a success without PhoneNumber in its CallbackMetadata is no evidence of a payment' });
+    for (const bad of ['TEE2 QR5JM', 'TEE2_QR5JM', 'ТЕЕ2QR5JMI', 'A'.repeat(21)]) {
+      expect(readInboxBody(success([amount, phone, { Name: 'MpesaReceiptNumber', Value: bad }])).ok, bad).toBe(false);
+    }
+    expect(readInboxBody(success([amount, phone, receipt])).ok).toBe(true);
+    // A failure needs no metadata at all.
+    expect(readInboxBody(row(JSON.stringify({ Body: { stkCallback: { MerchantRequestID: 'm', CheckoutRequestID: 'c', ResultCode: 1032, ResultDesc: 'x' } } }))).ok).toBe(true);
   });
 
   it('when ResultCode is a non-numeric string, then it is a failure with that code', () => {
