@@ -67,9 +67,11 @@ describe.each(dialects)('refunds across crashes and instances on %s', (dialect) 
     const t = await paidTicket(s, { late: true });
     const res = await askRefund(s, { ref: t.ref, reason: 'once' }).expect(202);
     await waitForRefund(s, res.body.refundId, 'refunded');
-    const [applied] = await s.database.db.selectFrom('callbackinbox').selectAll().where('ticketId', '=', t.ticketId).where('source', '=', 'reversal').execute();
+    // The inbox row is finished (outcome, ticket) just after the refund turns refunded.
+    const applied = await waitFor('the applied result in the inbox', () => s.database.db.selectFrom('callbackinbox').selectAll()
+      .where('ticketId', '=', t.ticketId).where('source', '=', 'reversal').where('outcome', '=', 'applied').executeTakeFirst());
     const before = await s.database.db.selectFrom('ticket').selectAll().where('ticketId', '=', t.ticketId).executeTakeFirstOrThrow();
-    const ack = await request(createApp(other)).post(`/api/payments/result/${TOKEN}`).type('application/json').send(applied!.body).expect(200);
+    const ack = await request(createApp(other)).post(`/api/payments/result/${TOKEN}`).type('application/json').send(applied.body).expect(200);
     expect(ack.body).toEqual({ ResultCode: 0, ResultDesc: 'Success' });
     const rows = await s.database.db.selectFrom('callbackinbox').select('outcome').where('ticketId', '=', t.ticketId).where('source', '=', 'reversal').orderBy('callbackId').execute();
     expect(rows.map((r) => r.outcome)).toEqual(['applied', 'duplicate']);

@@ -38,7 +38,11 @@ describe.each(dialects)('refunds through the simulator on %s', (dialect) => {
 
     const [refund] = await refundRows(s.database.db, t.ticketId);
     expect(refund).toMatchObject({ status: 'refunded', activeTicketId: t.ticketId, conversationId: expect.stringMatching(/^AG_/), resultCode: '0' });
-    const inbox = await s.database.db.selectFrom('callbackinbox').selectAll().where('ticketId', '=', t.ticketId).where('source', '=', 'reversal').execute();
+    // The inbox row is finished (outcome, ticket) just after the refund turns refunded.
+    const inbox = await waitFor('the applied result in the inbox', async () => {
+      const rows = await s.database.db.selectFrom('callbackinbox').selectAll().where('ticketId', '=', t.ticketId).where('source', '=', 'reversal').execute();
+      return rows.length > 0 ? rows : undefined;
+    });
     expect(inbox.map((r) => r.outcome)).toEqual(['applied']);
     const notes = await s.database.db.selectFrom('notification').selectAll().where('ticketId', '=', t.ticketId).execute();
     // One Refunded message per channel the customer has (the log or email, and an SMS where SMS is on).
