@@ -64,3 +64,25 @@
       });
   });
 })();
+
+// A cancelled show's refund counts, live until nothing is in flight.
+(function () {
+  'use strict';
+  var box = document.querySelector('[data-cancel-movie-id]');
+  if (!box) return;
+  var id = box.getAttribute('data-cancel-movie-id');
+  function tick() {
+    fetch('/admin/api/movies/' + encodeURIComponent(id) + '/cancel', { headers: { Accept: 'application/json' }, credentials: 'same-origin' })
+      .then(function (res) { return res.ok ? res.json() : null; })
+      .then(function (c) {
+        if (!c) return setTimeout(tick, 5000);
+        ['total', 'refunded', 'inFlight', 'failed'].forEach(function (k) {
+          var el = box.querySelector('[data-count="' + k + '"]');
+          if (el) el.textContent = String(c[k]);
+        });
+        if (c.inFlight > 0) setTimeout(tick, 1000);
+      })
+      .catch(function () { setTimeout(tick, 5000); });
+  }
+  tick();
+})();

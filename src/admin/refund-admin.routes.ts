@@ -2,6 +2,7 @@ import { Router, type Request, type Response } from 'express';
 import { AppError, ConflictError, NotFoundError, ValidationError } from '../core/errors.js';
 import { unreachable } from '../core/result.js';
 import type { RefundRefusal, RefundService } from '../refunds/refund.service.js';
+import { timeView } from './nairobi.js';
 
 /**
  * The operator's refunds, mounted inside the admin router (after its Basic auth): the JSON API for scripts and the
@@ -61,6 +62,30 @@ export function refundAdminRoutes(deps: { refunds: RefundService }): Router {
     if (!r.ok) throw refusalError(r.error);
     const back = req.body?.back === 'ticket' ? `/admin/tickets/${ticketId}?refund=${r.value.refundId}` : `/admin/refunds?requested=${r.value.refundId}`;
     res.redirect(303, back);
+  });
+
+  const cancelPage = async (res: Response, movieId: number, error?: string) => {
+    const v = await refunds.cancelView(movieId);
+    if (!v) throw new NotFoundError('movie');
+    const at = timeView(v.showTime);
+    res.status(error ? 422 : 200).render('admin/cancel', {
+      section: 'movies', flash: undefined, title: `Cancel ${v.title}`, error,
+      c: { ...v, showTimeIso: at.iso, showTimeDisplay: at.stamp },
+    });
+  };
+
+  router.get('/movies/:movieId/cancel', async (req, res) => {
+    await cancelPage(res, Number(req.params.movieId));
+  });
+
+  router.post('/movies/:movieId/cancel', async (req, res) => {
+    const movieId = Number(req.params.movieId);
+    const r = await refunds.cancelShow(movieId, typeof req.body?.reason === 'string' ? req.body.reason : '', actor(res));
+    if (!r.ok) {
+      if (r.error.kind === 'not_found') throw new NotFoundError('movie');
+      return cancelPage(res, movieId, r.error.message);
+    }
+    res.redirect(303, `/admin/movies/${movieId}/cancel`);
   });
 
   return router;

@@ -113,6 +113,16 @@ export class RefundService {
     return recorded;
   }
 
+  /** What the admin cancel page shows: the show, whether it is cancelled and why, and its refund counts. */
+  async cancelView(movieId: number): Promise<{ movieId: number; title: string; showTime: string; cancelled: boolean; reason: string | null; counts: CancelCounts } | undefined> {
+    const movie = Number.isSafeInteger(movieId) && movieId > 0 ? await findMovie(this.deps.database.db, movieId) : undefined;
+    if (!movie) return undefined;
+    return {
+      movieId, title: movie.title, showTime: movie.showTime, cancelled: movie.cancelledAt !== null, reason: movie.cancelReason,
+      counts: await refundCountsForMovie(this.deps.database.db, movieId),
+    };
+  }
+
   async cancelCounts(movieId: number): Promise<CancelCounts | undefined> {
     const movie = Number.isSafeInteger(movieId) && movieId > 0 ? await findMovie(this.deps.database.db, movieId) : undefined;
     return movie ? refundCountsForMovie(this.deps.database.db, movieId) : undefined;
