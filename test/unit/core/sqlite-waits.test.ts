@@ -41,7 +41,7 @@ describe('waiting for SQLite\'s write lock', () => {
     other.exec('COMMIT');
     await write;
     clearInterval(timer);
-    expect(ticks).toBeGreaterThan(15); // a blocked loop would have ticked about once
+    expect(ticks).toBeGreaterThan(5); // a blocked loop would have ticked about once (a busy machine coalesces timers, so not 30)
     expect(await names()).toEqual(['waited']);
   });
 
