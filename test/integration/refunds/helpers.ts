@@ -48,11 +48,12 @@ export async function refundJson(s: TestServer, refundId: number) {
   return (await request(s.baseUrl).get(`/admin/api/refunds/${refundId}`).set('Authorization', AUTH).expect(200)).body as Record<string, unknown>;
 }
 
+/** A refund reaching `status`: a reversal and its result travel over HTTP, so a loaded runner gets twice the usual wait. */
 export function waitForRefund(s: TestServer, refundId: number, status: string) {
   return waitFor(`refund ${refundId} ${status}`, async () => {
     const r = await refundJson(s, refundId);
     return r.status === status ? r : undefined;
-  });
+  }, { timeout: 20_000 });
 }
 
 export async function refundRows(db: Db, ticketId: number): Promise<Refund[]> {
