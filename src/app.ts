@@ -13,6 +13,7 @@ import { viewHelpers } from './core/http/view-helpers.js';
 import { adminRoutes } from './admin/admin.routes.js';
 import { refundAdminRoutes } from './admin/refund-admin.routes.js';
 import { bookingRoutes } from './bookings/booking.routes.js';
+import { doorRoutes } from './door/door.routes.js';
 import { movieRoutes } from './movies/movie.routes.js';
 import { callbackRoutes } from './payments/callback.routes.js';
 import { refundResultRoutes } from './refunds/refund-results.js';
@@ -70,7 +71,7 @@ export function createApp(s: Services): Express {
     secret: s.csrfSecret,
     secure,
     // Protected otherwise: Basic-auth JSON for the admin API; the simulator has no session to steal.
-    skip: (req) => req.path.startsWith('/admin/api/') || req.path.startsWith('/simulator'),
+    skip: (req) => req.path.startsWith('/admin/api/') || req.path.startsWith('/door/api/') || req.path.startsWith('/simulator'),
   }));
 
   app.use(movieRoutes({ movies: s.movies, maxTicketsPerBooking: config.maxTicketsPerBooking }));
@@ -83,6 +84,13 @@ export function createApp(s: Services): Express {
     operator: s.operator,
     foreignSpooled: () => s.payments.intake.foreignSpooled(),
     refunds: refundAdminRoutes({ refunds: s.refunds.service }),
+  }));
+
+  app.use('/door', doorRoutes({
+    // The door's own account, and the admin's: an operator can always work the door.
+    accounts: [config.door, config.admin].filter((a) => a !== undefined),
+    loginLimiter: s.loginLimiter,
+    door: s.door,
   }));
 
   app.use(notFound);

@@ -8,6 +8,7 @@ import type { BackgroundJob } from './core/jobs.js';
 import type { Logger } from './core/logger.js';
 import { OperatorService } from './admin/operator.service.js';
 import { BookingService } from './bookings/booking.service.js';
+import { DoorService } from './door/door.service.js';
 import { renderRateLimited } from './bookings/booking.routes.js';
 import { createRateLimits, type RateLimits } from './bookings/rate-limit.js';
 import { DarajaClient } from './daraja/daraja.client.js';
@@ -16,6 +17,7 @@ import { seedDemoMoviesIfNoneUpcoming } from './movies/demo-movies.js';
 import { MovieService } from './movies/movie.service.js';
 import { NotificationSender } from './notifications/notification.sender.js';
 import { EmailNotifier, LogNotifier, type MailTransport } from './notifications/notifier.js';
+import { AfricasTalkingSms, LogSms } from './notifications/sms.africastalking.js';
 import { CallbackIntake } from './payments/callback-intake.js';
 import { CallbackSpool, defaultSpoolPath } from './payments/callback-spool.js';
 import { PushService } from './payments/push.service.js';
@@ -60,6 +62,8 @@ export interface Services {
   operator: OperatorService;
   /** M-Pesa reversals: the operator's refunds and cancelled shows, their results, and the reconciler settling them. */
   refunds: { service: RefundService; sender: RefundSender; applier: RefundApplier; results: RefundResultIntake; reconciler: RefundReconciler };
+  /** The door: ticket look-ups and admissions. */
+  door: DoorService;
   notifications: NotificationSender;
   /** The reconciler and the notification sender: started by startJobs, stopped first by stop. */
   jobs: BackgroundJob[];
@@ -216,8 +220,12 @@ export async function buildServices(config: Readonly<Config>, logger: Logger, op
   const email = opts.mailTransport && config.mailFrom
     ? new EmailNotifier({ from: config.mailFrom, transport: opts.mailTransport })
     : config.smtpUrl && config.mailFrom ? new EmailNotifier({ smtpUrl: config.smtpUrl, from: config.mailFrom }) : undefined;
+  // SMS_PROVIDER: Africa's Talking, or the simulator's look-alike through the same client; the log without one.
+  const sms = config.sms.africastalking
+    ? new AfricasTalkingSms({ ...config.sms.africastalking, timeoutMs: 10_000 }, notificationsLog)
+    : new LogSms(notificationsLog);
   const notifications = new NotificationSender({
-    db: database.db, logger: notificationsLog, now, publicBaseUrl: config.publicBaseUrl, log: new LogNotifier(notificationsLog), email,
+    db: database.db, logger: notificationsLog, now, publicBaseUrl: config.publicBaseUrl, log: new LogNotifier(notificationsLog), email, sms,
   });
 
   const jobs: BackgroundJob[] = [reconciler, refundReconciler, notifications];
@@ -242,6 +250,7 @@ export async function buildServices(config: Readonly<Config>, logger: Logger, op
     payments: { pushes, intake, applier, reconciler },
     operator: new OperatorService({ database, now }, applier),
     refunds: { service: refundService, sender: refundSender, applier: refundApplier, results: refundResults, reconciler: refundReconciler },
+    door: new DoorService({ database, now }),
     notifications,
     jobs,
     startJobs() {

@@ -10,6 +10,7 @@ import {
 } from './daraja/constants.js';
 import type { DarajaConfig } from './daraja/daraja.client.js';
 import { initiatorSettings } from './initiator-settings.js';
+import { TICKETS_FIX, ticketsEnvSchema, ticketsSettings, type SmsConfig } from './config-tickets.js';
 import { parseOrigins, simulatorStatePath } from './simulator-settings.js';
 
 /**
@@ -40,6 +41,10 @@ export interface Config {
   smtpUrl?: string;
   mailFrom?: string;
   admin?: { user: string; password: string };
+  /** SMS_PROVIDER and where it is reached (config-tickets.ts). */
+  sms: SmsConfig;
+  /** DOOR_USER and DOOR_PASSWORD; /door is off (404) without them. */
+  door?: { user: string; password: string };
   simulator: {
     mode: 'manual' | 'auto';
     delayMs: number;
@@ -132,6 +137,7 @@ const schema = z.object({
     z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   ),
   CSRF_SECRET: optionalString,
+  ...ticketsEnvSchema,
 });
 
 const FIX: Record<string, string> = {
@@ -142,6 +148,7 @@ const FIX: Record<string, string> = {
   SIMULATOR_STRICT: 'use on or off',
   SIMULATOR_PUBLIC: 'use on or off',
   LOG_LEVEL: 'use fatal, error, warn, info, debug, trace or silent',
+  ...TICKETS_FIX,
 };
 
 function parseTrustProxy(raw: string): string | boolean | number {
@@ -283,6 +290,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     .map((s) => s.trim())
     .filter(Boolean);
 
+  const tickets = ticketsSettings(e, { isSimulator, mountSimulator: isSimulator && !e.DARAJA_BASE_URL, port: e.PORT }, problems);
   const initiator = initiatorSettings(e, { isSimulator, publicBaseUrl, callbackToken: callbackToken ?? '' }, problems);
 
   if (problems.length > 0) throw new ConfigError(problems);
@@ -323,6 +331,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     smtpUrl: e.SMTP_URL,
     mailFrom: e.MAIL_FROM,
     admin,
+    ...tickets,
     simulator: {
       mode: e.SIMULATOR_MODE,
       delayMs: e.SIMULATOR_DELAY_MS,

@@ -12,6 +12,14 @@
   }
   qty.addEventListener('input', update);
   update();
+  // With JavaScript the total is live; without it the page says the next page works it out.
+  var live = document.getElementById('total-live');
+  var later = document.getElementById('total-later');
+  if (live) live.hidden = false;
+  if (later) later.hidden = true;
+  // After a refused form, start where the problems are listed (screen readers read it; the keyboard starts there).
+  var summary = document.getElementById('error-summary') || document.getElementById('form-error');
+  if (summary) summary.focus();
   form.addEventListener('submit', function () {
     var b = form.querySelector('button[type=submit]');
     b.disabled = true;

@@ -39,10 +39,15 @@ export interface TicketRowView {
   receipt: string | null;
   transaction: TimeView | null;
   failureReason: string | null;
+  /** Daraja's ResultCode of a failure (the operator's words sit beside the customer's sentence). */
+  resultCode: string | null;
   confirmedBy: string | null;
   /** 'due' while a refund is owed, 'refunded' once given back (by an M-Pesa reversal or marked by hand). */
   refund: 'due' | 'refunded' | null;
   refunded: TimeView | null;
+  ticketCode: string | null;
+  /** People let in at the door. */
+  admitted: number;
 }
 
 export function ticketRowView(t: TicketListRow, movieTitle: string): TicketRowView {
@@ -62,9 +67,12 @@ export function ticketRowView(t: TicketListRow, movieTitle: string): TicketRowVi
     receipt: t.mpesaReceiptNumber,
     transaction: timeViewOrNull(t.transactionDate),
     failureReason: t.failureReason,
+    resultCode: t.resultCode,
     confirmedBy: t.confirmedBy,
     refund: t.refundedAt ? 'refunded' : t.needsRefund ? 'due' : null,
     refunded: timeViewOrNull(t.refundedAt),
+    ticketCode: t.paymentStatus === 'Paid' ? t.ticketCode : null,
+    admitted: t.admitted,
   };
 }
 

@@ -13,7 +13,11 @@ import { presentTimeline, type TimelineEntry } from './ticket-timeline.presenter
 /** The admin ticket page (/admin/tickets/:ticketId): the ticket and everything that happened to it. */
 
 export interface TicketDetail {
-  ticket: TicketRowView & { email: string | null; resultCode: string | null; pendingSince: TimeView; updated: TimeView };
+  ticket: TicketRowView & {
+    email: string | null; resultCode: string | null; pendingSince: TimeView; updated: TimeView;
+    /** Why it failed in Daraja's own words, for the operator: the last attempt's code and text (not the customer's sentence). */
+    darajaReason: string | null;
+  };
   timeline: TimelineEntry[];
   /** The newest refund (an M-Pesa reversal), and whether the operator may ask for one now (Paid, receipt, none in flight or done). */
   latestRefund: RefundView | null;
@@ -40,11 +44,22 @@ export async function ticketDetail(ctx: AdminContext, ticketId: number): Promise
       resultCode: t.resultCode,
       pendingSince: timeView(t.pendingSince),
       updated: timeView(t.updatedAt),
+      darajaReason: t.paymentStatus === 'Failed' ? darajaReason(pushes) : null,
     },
     timeline: presentTimeline({ ticket: t, pushes, inbox, notifications, audit, refunds }),
     latestRefund: latest ? refundView(latest) : null,
     canRefund: t.paymentStatus === 'Paid' && !t.refundedAt && t.mpesaReceiptNumber !== null && (!latest || latest.status === 'failed'),
   });
+}
+
+/** The newest attempt's answer as Daraja gave it: "ResultCode 1032: Request cancelled by user", or its HTTP error. */
+function darajaReason(pushes: Awaited<ReturnType<typeof pushesForTicket>>): string | null {
+  for (const p of [...pushes].reverse()) {
+    if (p.resultCode !== null && p.resultCode !== '0') return `ResultCode ${p.resultCode}${p.resultDesc ? `: ${p.resultDesc}` : ''}`;
+    if (p.errorCode !== null || p.errorMessage !== null) return `${p.errorCode ?? 'Error'}${p.errorMessage ? `: ${p.errorMessage}` : ''}`;
+    if (p.status === 'Unknown' || p.status === 'Sending') return 'No answer from Daraja to the push (timed out or never sent)';
+  }
+  return null;
 }
 
 /** A ticket by row id or by its public reference, or a pasted ticket link (what a customer can show from their page). */

@@ -13,6 +13,8 @@ export interface TicketFilter {
   from?: string;
   to?: string;
   phone?: PhoneMatch;
+  /** A ticket code or an M-Pesa receipt, upper-cased, spaces and dashes removed. */
+  find?: string;
 }
 
 /** What the operator typed, echoed back into the form. */
@@ -22,6 +24,7 @@ export interface TicketFilterValues {
   from: string;
   to: string;
   phone: string;
+  find: string;
 }
 
 export interface ParsedTicketFilter {
@@ -43,6 +46,7 @@ export function parseTicketFilter(query: Record<string, unknown>): ParsedTicketF
     from: one(query.from),
     to: one(query.to),
     phone: one(query.phone).slice(0, 40),
+    find: one(query.find).slice(0, 40),
   };
   const filter: TicketFilter = {};
   const errors: ParsedTicketFilter['errors'] = {};
@@ -67,6 +71,11 @@ export function parseTicketFilter(query: Record<string, unknown>): ParsedTicketF
     const phone = parsePhoneMatch(values.phone);
     if (phone) filter.phone = phone;
     else errors.phone = `Enter at least the last ${MIN_PHONE_DIGITS} digits of the phone number (digits only), or the whole number.`;
+  }
+  if (values.find !== '') {
+    const v = values.find.replace(/[\s-]+/g, '').toUpperCase();
+    if (/^[A-Z0-9]{8,20}$/.test(v)) filter.find = v;
+    else errors.find = 'Enter a ticket code (8 letters and digits) or an M-Pesa receipt (10 letters and digits).';
   }
   return { filter, values, errors };
 }

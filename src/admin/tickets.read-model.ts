@@ -36,6 +36,7 @@ export function toTicketQuery(f: TicketFilter): TicketQuery {
     createdFrom: f.from ? nairobiDayStart(f.from) : undefined,
     createdBefore: f.to ? addDays(nairobiDayStart(f.to), 1) : undefined,
     phone: f.phone,
+    codeOrReceipt: f.find,
   };
 }
 
@@ -88,7 +89,7 @@ export async function ticketsTotals(ctx: AdminContext, query: Record<string, unk
  * MariaDB at a million tickets, so it is counted only when the operator asks.
  */
 function totalsAreCheap(ctx: AdminContext, f: TicketFilter): boolean {
-  if (f.phone || f.movieId !== undefined) return true;
+  if (f.phone || f.find || f.movieId !== undefined) return true;
   if (!f.from) return false;
   const end = f.to ? addDays(nairobiDayStart(f.to), 1) : ctx.now();
   return end.getTime() - nairobiDayStart(f.from).getTime() <= AUTO_TOTALS_DAYS * 86_400_000;

@@ -7,9 +7,14 @@ import { err, ok, type Result } from '../core/result.js';
 import { toMovieView, type MovieView } from '../movies/movie-view.js';
 import type { PushOutcome } from '../payments/push.service.js';
 import { findMovie, holdTickets } from '../store/movie.repository.js';
+import { normalizePhone } from '../daraja/phone.js';
 import { latestRefunds } from '../store/refund.repository.js';
-import { findTicketByRef, insertPendingTicket, reopenFailed, type TicketWithMovie } from '../store/ticket.repository.js';
+import {
+  findPaidRefByPhoneAndCode, findTicketByRef, insertPendingTicket, reopenFailed, type TicketWithMovie,
+} from '../store/ticket.repository.js';
 import type { BookingFormProblems, BookingInput } from './booking.schema.js';
+import { newTicketCode, normaliseTicketCode } from './ticket-code.js';
+import { ticketQrSvg } from './ticket-qr.js';
 import { isTicketRef, newTicketRef } from './ticket-ref.js';
 import { toStatusJson, toTicketView, type TicketStatusJson, type TicketView } from './ticket-view.js';
 
@@ -98,7 +103,7 @@ export class BookingService {
    * the concurrency), then starts the push. How the push went is the ticket page's business: refused shows Failed
    * there, unknown stays Pending for the reconciler.
    */
-  async book(input: BookingInput): Promise<Result<Booked, BookingRefusal>> {
+  async book(input: BookingInput, typed?: Record<string, string>): Promise<Result<Booked, BookingRefusal>> {
     const { database } = this.deps;
     const now = this.deps.now();
     const ref = newTicketRef();
@@ -133,30 +138,45 @@ export class BookingService {
           nextCheckAt: toDbTime(this.nextCheckAt(now)),
           createdAt: at,
           updatedAt: at,
-        });
+        }, newTicketCode);
       });
     } catch (e) {
       if (!(e instanceof Refusal)) throw e;
       const movie = await findMovie(database.db, input.movieId);
       if (!movie) return err({ kind: 'movie_not_found' });
-      const form = this.form(toMovieView(movie, this.deps.now()), typedValues(input), {}, e.reason);
+      // The form again as the customer typed it (0712 345 678), not as stored (254712345678).
+      const form = this.form(toMovieView(movie, this.deps.now()), typed ?? typedValues(input), {}, e.reason);
       return err({ kind: e.kind, form });
     }
     return ok({ ref, ticketId, push: await this.startPush(ticketId) });
   }
 
-  /** The ticket behind a reference, as its page shows it. */
-  async ticket(ref: string): Promise<Result<TicketView, { kind: 'not_found' }>> {
+  /** The ticket behind a reference, as its page shows it: with its QR code (inline SVG) once Paid. */
+  async ticket(ref: string): Promise<Result<TicketView & { qrSvg: string | null }, { kind: 'not_found' }>> {
     const t = await this.load(ref);
     if (!t) return err({ kind: 'not_found' });
     const refund = (await latestRefunds(this.deps.database.db, [t.ticketId])).get(t.ticketId);
-    return ok(toTicketView(t, this.payTo, refund));
+    const view = toTicketView(t, this.payTo, refund);
+    return ok({ ...view, qrSvg: view.ticketCode ? await ticketQrSvg(view.ticketCode) : null });
+  }
+
+  /**
+   * Find my ticket: the reference of the Paid ticket with this phone number and code, as typed. One answer for every
+   * miss (wrong phone, wrong code, both, not Paid), so a guess learns nothing about which part was right.
+   */
+  async findTicket(typedPhone: unknown, typedCode: unknown): Promise<Result<string, { kind: 'not_found' }>> {
+    const phone = normalizePhone(typeof typedPhone === 'string' ? typedPhone : '');
+    const code = normaliseTicketCode(typedCode);
+    const ref = phone.ok && code ? await findPaidRefByPhoneAndCode(this.deps.database.db, phone.value, code) : undefined;
+    return ref ? ok(ref) : err({ kind: 'not_found' });
   }
 
   /** The ticket status JSON. */
   async status(ref: string): Promise<Result<TicketStatusJson, { kind: 'not_found' }>> {
-    const v = await this.ticket(ref);
-    return v.ok ? ok(toStatusJson(v.value)) : v;
+    const t = await this.load(ref);
+    if (!t) return err({ kind: 'not_found' });
+    const refund = (await latestRefunds(this.deps.database.db, [t.ticketId])).get(t.ticketId);
+    return ok(toStatusJson(toTicketView(t, this.payTo, refund)));
   }
 
   /** What the retry route needs before the per-phone limit: the state and the (full) phone to count against. */

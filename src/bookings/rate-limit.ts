@@ -5,7 +5,7 @@ import { LazyRedisStore, lazyRedis, type LazyRedis } from '../core/http/rate-lim
 import type { Logger } from '../core/logger.js';
 
 /**
- * The two abuse limits on bookings:
+ * The abuse limits on bookings and tickets (find-my-ticket's failed lookups per client address are the third):
  * - bookings per client address on POST /bookings (a 422 does not count: a typo costs nothing);
  * - STK pushes per phone, keyed on the normalized number a route puts in `res.locals.pushPhone` after validation, so
  *   nobody can spam someone's phone with PIN prompts ("STK push bombing"). Only answers below 400 count: a sold-out
@@ -16,6 +16,8 @@ import type { Logger } from '../core/logger.js';
 export interface RateLimits {
   bookingsPerIp: RateLimitRequestHandler;
   pushesPerPhone: RateLimitRequestHandler;
+  /** Failed find-my-ticket lookups per client address: guessing codes for a phone number (or numbers for a code). */
+  ticketLookupsPerIp: RateLimitRequestHandler;
   /** 'memory' or 'redis'. */
   store: 'memory' | 'redis';
   /** Closes the Redis connection, if it opened one of its own. */
@@ -29,8 +31,16 @@ export interface RateLimitOptions {
   /** The app's Redis client (REDIS_URL), shared with the sign-in limits; closed by its owner. Default: one of its own. */
   redis?: LazyRedis;
   /** Renders the 429 answer (Retry-After is already set). Default: a plain text message. */
-  onLimited?: (req: Request, res: Response, which: 'bookingsPerIp' | 'pushesPerPhone', retryAfterSeconds: number) => void;
+  onLimited?: (req: Request, res: Response, which: LimitName, retryAfterSeconds: number) => void;
 }
+
+export type LimitName = 'bookingsPerIp' | 'pushesPerPhone' | 'ticketLookupsPerIp';
+
+/**
+ * Failed find-my-ticket lookups a client address may make per window. A code has 40 random bits, so this many guesses
+ * per window find nothing; a customer who mistypes a few times is not locked out.
+ */
+export const TICKET_LOOKUPS_PER_WINDOW = 10;
 
 /** The normalized phone a route sets before `pushesPerPhone` runs. */
 export const PUSH_PHONE_LOCAL = 'pushPhone';
@@ -39,6 +49,7 @@ export const LIMIT_MESSAGES = {
   bookingsPerIp: 'Too many bookings have come from your connection in a short time. Please wait a few minutes and try again.',
   pushesPerPhone:
     'Too many M-Pesa payment prompts have been sent to this phone in a short time. To protect it, please wait a few minutes before trying again.',
+  ticketLookupsPerIp: 'Too many ticket searches that found nothing have come from your connection. Please wait a few minutes and try again.',
 } as const;
 
 /** Builds both limiters, one fresh set per app (tests get their own counts with each app). */
@@ -52,7 +63,7 @@ export function createRateLimits(config: Readonly<Pick<Config, 'rateLimit' | 're
     warn: (err: unknown, msg?: string) => opts.logger.warn({ err }, msg ?? 'rate limiter warning'),
   };
 
-  const common = (which: 'bookingsPerIp' | 'pushesPerPhone'): Partial<Options> => ({
+  const common = (which: LimitName): Partial<Options> => ({
     windowMs,
     standardHeaders: 'draft-8',
     legacyHeaders: false,
@@ -87,9 +98,17 @@ export function createRateLimits(config: Readonly<Pick<Config, 'rateLimit' | 're
     skipFailedRequests: true,
   });
 
+  // Only misses count (a 303 to the ticket is a success): the one who knows their code is never slowed.
+  const ticketLookupsPerIp = rateLimit({
+    ...common('ticketLookupsPerIp'),
+    limit: TICKET_LOOKUPS_PER_WINDOW,
+    skipSuccessfulRequests: true,
+  });
+
   return {
     bookingsPerIp,
     pushesPerPhone,
+    ticketLookupsPerIp,
     store: redis ? 'redis' : 'memory',
     close: async () => {
       await own?.close();

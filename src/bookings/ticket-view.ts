@@ -3,6 +3,7 @@ import { fromDbTime } from '../core/db/time.js';
 import { formatNairobi, toNairobiIso } from '../core/time.js';
 import { maskPhone } from '../daraja/phone.js';
 import { GENERIC_FAILURE } from '../daraja/result-codes.js';
+import { NO_ANSWER_REASON } from '../payments/result-applier.js';
 import type { TicketWithMovie } from '../store/ticket.repository.js';
 
 /** A ticket as its page shows it: every string ready, no logic left for the view. */
@@ -28,6 +29,12 @@ export interface TicketView {
   needsRefund: boolean;
   /** The name on the M-Pesa prompt. */
   payTo: string;
+  /** The code read at the door: only while Paid (the page, the QR code and the JSON show nothing before). */
+  ticketCode: string | null;
+  /** People let in at the door so far. */
+  admitted: number;
+  /** Failed because M-Pesa never answered: money may have been taken, so the page must not say it was not. */
+  outcomeUnknown: boolean;
   /** The newest refund's status (null: never refunded), and when the money went back (ISO, Nairobi offset). */
   refundStatus: RefundStatus | null;
   refundedAtIso: string | null;
@@ -47,6 +54,8 @@ export interface TicketStatusJson {
   failureReason: string | null;
   phoneNumber: string;
   confirmedBy: ConfirmedBy | null;
+  ticketCode: string | null;
+  admitted: number;
   refundStatus: RefundStatus | null;
   refundedAt: string | null;
 }
@@ -74,6 +83,9 @@ export function toTicketView(t: TicketWithMovie, payTo: string, latestRefund?: R
     receiptToFollow: t.paymentStatus === 'Paid' && !t.mpesaReceiptNumber,
     needsRefund: t.paymentStatus === 'Paid' && t.needsRefund === 1 && !t.refundedAt,
     payTo,
+    ticketCode: t.paymentStatus === 'Paid' ? t.ticketCode : null,
+    admitted: t.admitted,
+    outcomeUnknown: t.paymentStatus === 'Failed' && t.failureReason === NO_ANSWER_REASON,
     refundStatus: latestRefund?.status ?? null,
     refundedAtIso: refundedAt ? toNairobiIso(refundedAt) : null,
     refundedAtDisplay: refundedAt ? formatNairobi(refundedAt) : null,
@@ -93,6 +105,8 @@ export function toStatusJson(v: TicketView): TicketStatusJson {
     failureReason: v.failureReason,
     phoneNumber: v.phoneMasked,
     confirmedBy: v.confirmedBy,
+    ticketCode: v.ticketCode,
+    admitted: v.admitted,
     refundStatus: v.refundStatus,
     refundedAt: v.refundedAtIso,
   };

@@ -2,7 +2,7 @@ import type { Result } from './result.js';
 
 /**
  * Kenyan mobile numbers as customers type them: 07XXXXXXXX, 01XXXXXXXX, +2547…, 2547…, +2541…, 2541…,
- * with spaces or dashes. Daraja wants 2547XXXXXXXX / 2541XXXXXXXX and answers "Invalid PhoneNumber" to anything else,
+ * with spaces or dashes, and the 9 digits without their leading 0 (712 345 678), as many type them after seeing +254. Daraja wants 2547XXXXXXXX / 2541XXXXXXXX and answers "Invalid PhoneNumber" to anything else,
  * so we refuse early with a message that says what to fix.
  */
 export type NormalizedPhone = Result<string, string>;
@@ -38,8 +38,10 @@ export function normalizePhone(input: string): NormalizedPhone {
     if (national.startsWith('0')) return fail(PHONE_MESSAGES.zeroAfter254);
   } else if (!hasPlus && digits.startsWith('0')) {
     national = digits.slice(1);
+  } else if (!hasPlus && digits.length === 9 && /^[71]/.test(digits)) {
+    national = digits; // 712345678: the number without its 0
   } else {
-    // +255…, 712345678 without its 0, 00254…: none of the forms above.
+    // +255…, 00254…, +0…: none of the forms above.
     return fail(PHONE_MESSAGES.notKenyan);
   }
 

@@ -2,7 +2,7 @@ import type { BackgroundJob } from '../core/jobs.js';
 import type { Db } from '../core/db/database.js';
 import type { Logger } from '../core/logger.js';
 import { maskPhone } from '../daraja/phone.js';
-import { composeMessage } from './notification.messages.js';
+import { composeMessage, composeSms } from './notification.messages.js';
 import {
   claimNotification,
   dueNotificationIds,
@@ -12,6 +12,7 @@ import {
   type NotificationContent,
 } from '../store/notification.repository.js';
 import { maskEmail, type Notifier, type OutgoingMessage } from './notifier.js';
+import { LogSms } from './sms.africastalking.js';
 
 export interface NotificationSenderDeps {
   db: Db;
@@ -22,6 +23,8 @@ export interface NotificationSenderDeps {
   log: Notifier;
   /** With SMTP_URL: email, for rows that have an address. */
   email?: Notifier;
+  /** SMS_PROVIDER's sender for 'sms' rows (Africa's Talking, its simulator look-alike); the log's LogSms without one. */
+  sms?: Notifier;
   intervalMs?: number;
   /** How long a claim lasts: longer than any send can take (the SMTP timeouts are 10–30 s). */
   lockMs?: number;
@@ -42,7 +45,9 @@ export const backoffMs = (attempts: number) => 30_000 * 2 ** Math.max(0, attempt
  * Delivers the outbox (rows written in the same transaction as the Paid/Failed change) in the background, every
  * ~2 s: never inside a request, so a slow mail server never delays a callback or a page. Each row is claimed by a
  * conditional update before sending, so several instances never send the same one; a failed send is retried with
- * back-off and given up after 5 attempts.
+ * back-off and given up after 5 attempts (at once when the provider says a retry cannot help). A crash between a send
+ * and its mark leaves the row claimed until the claim runs out, then it is sent again: at least once, never by two
+ * instances at the same time (docs/adr/0029-sms-through-the-outbox.md).
  */
 export class NotificationSender implements BackgroundJob {
   readonly name = 'notification-sender';
@@ -55,7 +60,10 @@ export class NotificationSender implements BackgroundJob {
   private readonly batchSize: number;
   private readonly maxAttempts: number;
 
+  private readonly sms: Notifier;
+
   constructor(private readonly deps: NotificationSenderDeps) {
+    this.sms = deps.sms ?? new LogSms(deps.logger);
     this.intervalMs = deps.intervalMs ?? 2000;
     this.lockMs = deps.lockMs ?? 120_000;
     this.batchSize = deps.batchSize ?? 20;
@@ -107,7 +115,8 @@ export class NotificationSender implements BackgroundJob {
         await notifier.send(message);
       } catch (err) {
         const attempts = n.attempts + 1;
-        const giveUp = attempts >= this.maxAttempts;
+        // A refusal that a retry cannot change (an invalid number) is given up at once.
+        const giveUp = attempts >= this.maxAttempts || (err as { permanent?: unknown })?.permanent === true;
         const retryAt = giveUp ? null : new Date(this.deps.now().getTime() + backoffMs(attempts));
         const lastError = describeError(err);
         await markNotificationAttemptFailed(this.deps.db, id, claim, { attempts, lastError, retryAt });
@@ -126,8 +135,12 @@ export class NotificationSender implements BackgroundJob {
   }
 
   private prepare(n: NotificationContent): { notifier: Notifier; message: OutgoingMessage } {
-    const { subject, text } = composeMessage(n, this.deps.publicBaseUrl);
     const about = { notificationId: n.notificationId, kind: n.kind };
+    if (n.channel === 'sms') {
+      const text = composeSms(n, this.deps.publicBaseUrl);
+      return { notifier: this.sms, message: { to: n.recipient ?? `+${n.phoneNumber}`, subject: '', text, about } };
+    }
+    const { subject, text } = composeMessage(n, this.deps.publicBaseUrl);
     if (n.channel === 'email' && n.recipient && this.deps.email) {
       return { notifier: this.deps.email, message: { to: n.recipient, subject, text, about } };
     }

@@ -1,11 +1,11 @@
 import nodemailer from 'nodemailer';
 import SMTPTransport from 'nodemailer/lib/smtp-transport/index.js';
-import type { NotificationKind } from '../core/db/schema.js';
+import type { NotificationChannel, NotificationKind } from '../core/db/schema.js';
 import type { Logger } from '../core/logger.js';
 
 /** One message to a customer. */
 export interface OutgoingMessage {
-  /** An email address for EmailNotifier; for LogNotifier something safe to log (a masked phone or email). */
+  /** An email address for EmailNotifier, a +254… number for an SMS; for LogNotifier something safe to log (masked). */
   to: string;
   subject: string;
   /** Holds the ticket link (its reference is a bearer secret) and the customer's name: never logged. */
@@ -16,7 +16,8 @@ export interface OutgoingMessage {
 
 /** Delivers a message or throws; the sender retries. */
 export interface Notifier {
-  readonly channel: 'log' | 'email';
+  readonly channel: NotificationChannel;
+  /** Throws on failure; an error with `permanent: true` is not retried (sending again cannot help). */
   send(message: OutgoingMessage): Promise<void>;
   close?(): Promise<void>;
 }

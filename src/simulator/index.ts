@@ -6,9 +6,12 @@ import { SimulatorService } from './simulator.service.js';
 import { createSimulatorRouter } from './simulator.routes.js';
 import { SIMULATOR_INITIATOR } from './credential.js';
 import { ReversalDesk } from './reversal-desk.js';
+import { SmsInbox, smsRoutes } from './sms-inbox.js';
 import type { SimulatorPrompt } from './simulator.state.js';
+import type { PhoneMessage } from './sms-inbox.js';
 
 export type { SimulatorPrompt } from './simulator.state.js';
+export type { PhoneMessage } from './sms-inbox.js';
 export { CORRECT_PIN } from './simulator.service.js';
 export { TEST_NUMBERS, RESULT_DESC, type ResultCode } from './test-numbers.js';
 export { MAY_REFUSE } from './daraja-answers.js';
@@ -79,6 +82,8 @@ export interface Simulator {
   reversalRequests(receipt: string): number;
   /** Refuse every `every`-th reversal or status request with Daraja's spike arrest (0: never). */
   setSpikeArrest(every: number): void;
+  /** The SMS each simulated phone received (M-Pesa's confirmations and what apps sent), for tests. */
+  messages(phone: string): PhoneMessage[];
 }
 
 export function createSimulator(opts: SimulatorOptions): Simulator {
@@ -92,6 +97,9 @@ export function createSimulator(opts: SimulatorOptions): Simulator {
   if (!Number.isInteger(callbackRetry.attempts) || callbackRetry.attempts < 1) {
     throw new RangeError('simulator: callbackRetry.attempts must be an integer ≥ 1');
   }
+  const now = opts.now ?? (() => new Date());
+  const merchantName = opts.merchantName ?? 'TIKITI';
+  const inbox = new SmsInbox(now);
   const service = new SimulatorService({
     passkey: opts.passkey ?? SANDBOX_PASSKEY,
     shortcodes: opts.shortcodes,
@@ -105,12 +113,13 @@ export function createSimulator(opts: SimulatorOptions): Simulator {
     ...(opts.callbackOrigins ? { callbackOrigins: opts.callbackOrigins.map((o) => new URL(o).origin) } : {}),
     ...(opts.statePath ? { statePath: opts.statePath } : {}),
     responseDelayMs: nonNegative('responseDelayMs', opts.responseDelayMs ?? 0),
-    merchantName: opts.merchantName ?? 'TIKITI',
+    merchantName,
     maxEntries,
     callbackRetry: { attempts: callbackRetry.attempts, baseDelayMs: nonNegative('callbackRetry.baseDelayMs', callbackRetry.baseDelayMs) },
     holdMs: nonNegative('holdMs', opts.holdMs ?? 60_000),
     logger: opts.logger ?? silentLogger,
-    now: opts.now ?? (() => new Date()),
+    now,
+    onPaid: (p) => inbox.mpesaConfirmation(p, merchantName),
   });
   const desk = new ReversalDesk({
     findPaid: (receipt) => service.snapshot().find((p) => p.mpesaReceiptNumber === receipt && p.resultCode === '0'),
@@ -122,9 +131,10 @@ export function createSimulator(opts: SimulatorOptions): Simulator {
     now: service.settings.now,
   });
   return {
-    router: createSimulatorRouter(service, desk),
+    router: createSimulatorRouter(service, desk, { inbox, sms: smsRoutes(inbox, opts.logger ?? silentLogger) }),
     close: async () => { await desk.close(); await service.close(); },
     prompts: () => service.snapshot(),
+    messages: (phone) => inbox.to(phone.startsWith('+') ? phone : `+${phone}`),
     reversals: () => desk.reversals(),
     reversalRequests: (receipt) => desk.requestsFor(receipt),
     setSpikeArrest: (every) => desk.setSpikeArrest(every),

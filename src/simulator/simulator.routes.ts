@@ -8,6 +8,7 @@ import type { PhoneAction, SimulatorService } from './simulator.service.js';
 import type { SimulatorPrompt } from './simulator.state.js';
 import { simulatorCertificate } from './credential.js';
 import { REVERSAL_TEST_NUMBERS, type ReversalDesk } from './reversal-desk.js';
+import type { SmsInbox } from './sms-inbox.js';
 import { TEST_NUMBERS } from './test-numbers.js';
 
 // Absolute paths, so the router renders and serves the same whatever the host app's view and static settings.
@@ -17,12 +18,15 @@ const PUBLIC_DIR = fileURLToPath(new URL('../../public/simulator/', import.meta.
 const PHONE_ACTIONS: readonly PhoneAction[] = ['pin', 'cancel', 'timeout'];
 const NOTICES: Record<string, string> = { gone: 'That prompt is no longer waiting: it was answered or timed out.' };
 
+/** "20:12:01", Nairobi time (UTC+3 all year). */
+const nairobiTime = (at: Date) => new Date(at.getTime() + 3 * 3600_000).toISOString().slice(11, 19);
+
 function send(res: Response, answer: DarajaAnswer): void {
   res.status(answer.status).json(answer.body);
 }
 
 /** The Daraja look-alike endpoints and the phone page; mount it at /simulator (or at / to stand in for Daraja). */
-export function createSimulatorRouter(service: SimulatorService, desk: ReversalDesk): Router {
+export function createSimulatorRouter(service: SimulatorService, desk: ReversalDesk, phones?: { inbox: SmsInbox; sms: Router }): Router {
   const router = express.Router();
   const { logger, merchantName, delayMs, promptSeconds, mode, responseDelayMs } = service.settings;
   const json = express.json();
@@ -84,6 +88,9 @@ export function createSimulatorRouter(service: SimulatorService, desk: ReversalD
 
   router.all(Object.values(PATHS), (_req, res) => send(res, errorAnswer(FAILURES.methodNotAllowed)));
 
+  // ---- Africa's Talking look-alike and the phones' messages ----
+  if (phones) router.use(phones.sms);
+
   // ---- The phone page ----
   router.get('/phone', async (req, res) => {
     const screen = service.phoneScreen();
@@ -96,6 +103,10 @@ export function createSimulatorRouter(service: SimulatorService, desk: ReversalD
       pending: screen.pending.map(present),
       recent: screen.recent.map(present),
       notice,
+      inboxes: (phones?.inbox.byNumber() ?? []).map((b) => ({
+        phone: b.phone,
+        messages: b.messages.map((m) => ({ from: m.from, message: m.message, at: m.at.toISOString(), atDisplay: nairobiTime(m.at) })),
+      })),
       testNumbers: [...TEST_NUMBERS, ...REVERSAL_TEST_NUMBERS].map(([phone, s]) => ({ phone, note: s.note })),
       reversals: desk.reversals().slice(0, 20).map((r) => ({ ...r, phone: r.phoneNumber, when: r.at.toISOString() })),
     });

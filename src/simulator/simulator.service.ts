@@ -32,6 +32,8 @@ export interface SimulatorSettings {
   holdMs: number;
   logger: SimulatorLogger;
   now: () => Date;
+  /** Where a paid prompt's M-Pesa confirmation SMS goes (the phone page's messages). */
+  onPaid?: (prompt: SimulatorPrompt) => void;
 }
 
 export type PhoneAction = 'pin' | 'cancel' | 'timeout';
@@ -308,6 +310,7 @@ export class SimulatorService {
       prompt.transactionDate = Number(darajaTimestamp(now));
     }
     this.store.markFinished(prompt);
+    if (code === '0') this.settings.onPaid?.(prompt);
     this.settings.logger.info(
       { checkoutRequestId: prompt.checkoutRequestId, resultCode: code, callbacks: prompt.callback.planned },
       'simulator: prompt finished',

@@ -1,5 +1,5 @@
 import type { Executor } from '../core/db/transaction.js';
-import type { Notification, NotificationKind } from '../core/db/schema.js';
+import type { Notification, NotificationChannel, NotificationKind } from '../core/db/schema.js';
 import { toDbTime } from '../core/db/time.js';
 
 /**
@@ -8,7 +8,13 @@ import { toDbTime } from '../core/db/time.js';
  *
  * The state machine: pending → sent | failed (after the last attempt); a pending row is claimed by setting lockedUntil
  * (see below), and a failed attempt puts it back to pending with lockedUntil as its back-off.
+ *
+ * One row per channel, so each is retried on its own: the email (or, without an address, the log line) for every kind,
+ * and an SMS to the ticket's phone for the kinds in SMS_KINDS.
  */
+
+/** The kinds the customer also gets by SMS (the message texts are in notifications/notification.messages.ts). */
+export const SMS_KINDS: readonly NotificationKind[] = ['Paid', 'Refunded'];
 
 /**
  * Records a notification in the outbox. Call it inside the same transaction that moves the ticket to Paid or
@@ -19,21 +25,24 @@ export async function enqueueNotification(
   n: { ticketId: number; kind: NotificationKind; email: string | null },
   now: Date,
 ): Promise<void> {
-  await tx
-    .insertInto('notification')
-    .values({
-      ticketId: n.ticketId,
-      kind: n.kind,
-      channel: n.email ? 'email' : 'log',
-      recipient: n.email,
-      status: 'pending',
-      attempts: 0,
-      lastError: null,
-      lockedUntil: null,
-      createdAt: toDbTime(now),
-      sentAt: null,
-    })
-    .execute();
+  const row = (channel: NotificationChannel, recipient: string | null) => ({
+    ticketId: n.ticketId,
+    kind: n.kind,
+    channel,
+    recipient,
+    status: 'pending' as const,
+    attempts: 0,
+    lastError: null,
+    lockedUntil: null,
+    createdAt: toDbTime(now),
+    sentAt: null,
+  });
+  const rows = [row(n.email ? 'email' : 'log', n.email)];
+  if (SMS_KINDS.includes(n.kind)) {
+    const t = await tx.selectFrom('ticket').select('phoneNumber').where('ticketId', '=', n.ticketId).executeTakeFirst();
+    if (t) rows.push(row('sms', `+${t.phoneNumber}`));
+  }
+  await tx.insertInto('notification').values(rows).execute();
 }
 
 export async function notificationsForTicket(db: Executor, ticketId: number): Promise<Notification[]> {
@@ -77,10 +86,11 @@ export async function claimNotification(db: Executor, notificationId: number, no
 export interface NotificationContent {
   notificationId: number;
   kind: NotificationKind;
-  channel: 'log' | 'email';
+  channel: NotificationChannel;
   recipient: string | null;
   attempts: number;
   ref: string;
+  ticketCode: string | null;
   customerName: string;
   phoneNumber: string;
   quantity: number;
@@ -104,6 +114,7 @@ export async function loadNotificationContent(db: Executor, notificationId: numb
       'notification.recipient',
       'notification.attempts',
       'ticket.ref',
+      'ticket.ticketCode',
       'ticket.customerName',
       'ticket.phoneNumber',
       'ticket.quantity',

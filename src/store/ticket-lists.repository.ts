@@ -26,11 +26,14 @@ export interface TicketQuery {
   createdFrom?: Date;
   createdBefore?: Date;
   phone?: PhoneMatch;
+  /** A ticket code or an M-Pesa receipt number, matched exactly (ticket_code and ticket_receipt indexes). */
+  codeOrReceipt?: string;
 }
 
 export const TICKET_LIST_COLUMNS = [
   'ticketId', 'ref', 'movieId', 'customerName', 'phoneNumber', 'quantity', 'totalAmount', 'paymentStatus', 'holdsTickets',
   'mpesaReceiptNumber', 'transactionDate', 'failureReason', 'confirmedBy', 'needsRefund', 'refundedAt', 'createdAt',
+  'ticketCode', 'admitted', 'resultCode',
 ] as const;
 export type TicketListRow = Pick<Ticket, (typeof TICKET_LIST_COLUMNS)[number]>;
 
@@ -50,6 +53,10 @@ function applyTicketFilter<O>(h: DatabaseHandle, q: TicketSelect<O>, f: TicketQu
   if (f.createdFrom) q = q.where('createdAt', '>=', toDbTime(f.createdFrom));
   if (f.createdBefore) q = q.where('createdAt', '<', toDbTime(f.createdBefore));
   if (f.phone?.kind === 'exact') q = q.where('phoneNumber', '=', f.phone.phone);
+  if (f.codeOrReceipt !== undefined) {
+    const v = f.codeOrReceipt;
+    q = q.where((eb) => eb.or([eb('ticketCode', '=', v), eb('mpesaReceiptNumber', '=', v)]));
+  }
   if (f.phone?.kind === 'tail') {
     const digits = f.phone.digits;
     q = q.where(phoneTail(h), '=', digits.slice(-4));

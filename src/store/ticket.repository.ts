@@ -1,6 +1,9 @@
+import type { ExpressionBuilder } from 'kysely';
 import type { Executor } from '../core/db/transaction.js';
+import type { Database } from '../core/db/schema.js';
 import type { ConfirmedBy, NewTicket, Ticket } from '../core/db/schema.js';
 import { changed, fit, insertedId } from '../core/db/rows.js';
+import { isDuplicateKey } from '../core/db/transaction.js';
 import { fromDbTime, toDbTime } from '../core/db/time.js';
 
 /**
@@ -18,6 +21,8 @@ import { fromDbTime, toDbTime } from '../core/db/time.js';
  *                                  seats and owing a refund; it stays Paid, because the payment happened
  * A Paid ticket never goes back to Pending or Failed. A receipt number is recorded on one ticket at most: the database
  * refuses a second (unique index), and apply-result checks first so that a second claim is a 'mismatch', not an error.
+ * At the door (`admit`, below): Paid, money kept, this show, admitted + n <= quantity → admitted + n.
+ * The ticket code is written with the row and never changes; pages show it only while Paid.
  *
  * The rules:
  * - Every transition is ONE conditional UPDATE whose WHERE names the state it leaves. A repeat, or a concurrent
@@ -32,9 +37,26 @@ import { fromDbTime, toDbTime } from '../core/db/time.js';
 /** A ticket with the movie fields its pages and JSON show. */
 export type TicketWithMovie = Ticket & { movieTitle: string; showTime: string };
 
-export async function insertPendingTicket(tx: Executor, ticket: Omit<NewTicket, 'paymentStatus' | 'holdsTickets'>): Promise<number> {
-  const r = await tx.insertInto('ticket').values({ ...ticket, paymentStatus: 'Pending', holdsTickets: 1 }).executeTakeFirstOrThrow();
-  return insertedId(r);
+/**
+ * Writes a Pending ticket with a code from `newCode`. The code's uniqueness is the database's (a unique index): on
+ * the rare collision (40 random bits) the insert is tried again with a new code. A refused statement leaves the
+ * transaction usable on both engines, so the caller's transaction goes on.
+ */
+export async function insertPendingTicket(
+  tx: Executor,
+  ticket: Omit<NewTicket, 'paymentStatus' | 'holdsTickets' | 'ticketCode'>,
+  newCode: () => string,
+): Promise<number> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const r = await tx.insertInto('ticket')
+        .values({ ...ticket, ticketCode: newCode(), paymentStatus: 'Pending', holdsTickets: 1 })
+        .executeTakeFirstOrThrow();
+      return insertedId(r);
+    } catch (err) {
+      if (!isDuplicateKey(err) || attempt >= 5) throw err;
+    }
+  }
 }
 
 export async function findTicket(db: Executor, ticketId: number): Promise<Ticket | undefined> {
@@ -54,6 +76,18 @@ export async function findTicketByRef(db: Executor, ref: string): Promise<Ticket
     .select(['movie.title as movieTitle', 'movie.showTime as showTime'])
     .where('ticket.ref', '=', ref)
     .executeTakeFirst();
+}
+
+/** The reference of the Paid ticket with this phone (254…) and code, if one matches both. */
+export async function findPaidRefByPhoneAndCode(db: Executor, phoneNumber: string, ticketCode: string): Promise<string | undefined> {
+  const r = await db
+    .selectFrom('ticket')
+    .select('ref')
+    .where('ticketCode', '=', ticketCode)
+    .where('phoneNumber', '=', phoneNumber)
+    .where('paymentStatus', '=', 'Paid')
+    .executeTakeFirst();
+  return r?.ref;
 }
 
 export async function findTicketIdByRef(db: Executor, ref: string): Promise<number | undefined> {
@@ -191,6 +225,56 @@ export async function markReversed(tx: Executor, ticketId: number, at: Date): Pr
     .where('ticketId', '=', ticketId)
     .where('paymentStatus', '=', 'Paid')
     .where('refundedAt', 'is', null)
+    .executeTakeFirst();
+  return changed(r);
+}
+
+// ── the door ────────────────────────────────────────────────────────────────────────────────────────────────────
+// A ticket lets people in while it is Paid and its money is not being given back. `admitted` only grows, by ONE
+// conditional UPDATE per admission, so doors admitting the same ticket at the same moment never let in more people
+// than it has seats: the database applies one UPDATE after the other and the second sees the first's count.
+
+/**
+ * Paid money that stays paid: not refunded, no refund owed, and no M-Pesa reversal in flight or done (a refund row
+ * holding the ticket in activeTicketId: requested, accepted, unknown or refunded; see store/refund.repository.ts).
+ * The one place the door's refund condition is written.
+ */
+export const keepsItsMoney = (eb: ExpressionBuilder<Database, 'ticket'>) =>
+  eb.and([
+    eb('ticket.needsRefund', '=', 0),
+    eb('ticket.refundedAt', 'is', null),
+    eb.not(eb.exists(eb.selectFrom('refund').select('refund.refundId').whereRef('refund.activeTicketId', '=', 'ticket.ticketId'))),
+  ]);
+
+/** A ticket by its code, with its movie. */
+export async function findTicketByCode(db: Executor, ticketCode: string): Promise<TicketWithMovie | undefined> {
+  return db
+    .selectFrom('ticket')
+    .innerJoin('movie', 'movie.movieId', 'ticket.movieId')
+    .selectAll('ticket')
+    .select(['movie.title as movieTitle', 'movie.showTime as showTime'])
+    .where('ticket.ticketCode', '=', ticketCode)
+    .executeTakeFirst();
+}
+
+/** Lets `n` more people in on a Paid ticket for this show that keeps its money and has `n` seats left. False otherwise. */
+export async function admit(
+  tx: Executor,
+  p: { ticketId: number; movieId: number; n: number; by: string; now: Date },
+): Promise<boolean> {
+  const r = await tx
+    .updateTable('ticket')
+    .set((eb) => ({
+      admitted: eb('admitted', '+', p.n),
+      lastAdmittedAt: toDbTime(p.now),
+      lastAdmittedBy: fit(p.by, 100),
+      updatedAt: toDbTime(p.now),
+    }))
+    .where('ticketId', '=', p.ticketId)
+    .where('movieId', '=', p.movieId)
+    .where('paymentStatus', '=', 'Paid')
+    .where(keepsItsMoney)
+    .where((eb) => eb(eb('admitted', '+', p.n), '<=', eb.ref('quantity')))
     .executeTakeFirst();
   return changed(r);
 }

@@ -41,8 +41,9 @@ describe('booking mistakes and limits', () => {
     expect(message.near, 'the message is right under the phone field').toBe(true);
     // The other fields were fine: no message beside them.
     await expect(form.locator('[name="customerName"]').getAttribute('aria-invalid')).resolves.not.toBe('true');
-    // And the problem is announced: an alert region lists it.
+    // And the problem is announced: an alert region lists it, and focus starts there.
     await expect(page.getByRole('alert').first().innerText()).resolves.toContain(message.text);
+    await expect.poll(() => page.evaluate(() => document.activeElement?.id)).toBe('error-summary');
   });
 
   it('when the show is sold out, then the movie page and the catalogue say so and no form is offered', async () => {

@@ -4,15 +4,19 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
-import { ADMIN_PASSWORD, ADMIN_USER, REPO_ROOT, startApp, waitForFinalStatus, type AppProcess } from './support/app-process.js';
+import { ADMIN_PASSWORD, ADMIN_USER, REPO_ROOT, createMovie, startApp, waitForFinalStatus, type AppProcess } from './support/app-process.js';
 import { DESKTOP, MOBILE, launchBrowser } from './support/browser.js';
 import { book, openMovie, uniquePhone } from './support/flows.js';
 
 const OUT = join(REPO_ROOT, 'docs', 'screenshots');
 
+const DOOR_USER = 'door-1';
+const DOOR_PASSWORD = 'door-screenshots-0123456789';
+
 interface Shot {
   name: string;
   admin?: boolean;
+  door?: boolean;
   /** Brings the page to the state to photograph; returns the URL to open at the other width. */
   open(page: Page, app: AppProcess): Promise<string>;
 }
@@ -52,6 +56,36 @@ const SHOTS: Shot[] = [
       return url;
     },
   },
+  {
+    name: 'simulator-messages',
+    open: async (page, app) => {
+      await page.goto(`${app.baseUrl}/simulator/phone`);
+      for (let i = 0; i < 20 && !(await page.locator('section.inbox', { hasText: '+254708374149' }).count()); i++) {
+        await page.waitForTimeout(500);
+        await page.reload();
+      }
+      await page.locator('section.inbox', { hasText: '+254708374149' }).scrollIntoViewIfNeeded();
+      return page.url();
+    },
+  },
+  { name: 'ticket-find', open: async (page, app) => (await page.goto(`${app.baseUrl}/tickets/find`), page.url()) },
+  {
+    name: 'door',
+    door: true,
+    open: async (page, app) => {
+      const movieId = await createMovie(app, { title: 'Sura Mbili', price: 300, maximumTickets: 80, showTime: new Date(Date.now() + 2 * 3600_000).toISOString() });
+      const customer = await page.context().browser()!.newContext();
+      const url = await book(await customer.newPage(), app, 'Sura Mbili', { name: 'Akinyi Otieno', phone: '0708 374 149', quantity: 2 });
+      await waitForFinalStatus(url);
+      const code = (await (await fetch(`${url}/status`)).json() as { ticketCode: string }).ticketCode;
+      await customer.close();
+      await page.goto(`${app.baseUrl}/door?movieId=${movieId}`);
+      await page.getByLabel('Or type the ticket code').fill(code);
+      await page.getByRole('button', { name: 'Look up' }).click();
+      await page.getByRole('button', { name: 'Admit' }).waitFor();
+      return page.url();
+    },
+  },
   { name: 'admin-home', admin: true, open: async (page, app) => (await page.goto(`${app.baseUrl}/admin`), page.url()) },
 ];
 
@@ -61,7 +95,8 @@ async function photograph(browser: Browser, app: AppProcess, shot: Shot): Promis
     deviceScaleFactor: 1,
     locale: 'en-KE',
     timezoneId: 'Africa/Nairobi',
-    httpCredentials: shot.admin ? { username: ADMIN_USER, password: ADMIN_PASSWORD } : undefined,
+    httpCredentials: shot.admin ? { username: ADMIN_USER, password: ADMIN_PASSWORD }
+      : shot.door ? { username: DOOR_USER, password: DOOR_PASSWORD } : undefined,
   });
   try {
     const page = await context.newPage();
@@ -81,7 +116,7 @@ async function photograph(browser: Browser, app: AppProcess, shot: Shot): Promis
 async function main(): Promise<void> {
   const only = process.argv.slice(2);
   mkdirSync(OUT, { recursive: true });
-  const [app, browser] = await Promise.all([startApp({ SIMULATOR_MODE: 'manual' }), launchBrowser()]);
+  const [app, browser] = await Promise.all([startApp({ SIMULATOR_MODE: 'manual', DOOR_USER, DOOR_PASSWORD }), launchBrowser()]);
   const failed: string[] = [];
   try {
     for (const shot of SHOTS) {

@@ -5,6 +5,7 @@ import type {
   CallbackInboxTable, MovieTable, NotificationTable, PushRequestTable, TicketTable,
 } from '../../src/core/db/schema.js';
 import { toDbTime } from '../../src/core/db/time.js';
+import { newTicketCode } from '../../src/bookings/ticket-code.js';
 
 // Rows for a test, written straight to the database with Kysely (tests may; src goes through its repositories). Each
 // builder takes overrides and fills the rest with data no other row in the run shares: titles, refs, phones and
@@ -79,6 +80,7 @@ export function ticketValues(overrides: TicketOverrides): Insertable<TicketTable
     refundedAt: null,
     pendingSince: created,
     nextCheckAt: null,
+    ticketCode: newTicketCode(),
     createdAt: created,
     updatedAt: created,
     ...over,

@@ -67,6 +67,13 @@ export interface TicketTable {
   pendingSince: DbTime;
   /** When the reconciler may look at this Pending ticket next. */
   nextCheckAt: DbTime | null;
+  /** 8 characters of an unambiguous alphabet, unique; shown (and in the QR code) only once Paid. See migrations/007. */
+  ticketCode: string | null;
+  /** People let in at the door so far; never above quantity (one conditional update per admission). */
+  admitted: ColumnType<number, number | undefined, number>;
+  /** The last admission: when, and by which door user. */
+  lastAdmittedAt: DbTime | null;
+  lastAdmittedBy: string | null;
   createdAt: DbTime;
   updatedAt: DbTime;
 }
@@ -109,14 +116,17 @@ export interface CallbackInboxTable {
   processedAt: DbTime | null;
 }
 
-/** What a notification announces: a payment, a failed payment, or money sent back. */
+/** What a notification announces: a payment, a failed payment, or money sent back. Each kind's texts are in
+ * notifications/notification.messages.ts. */
 export type NotificationKind = 'Paid' | 'Failed' | 'Refunded';
+/** log: the log only (no address); email: to recipient; sms: to recipient, a +254… number. */
+export type NotificationChannel = 'log' | 'email' | 'sms';
 
 export interface NotificationTable {
   notificationId: Generated<number>;
   ticketId: number;
   kind: NotificationKind;
-  channel: 'log' | 'email';
+  channel: NotificationChannel;
   recipient: string | null;
   status: 'pending' | 'sent' | 'failed';
   attempts: ColumnType<number, number | undefined, number>;

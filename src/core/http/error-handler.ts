@@ -3,7 +3,7 @@ import { isDatabaseUnreachable, unreachableCode } from '../db/errors.js';
 import { AppError, DatabaseUnavailableError, NotFoundError, ValidationError } from '../errors.js';
 
 function wantsJson(req: Request): boolean {
-  return req.path.startsWith('/api/') || req.path.startsWith('/admin/api/') || req.path.endsWith('/status') ||
+  return req.path.startsWith('/api/') || req.path.startsWith('/admin/api/') || req.path.startsWith('/door/api/') || req.path.endsWith('/status') ||
     (req.accepts(['html', 'json']) === 'json');
 }
 

@@ -124,7 +124,7 @@ export async function movieByTitle(app: AppProcess, title: string): Promise<ApiM
 /** Creates a movie through the admin API, so a test owns its seats: `{ title, price, maximumTickets }`. */
 export async function createMovie(
   app: AppProcess,
-  movie: { title: string; price: number; maximumTickets: number; description?: string },
+  movie: { title: string; price: number; maximumTickets: number; description?: string; showTime?: string },
 ): Promise<number> {
   const showTime = new Date(Date.now() + 3 * 86_400_000).toISOString();
   const res = await fetch(`${app.baseUrl}/admin/api/movies`, {

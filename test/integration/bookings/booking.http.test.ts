@@ -207,10 +207,14 @@ describe.each(dialects)('POST /bookings on %s', (dialect) => {
     const movieId = await buildMovie(t.database.db, { maximumTickets: 5 });
     const agent = request.agent(t.app);
     expect((await postBooking(agent, movieId, { quantity: 3 })).status).toBe(303);
-    const res = await postBooking(agent, movieId, { quantity: 4, customerName: 'Baraka' });
+    const res = await postBooking(agent, movieId, { quantity: 4, customerName: 'Baraka', phoneNumber: '0712 345 678' });
     expect(res.status).toBe(409);
     expect(res.text).toContain('Only 2 tickets are left for this show.');
     expect(res.text).toContain('value="Baraka"');
+    // As typed, not as stored: the customer sees their own number back, not 254712345678.
+    expect(res.text).toContain('value="0712 345 678"');
+    expect(res.text).not.toContain('254712345678');
+    expect(res.text).toMatch(/id="form-error" tabindex="-1"/);
     expect(res.text).toContain('value="4"');
     expect(await countRows(t.database.db, 'ticket', movieId)).toBe(1);
     expect(await ticketsHeld(t.database.db, movieId)).toBe(3);

@@ -45,6 +45,9 @@ describe.each(dialects)('catalogue over HTTP on %s', (dialect) => {
     expect(res.text).toMatch(/name="_csrf" value="[^"]{20,}"/);
     for (const f of ['customerName', 'phoneNumber', 'quantity', 'movieId']) expect(res.text).toContain(`name="${f}"`);
     expect(res.text).toContain('id="total"');
+    // Without JavaScript the live total stays hidden and the page says where the total is worked out.
+    expect(res.text).toMatch(/<p class="total" id="total-live" hidden>/);
+    expect(res.text).toMatch(/per ticket\. The total for your tickets is worked out on the next page/);
   });
 
   it('when a movie does not exist, then a 404 page is shown that leaks nothing', async () => {

@@ -138,7 +138,9 @@ describe.each(dialects)('migration 009 on %s', (dialect) => {
     const database = await createTestDatabase(dialect, { migrate: false });
     try {
       const migrator = new Migrator({ db: database.db, provider: { getMigrations: async () => migrations } });
-      expect((await migrator.migrateTo('005b-app-secret')).error).toBeUndefined();
+      // Every migration before 009 (the builders write the columns those add, such as 007's ticket code).
+      const names = Object.keys(migrations);
+      expect((await migrator.migrateTo(names[names.indexOf('009-receipt-unique') - 1]!)).error).toBeUndefined();
       const db = database.db;
       const movieId = await buildMovie(db, { price: 10, maximumTickets: 10 });
       const keeper = await buildTicket(db, { movieId, paymentStatus: 'Paid', mpesaReceiptNumber: 'DUP1234567' });

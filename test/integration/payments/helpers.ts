@@ -149,8 +149,10 @@ export async function lastInboxRow(db: Db): Promise<CallbackInboxRow> {
   return db.selectFrom('callbackinbox').selectAll().orderBy('callbackId', 'desc').limit(1).executeTakeFirstOrThrow();
 }
 
+/** The kinds of the messages queued for a ticket (its email or log line; a Paid ticket's SMS is a row of its own). */
 export async function notificationKinds(db: Db, ticketId: number): Promise<string[]> {
-  const rows = await db.selectFrom('notification').select('kind').where('ticketId', '=', ticketId).orderBy('notificationId').execute();
+  const rows = await db.selectFrom('notification').select('kind').where('ticketId', '=', ticketId).where('channel', '<>', 'sms')
+    .orderBy('notificationId').execute();
   return rows.map((r) => r.kind);
 }
 

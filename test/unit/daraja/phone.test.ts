@@ -22,6 +22,9 @@ describe('normalizePhone', () => {
     ['  0708374149  ', '254708374149'],
     ['0708\t374\u00a0149', '254708374149'],
     ['07 08 37 41 49', '254708374149'],
+    ['712345678', '254712345678'],
+    ['712 345 678', '254712345678'],
+    ['110123456', '254110123456'],
   ])('when the input is %j, then it is normalised to %s', (input, phone) => {
     expect(normalizePhone(input)).toStrictEqual({ ok: true, value: phone });
   });
@@ -51,7 +54,8 @@ describe('normalizePhone', () => {
     ['+255712345678', M.notKenyan],
     ['255712345678', M.notKenyan],
     ['+1 202 555 0143', M.notKenyan],
-    ['708374149', M.notKenyan],
+    ['208374149', M.notKenyan],
+    ['+708374149', M.notKenyan],
     ['00254708374149', M.notKenyan],
     ['+0708374149', M.notKenyan],
     ['2540708374149', M.zeroAfter254],
