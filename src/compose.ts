@@ -190,7 +190,7 @@ export async function buildServices(config: Readonly<Config>, logger: Logger, op
     database, applier: refundApplier, logger: refundsLog, now, callbackToken: config.callbackToken, allowedIps: config.callbackAllowedIps,
   });
   const refundReconciler = new RefundReconciler({
-    database, daraja, sender: refundSender, refunds: refundService, logger: refundsLog, now,
+    database, daraja, sender: refundSender, refunds: refundService, results: refundResults, logger: refundsLog, now,
     config: { reconcileIntervalSeconds: config.reconcileIntervalSeconds, darajaTimeoutMs: config.daraja.timeoutMs },
   });
 

@@ -13,7 +13,7 @@ runCli('Reconcile failed', async ({ config, logger }) => {
     console.log(`Reconciled against ${where} (Daraja: ${daraja}):`);
     console.log(`  checked ${report.checked}  paid ${report.paid}  failed ${report.failed}  expired ${report.expired}  waiting ${report.waiting}  inbox rows reprocessed ${report.inboxReprocessed}`);
     const refunds = await services.refunds.reconciler.runOnce();
-    console.log(`  refunds: stranded to unknown ${refunds.strandedToUnknown}  status queries ${refunds.statusQueries}  unsettled ${refunds.unsettled}  late on cancelled shows ${refunds.lateCancelled}  sent ${refunds.sent}`);
+    console.log(`  refunds: stranded to unknown ${refunds.strandedToUnknown}  status queries ${refunds.statusQueries}  unsettled ${refunds.unsettled}  late on cancelled shows ${refunds.lateCancelled}  sent ${refunds.sent}  results reprocessed ${refunds.resultsReprocessed}`);
     console.log(JSON.stringify({ ...report, refunds }));
   } finally {
     await services.stop();

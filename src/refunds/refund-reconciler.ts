@@ -3,8 +3,10 @@ import { inTransaction, loggableError } from '../core/db/transaction.js';
 import type { BackgroundJob } from '../core/jobs.js';
 import type { Logger } from '../core/logger.js';
 import type { DarajaClient } from '../daraja/daraja.client.js';
+import { inboxRowsLeftReceived } from '../store/callback-inbox.repository.js';
 import { cancelledMovieIds } from '../store/movie.repository.js';
 import { claimDueStatusChecks, findRefund, markUnknown, recordStatusQuery, takenButUnanswered } from '../store/refund.repository.js';
+import type { RefundResultIntake } from './refund-results.js';
 import type { RefundSender } from './refund-sender.js';
 import type { RefundService } from './refund.service.js';
 
@@ -18,6 +20,8 @@ export interface RefundReconcileReport {
   /** Refunds recorded for payments that reached a cancelled show after it was cancelled. */
   lateCancelled: number;
   sent: number;
+  /** Reversal results a crash or a failed transaction left 'received', processed this run. */
+  resultsReprocessed: number;
 }
 
 export interface RefundReconcilerDeps {
@@ -25,6 +29,7 @@ export interface RefundReconcilerDeps {
   daraja: Pick<DarajaClient, 'transactionStatus'>;
   sender: RefundSender;
   refunds: RefundService;
+  results: Pick<RefundResultIntake, 'reprocess'>;
   logger: Logger;
   now: () => Date;
   config: { reconcileIntervalSeconds: number; darajaTimeoutMs: number };
@@ -35,6 +40,8 @@ export const UNSETTLED_AFTER_CHECKS = 10;
 const BATCH = 100;
 /** A sender that took a refund and heard nothing for this long beyond Daraja's timeout has stopped (crashed). */
 const STRANDED_GRACE_MS = 30_000;
+/** A 'received' result younger than this may still be in the hands of the request that stored it. */
+const RECEIVED_GRACE_MS = 5_000;
 
 /**
  * Settles refunds whose result did not come, every RECONCILE_INTERVAL_SECONDS: a refund taken for sending but never
@@ -81,8 +88,16 @@ export class RefundReconciler implements BackgroundJob {
 
   private async run(): Promise<RefundReconcileReport> {
     const { database, logger } = this.deps;
-    const report: RefundReconcileReport = { strandedToUnknown: 0, statusQueries: 0, unsettled: 0, lateCancelled: 0, sent: 0 };
+    const report: RefundReconcileReport = { strandedToUnknown: 0, statusQueries: 0, unsettled: 0, lateCancelled: 0, sent: 0, resultsReprocessed: 0 };
     const now = this.deps.now();
+
+    for (const row of await inboxRowsLeftReceived(database.db, new Date(now.getTime() - RECEIVED_GRACE_MS), BATCH, ['reversal'])) {
+      try {
+        if ((await this.deps.results.reprocess(row)) !== 'received') report.resultsReprocessed++;
+      } catch (err) {
+        logger.error({ event: 'refunds.reconcile.result_failed', err: loggableError(err), callbackId: row.callbackId }, 'reversal result could not be processed');
+      }
+    }
 
     const strandedBefore = new Date(now.getTime() - this.deps.config.darajaTimeoutMs - STRANDED_GRACE_MS);
     for (const id of await takenButUnanswered(database.db, strandedBefore, BATCH)) {
@@ -101,7 +116,7 @@ export class RefundReconciler implements BackgroundJob {
 
     for (const movieId of await cancelledMovieIds(database.db, 20)) report.lateCancelled += await this.deps.refunds.refundCancelled(movieId);
     report.sent = await this.deps.sender.drain();
-    if (report.strandedToUnknown || report.statusQueries || report.unsettled || report.lateCancelled || report.sent) {
+    if (report.strandedToUnknown || report.statusQueries || report.unsettled || report.lateCancelled || report.sent || report.resultsReprocessed) {
       logger.info({ event: 'refunds.reconciled', ...report }, 'refund reconcile run');
     }
     return report;

@@ -52,6 +52,11 @@ export class RefundResultIntake {
     }
   }
 
+  /** Processes a reversal result a crash (or a failed transaction) left 'received': the refund reconciler calls it. */
+  async reprocess(row: { callbackId: number; body: string; detail: string | null }): Promise<InboxOutcome> {
+    return this.process(row.callbackId, row.body, row.detail?.startsWith('timeout') ? 'timeout' : 'result');
+  }
+
   private async process(callbackId: number, rawBody: string, endpoint: 'result' | 'timeout'): Promise<InboxOutcome> {
     const { database, applier, logger } = this.deps;
     let json: unknown;

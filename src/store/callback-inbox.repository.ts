@@ -84,11 +84,16 @@ export async function finishInboxRow(
 }
 
 /** Rows a crash left 'received' (inserted, never processed) since before `before`, oldest first. */
-export async function inboxRowsLeftReceived(db: Executor, before: Date, limit: number): Promise<CallbackInboxRow[]> {
+export async function inboxRowsLeftReceived(
+  db: Executor, before: Date, limit: number,
+  // Payment results by default; reversal results (ResultURL) are the refund reconciler's, which reads them itself.
+  sources: readonly InboxSource[] = ['callback', 'query', 'operator'],
+): Promise<CallbackInboxRow[]> {
   return db
     .selectFrom('callbackinbox')
     .selectAll()
     .where('outcome', '=', 'received')
+    .where('source', 'in', [...sources])
     .where('receivedAt', '<=', toDbTime(before))
     .orderBy('callbackId')
     .limit(limit)

@@ -5,6 +5,7 @@ import { createApp } from '../../../src/app.js';
 import { buildServices, type Services } from '../../../src/compose.js';
 import { toDbTime } from '../../../src/core/db/time.js';
 import { silentLogger } from '../../../src/core/logger.js';
+import { insertInboxRow } from '../../../src/store/callback-inbox.repository.js';
 import { insertRefund, takeForSending } from '../../../src/store/refund.repository.js';
 import { testConfig } from '../../support/config.js';
 import { dialects } from '../../support/db.js';
@@ -96,6 +97,25 @@ describe.each(dialects)('refunds across crashes and instances on %s', (dialect) 
     } finally {
       await wrong.stop();
     }
+  });
+
+  it('when a reversal result was stored but the app stopped before applying it, then the refund reconciler applies it and the payments reconciler leaves it alone', async () => {
+    const t = await paidTicket(s, { late: true, phone: '254700000013' });
+    const res = await askRefund(s, { ref: t.ref, reason: 'owed' }).expect(202);
+    const accepted = await waitFor('accepted', async () => {
+      const [r] = await refundRows(s.database.db, t.ticketId);
+      return r?.status === 'accepted' ? r : undefined;
+    });
+    const body = JSON.stringify({ Result: { ResultType: 0, ResultCode: 0, ResultDesc: 'The service request is processed successfully.',
+      OriginatorConversationID: accepted.originatorConversationId, ConversationID: accepted.conversationId, TransactionID: 'RVX1234567' } });
+    const callbackId = await insertInboxRow(s.database.db, { source: 'reversal', sourceIp: '127.0.0.1', body, outcome: 'received', detail: 'result URL', now: new Date(Date.now() - 60_000) });
+    await s.services.payments.reconciler.runOnce();
+    const row = () => s.database.db.selectFrom('callbackinbox').select(['outcome', 'ticketId']).where('callbackId', '=', callbackId).executeTakeFirstOrThrow();
+    expect((await row()).outcome).toBe('received');
+    const report = await s.services.refunds.reconciler.runOnce();
+    expect(report.resultsReprocessed).toBe(1);
+    expect(await row()).toEqual({ outcome: 'applied', ticketId: t.ticketId });
+    expect((await refundRows(s.database.db, t.ticketId))[0]).toMatchObject({ refundId: res.body.refundId, status: 'refunded', reversalTransactionId: 'RVX1234567' });
   });
 
   it('when both instances are asked to refund one ticket at once, then one refund is recorded and one reversal sent', async () => {
