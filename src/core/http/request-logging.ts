@@ -12,9 +12,10 @@ const CALLBACK_PATH = /(\/api\/+payments\/+callback)[/?#;%].*$/is;
 /**
  * The segment after the customer's /tickets/ (not /admin/tickets/, whose ids are row numbers): a ticket's reference,
  * which opens the ticket (and its retry) for whoever holds it, so it is a bearer secret like the callback token
- * (docs/adr/0023-references-are-bearer-secrets.md). Only the word `find`, a page of its own, is kept.
+ * (docs/adr/0023-references-are-bearer-secrets.md). The SMS's short link /t/<ref> carries the same secret. Only the
+ * word `find`, a page of its own, is kept.
  */
-const TICKET_REF = /^((?:[a-z][a-z0-9+.-]*:\/\/[^/]*)?\/+tickets\/+)(?!find(?:[/?#;]|$))[^/?#;]+/i;
+const TICKET_REF = /^((?:[a-z][a-z0-9+.-]*:\/\/[^/]*)?\/+(?:tickets|t)\/+)(?!find(?:[/?#;]|$))[^/?#;]+/i;
 
 /** The callback URL carries a secret after /callback, a ticket URL one after /tickets: neither reaches a log line. */
 export function redactUrl(url: string | undefined): string | undefined {

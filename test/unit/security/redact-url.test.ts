@@ -23,6 +23,8 @@ describe('log redaction', () => {
 
   it.each([
     ['/tickets/Ehmjsq_WhcRK4WNnNjVdId-k', '/tickets/[ref]'],
+    ['/t/Ehmjsq_WhcRK4WNnNjVdId-k', '/t/[ref]'],
+    ['/T/Ehmjsq_WhcRK4WNnNjVdId-k?utm=sms', '/T/[ref]?utm=sms'],
     ['/tickets/Ehmjsq_WhcRK4WNnNjVdId-k/status', '/tickets/[ref]/status'],
     ['/tickets/Ehmjsq_WhcRK4WNnNjVdId-k/retry', '/tickets/[ref]/retry'],
     ['/TICKETS/Ehmjsq_WhcRK4WNnNjVdId-k/', '/TICKETS/[ref]/'],
