@@ -9,7 +9,7 @@ import {
   type DarajaEnv,
 } from './daraja/constants.js';
 import type { DarajaConfig } from './daraja/daraja.client.js';
-import { initiatorSettings } from './initiator-settings.js';
+import { initiatorEnvSchema, initiatorSettings } from './initiator-settings.js';
 import { TICKETS_FIX, ticketsEnvSchema, ticketsSettings, type SmsConfig } from './config-tickets.js';
 import { parseOrigins, simulatorStatePath } from './simulator-settings.js';
 
@@ -34,8 +34,7 @@ export interface Config {
   paymentTimeoutSeconds: number;
   reconcileIntervalSeconds: number;
   maxTicketsPerBooking: number;
-  /** REFUNDS_PER_SECOND: reversals one instance sends per second at most (cancelled shows), under spike arrest. */
-  refundsPerSecond: number;
+  /** REFUNDS_PER_SECOND: reversals per second per instance at most (cancelled shows), under spike arrest. */ refundsPerSecond: number;
   rateLimit: { windowSeconds: number; pushesPerPhone: number; bookingsPerIp: number };
   redisUrl?: string;
   smtpUrl?: string;
@@ -100,11 +99,7 @@ const schema = z.object({
   ),
   DARAJA_PARTY_B: optionalString,
   DARAJA_TIMEOUT_MS: int(10_000, 100, 120_000),
-  DARAJA_INITIATOR_NAME: optionalString,
-  DARAJA_INITIATOR_PASSWORD: optionalString,
-  DARAJA_CERTIFICATE_PATH: optionalString,
-  DARAJA_SECURITY_CREDENTIAL: optionalString,
-  REFUNDS_PER_SECOND: int(5, 1, 1000),
+  ...initiatorEnvSchema,
   ACCOUNT_REFERENCE: z.preprocess(blankToUndefined, z.string().default('Tikiti')),
   TRANSACTION_DESC: z.preprocess(blankToUndefined, z.string().default('Movie ticket')),
   PUBLIC_BASE_URL: optionalString,
@@ -285,10 +280,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     problems.push(`SIMULATOR_CALLBACK_ORIGINS has ${callbackOrigins.bad.map((b) => JSON.stringify(b)).join(', ')}, not http(s) URLs: list origins like http://localhost:3000, separated by commas.`);
   }
 
-  const allowedIps = (e.MPESA_CALLBACK_ALLOWED_IPS ?? '')
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
+  const allowedIps = (e.MPESA_CALLBACK_ALLOWED_IPS ?? '').split(',').map((s) => s.trim()).filter(Boolean);
 
   const tickets = ticketsSettings(e, { isSimulator, mountSimulator: isSimulator && !e.DARAJA_BASE_URL, port: e.PORT }, problems);
   const initiator = initiatorSettings(e, { isSimulator, publicBaseUrl, callbackToken: callbackToken ?? '' }, problems);

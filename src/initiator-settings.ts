@@ -1,7 +1,22 @@
 // A helper of src/config.ts for the refund settings (Daraja's initiator), kept apart to keep config.ts short. It reads
 // no environment: config.ts hands it the values.
+import { z } from 'zod';
 import type { InitiatorConfig } from './daraja/initiator.js';
 import { SIMULATOR_CERTIFICATE_PATH, SIMULATOR_INITIATOR } from './simulator/credential.js';
+
+const blank = (v: unknown) => (typeof v === 'string' && v.trim() === '' ? undefined : v);
+const optional = z.preprocess(blank, z.string().trim().optional());
+const PER_SECOND = 'use a whole number from 1 to 1000';
+
+/** The initiator's keys in config.ts's schema (all optional text; the rules between them are below). */
+export const initiatorEnvSchema = {
+  DARAJA_INITIATOR_NAME: optional,
+  DARAJA_INITIATOR_PASSWORD: optional,
+  DARAJA_CERTIFICATE_PATH: optional,
+  DARAJA_SECURITY_CREDENTIAL: optional,
+  REFUNDS_PER_SECOND: z.preprocess(blank, z.coerce.number({ error: PER_SECOND }).int({ error: PER_SECOND })
+    .min(1, { error: PER_SECOND }).max(1000, { error: PER_SECOND }).default(5)),
+};
 
 export interface InitiatorEnv {
   DARAJA_INITIATOR_NAME?: string | undefined;
