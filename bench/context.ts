@@ -35,6 +35,9 @@ export interface Sizes {
     pacedRate: number;
     pacedCount: number;
     helloPacedCount: number;
+    /** Steady rates tried for the sustained rate, as fractions of the bare Express rate, each for this long. */
+    sustainedFractions: number[];
+    sustainedSeconds: number;
   };
   booking: { delayMs: number; warm: number; bookings: number };
   growth: { small: number; large: number; warm: number; rate: number };
@@ -47,6 +50,7 @@ export const FULL: Sizes = {
   callbacks: {
     connections: 64, warm: 3000, measured: 20_000, helloWarmSeconds: 2, helloSeconds: 10,
     pacedRate: 200, pacedCount: 3000, helloPacedCount: 1000,
+    sustainedFractions: [0.2, 0.25, 0.3, 0.35, 0.45, 0.55, 0.7, 0.85], sustainedSeconds: 5,
   },
   booking: { delayMs: 200, warm: 5, bookings: 100 },
   // 50/s: well under what a loaded 2-core box sustains, so the p50 is service time and not a queue.
@@ -60,6 +64,7 @@ export const SMOKE: Sizes = {
   callbacks: {
     connections: 64, warm: 64, measured: 300, helloWarmSeconds: 0, helloSeconds: 1,
     pacedRate: 200, pacedCount: 100, helloPacedCount: 50,
+    sustainedFractions: [0.05], sustainedSeconds: 0.5,
   },
   booking: { delayMs: 200, warm: 1, bookings: 3 },
   growth: { small: 150, large: 3000, warm: 30, rate: 200 },

@@ -55,7 +55,7 @@ export function createApp(s: Services): Express {
     strictTransportSecurity: secure ? undefined : false,
   }));
   app.use(express.static(`${ROOT_DIR}public`, { maxAge: config.isProduction ? '1h' : 0, index: false }));
-  app.use(healthRoutes({ ready: async () => s.databaseReady() && ping(s.database.db) }));
+  app.use(healthRoutes({ ready: async () => s.databaseReady() && ping(s.database.db), dbCounters: s.config.dbCounters }));
 
   // Before the body parsers and CSRF: the simulator parses its own bodies, and the callback reads its raw body.
   // Before the database gate too: neither needs the database (a callback is spooled while it is away).

@@ -23,6 +23,8 @@ import { CallbackSpool, defaultSpoolPath } from './payments/callback-spool.js';
 import { PushService } from './payments/push.service.js';
 import { databaseFingerprint } from './payments/spool-identity.js';
 import { Reconciler } from './payments/reconciler.js';
+import { InboxApplier, newInstanceId } from './payments/inbox-applier.js';
+import { InboxRetention } from './payments/inbox-retention.js';
 import { ResultApplier } from './payments/result-applier.js';
 import { RefundApplier } from './refunds/refund-applier.js';
 import { RefundReconciler } from './refunds/refund-reconciler.js';
@@ -58,7 +60,10 @@ export interface Services {
   rateLimits: RateLimits;
   /** Failed Basic-auth sign-ins per client address, one limiter for every area (shared through Redis when set). */
   loginLimiter: LoginLimiter;
-  payments: { pushes: PushService; intake: CallbackIntake; applier: ResultApplier; reconciler: Reconciler };
+  payments: {
+    pushes: PushService; intake: CallbackIntake; applier: ResultApplier; inboxApplier: InboxApplier; reconciler: Reconciler;
+    retention: InboxRetention;
+  };
   operator: OperatorService;
   /** M-Pesa reversals: the operator's refunds and cancelled shows, their results, and the reconciler settling them. */
   refunds: { service: RefundService; sender: RefundSender; applier: RefundApplier; results: RefundResultIntake; reconciler: RefundReconciler };
@@ -87,6 +92,8 @@ export interface BuildOptions {
   seed?: boolean;
   /** Where callbacks go while the inbox cannot take them; default beside the database (see defaultSpoolPath). */
   spoolPath?: string;
+  /** The name this process leases inbox rows under (payments/inbox-applier.ts); a fresh one by default. */
+  instanceId?: string;
   /** Where the built-in simulator keeps its prompts; default config.simulator.statePath. */
   simulatorStatePath?: string;
   /** Send email through this instead of SMTP_URL (tests). */
@@ -165,14 +172,22 @@ export async function buildServices(config: Readonly<Config>, logger: Logger, op
   const fingerprint = databaseFingerprint(config.databaseUrl);
   const applier = new ResultApplier({ database, logger: paymentsLog, now });
   const pushes = new PushService({ database, daraja, applier, logger: paymentsLog, now });
+  const inboxApplier = new InboxApplier({
+    database, applier, logger: paymentsLog, now, instanceId: opts.instanceId ?? newInstanceId(),
+    // MySQL: enough transactions in flight for InnoDB to share its log flushes, within the pool of 16 (the intake
+    // uses up to 4 at once).
+    concurrency: database.dialect === 'sqlite' ? 1 : 8,
+  });
   const intake = new CallbackIntake({
-    database, applier, logger: paymentsLog, now,
+    database, inboxApplier, logger: paymentsLog, now,
     spool: new CallbackSpool(opts.spoolPath ?? defaultSpoolPath(config.databaseUrl), () => ({
       database: fingerprint, ...(databaseId !== undefined ? { databaseId } : {}),
     })),
     callbackToken: config.callbackToken,
     allowedIps: config.callbackAllowedIps,
+    rejectedPerSourcePerHour: config.rejectedCallbacksPerSourcePerHour,
   });
+  const retention = new InboxRetention({ database, logger: paymentsLog, now, retentionDays: config.inboxRetentionDays });
   const reconciler = new Reconciler({ database, daraja, applier, intake, config, logger: log('reconciler'), now });
 
   const refundsLog = log('refunds');
@@ -228,7 +243,7 @@ export async function buildServices(config: Readonly<Config>, logger: Logger, op
     db: database.db, logger: notificationsLog, now, publicBaseUrl: config.publicBaseUrl, log: new LogNotifier(notificationsLog), email, sms,
   });
 
-  const jobs: BackgroundJob[] = [reconciler, refundReconciler, notifications];
+  const jobs: BackgroundJob[] = [inboxApplier, reconciler, refundReconciler, notifications, retention];
   let stopped = false;
   return {
     config,
@@ -247,7 +262,7 @@ export async function buildServices(config: Readonly<Config>, logger: Logger, op
     bookings,
     rateLimits,
     loginLimiter,
-    payments: { pushes, intake, applier, reconciler },
+    payments: { pushes, intake, applier, inboxApplier, reconciler, retention },
     operator: new OperatorService({ database, now }, applier),
     refunds: { service: refundService, sender: refundSender, applier: refundApplier, results: refundResults, reconciler: refundReconciler },
     door: new DoorService({ database, now }),
@@ -259,6 +274,8 @@ export async function buildServices(config: Readonly<Config>, logger: Logger, op
     async stop() {
       if (stopped) return;
       stopped = true;
+      // Callbacks waiting for their commit are written first (their requests are waiting for that answer).
+      await intake.settled().catch(() => undefined);
       for (const j of jobs) await j.stop().catch((err) => logger.error({ err, job: j.name }, 'job did not stop cleanly'));
       await refundSender.stop().catch((err) => logger.error({ err }, 'refund sender did not stop cleanly'));
       await simulator?.close().catch((err) => logger.error({ err }, 'simulator did not close cleanly'));

@@ -10,6 +10,7 @@ import {
 } from './daraja/constants.js';
 import type { DarajaConfig } from './daraja/daraja.client.js';
 import { initiatorEnvSchema, initiatorSettings } from './initiator-settings.js';
+import { CALLBACKS_FIX, callbacksEnvSchema, callbacksSettings, type CallbacksConfig } from './config-callbacks.js';
 import { TICKETS_FIX, ticketsEnvSchema, ticketsSettings, type SmsConfig } from './config-tickets.js';
 import { parseOrigins, simulatorStatePath } from './simulator-settings.js';
 
@@ -19,7 +20,7 @@ import { parseOrigins, simulatorStatePath } from './simulator-settings.js';
  * line per problem naming the variable and the fix.
  */
 
-export interface Config {
+export interface Config extends CallbacksConfig {
   port: number;
   databaseUrl: string;
   darajaEnv: DarajaEnv;
@@ -132,6 +133,7 @@ const schema = z.object({
     z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   ),
   CSRF_SECRET: optionalString,
+  ...callbacksEnvSchema,
   ...ticketsEnvSchema,
 });
 
@@ -142,6 +144,7 @@ const FIX: Record<string, string> = {
   SIMULATOR_MODE: 'use manual or auto',
   SIMULATOR_STRICT: 'use on or off',
   SIMULATOR_PUBLIC: 'use on or off',
+  ...CALLBACKS_FIX,
   LOG_LEVEL: 'use fatal, error, warn, info, debug, trace or silent',
   ...TICKETS_FIX,
 };
@@ -310,6 +313,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     callbackToken: callbackToken!,
     callbackAllowedIps: allowedIps,
     trustProxy: parseTrustProxy(e.TRUST_PROXY),
+    ...callbacksSettings(e),
     paymentTimeoutSeconds: e.PAYMENT_TIMEOUT_SECONDS,
     reconcileIntervalSeconds: e.RECONCILE_INTERVAL_SECONDS,
     maxTicketsPerBooking: e.MAX_TICKETS_PER_BOOKING,

@@ -1,17 +1,19 @@
 import type { DatabaseHandle } from '../core/db/database.js';
-import type { InboxOutcome } from '../core/db/schema.js';
-import { withLockWait } from '../core/db/sqlite-waits.js';
-import { inTransaction, loggableError } from '../core/db/transaction.js';
+import { isDatabaseUnreachable } from '../core/db/errors.js';
+import { inTransaction, isLockConflict, loggableError } from '../core/db/transaction.js';
 import { safeEqual } from '../core/http/basic-auth.js';
 import type { Logger } from '../core/logger.js';
 import { auditExists, insertAudit } from '../store/audit.repository.js';
-import { findInboxRow, insertInboxRow, type ArrivalOutcome } from '../store/callback-inbox.repository.js';
+import { insertInboxArrivals, insertInboxRow, type ArrivalOutcome, type InboxArrival } from '../store/callback-inbox.repository.js';
 import { CallbackSpool, type DrainReport, type SpooledCallback } from './callback-spool.js';
-import type { ResultApplier } from './result-applier.js';
+import { GroupCommit } from './group-commit.js';
+import { INBOX_LEASE_MS, type InboxApplier } from './inbox-applier.js';
+import { boundedBody, RejectedBudget } from './rejected-budget.js';
 
 export interface CallbackIntakeDeps {
   database: DatabaseHandle;
-  applier: ResultApplier;
+  /** Applies what the intake stored: woken right after each commit. */
+  inboxApplier: InboxApplier;
   spool: CallbackSpool;
   /** The secret last segment of the callback URL (MPESA_CALLBACK_TOKEN). */
   callbackToken: string;
@@ -19,6 +21,8 @@ export interface CallbackIntakeDeps {
   allowedIps: readonly string[];
   logger: Logger;
   now: () => Date;
+  /** REJECTED_CALLBACKS_PER_SOURCE_PER_HOUR. */
+  rejectedPerSourcePerHour: number;
 }
 
 export interface CallbackArrival {
@@ -30,9 +34,12 @@ export interface CallbackArrival {
 }
 
 export type ReceiveResult =
-  | { callbackId: number; outcome: InboxOutcome }
+  /** Committed to the inbox with this verdict ('received' rows are applied right after, by the inbox applier). */
+  | { outcome: ArrivalOutcome }
   /** The inbox could not take it; it is in the spool file until the database is back. */
-  | { callbackId: null; outcome: 'spooled'; spoolId: string };
+  | { outcome: 'spooled'; spoolId: string }
+  /** Rejected past its source's hourly budget: counted, not stored (still answered 200). */
+  | { outcome: 'counted' };
 
 /** Spooled callbacks of another database, seen by the last drain. */
 export interface ForeignSpooled {
@@ -49,18 +56,31 @@ const INBOX_LOCK_WAIT_MS = 20;
 /** The audit action that marks an inbox row moved from the spool; its detail names the spool entry. */
 const SPOOLED_ACTION = 'callback.spooled';
 
+/** Callbacks stored per multi-row INSERT at most. */
+const MAX_BATCH = 64;
+
 /**
- * Callback intake: what happens to a body that reaches the callback URL before it is acknowledged. The raw body is
- * stored first, with the verdict on its token and source address; with the database down it goes to the spool file
- * (docs/adr). Processing follows through the result applier; its errors are logged and leave the row 'received' for
- * the reconciler, so they never turn into an answer other than 200.
+ * Callback intake: what happens to a body that reaches the callback URL before it is acknowledged, and nothing more.
+ * The raw body is stored with the verdict on its token and source address; callbacks arriving together share one
+ * multi-row INSERT and one commit (group commit, group-commit.ts), and each is acknowledged only once the write
+ * holding it has committed. With the database away they go to the spool file instead. Applying them is the inbox
+ * applier's job (inbox-applier.ts), woken right after each commit: its errors never reach the answer.
+ * See docs/adr/0016-group-commit-intake.md.
  */
 export class CallbackIntake {
   private readonly allowedIps: Set<string>;
+  private readonly batches: GroupCommit<InboxArrival>;
+  readonly rejected: RejectedBudget;
   private foreign: ForeignSpooled | undefined;
 
   constructor(private readonly deps: CallbackIntakeDeps) {
     this.allowedIps = new Set(deps.allowedIps.map(normalizeIp));
+    this.rejected = new RejectedBudget(deps.rejectedPerSourcePerHour, deps.logger, deps.now);
+    this.batches = new GroupCommit((rows) => this.write(rows), {
+      maxBatch: MAX_BATCH,
+      // SQLite has one connection; MySQL's pool lets a few commits overlap.
+      maxInFlight: deps.database.dialect === 'sqlite' ? 1 : 4,
+    });
   }
 
   get spoolPath(): string {
@@ -73,11 +93,11 @@ export class CallbackIntake {
   }
 
   /**
-   * Stores the raw body (committed before anything else happens), then processes it. Throws only when neither the
-   * inbox nor the spool could keep it: the route must not acknowledge what it did not keep.
+   * Stores the raw body (committed, possibly with others arriving at the same moment, before this resolves). Throws
+   * only when neither the inbox nor the spool could keep it: the route must not acknowledge what it did not keep.
    */
   async receive(input: CallbackArrival): Promise<ReceiveResult> {
-    const { database, spool, logger } = this.deps;
+    const { spool, logger } = this.deps;
     const sourceIp = input.sourceIp ?? null;
     const receivedAt = this.deps.now();
     // The verdict needs nothing from the body, so it is stored with it: a crash can never leave an unauthenticated
@@ -87,15 +107,19 @@ export class CallbackIntake {
     const detail = refusal ?? (input.oversizeBytes !== undefined
       ? `body of ${input.oversizeBytes} bytes is over the limit; only its first ${Buffer.byteLength(input.rawBody)} bytes were kept`
       : null);
-    let callbackId: number;
+    let arrival: InboxArrival = { receivedAt, sourceIp, body: input.rawBody, outcome, detail, bodyBytes: null, bodySha256: null };
+    if (refusal) {
+      // Bounded: the start of the body with the size and hash of the whole, and past the source's budget nothing.
+      if (!this.rejected.admit(sourceIp)) return { outcome: 'counted' };
+      arrival = { ...arrival, ...boundedBody(input.rawBody, input.oversizeBytes) };
+    }
     try {
-      // Another process holding SQLite's write lock must not keep Safaricom waiting: the spool takes it instead.
-      callbackId = await withLockWait(INBOX_LOCK_WAIT_MS, () =>
-        insertInboxRow(database.db, { source: 'callback', sourceIp, body: input.rawBody, outcome, detail, now: receivedAt }));
+      await this.batches.add(arrival);
     } catch (inboxErr) {
       const spoolId = CallbackSpool.newId();
       try {
-        await spool.append({ spoolId, receivedAt: receivedAt.toISOString(), sourceIp, body: input.rawBody, outcome, detail });
+        // A rejected body goes to the spool bounded too (its start only).
+        await spool.append({ spoolId, receivedAt: receivedAt.toISOString(), sourceIp, body: arrival.body, outcome, detail });
       } catch (spoolErr) {
         logger.error({ event: 'payments.callback.spool_failed', err: loggableError(spoolErr), inboxErr: loggableError(inboxErr), spool: spool.path },
           'callback could be stored neither in the inbox nor in the spool file');
@@ -103,9 +127,36 @@ export class CallbackIntake {
       }
       logger.error({ event: 'payments.callback.spooled', err: loggableError(inboxErr), spoolId, outcome, spool: spool.path },
         'the inbox could not store a callback; kept in the spool file until the database is back');
-      return { callbackId: null, outcome: 'spooled', spoolId };
+      return { outcome: 'spooled', spoolId };
     }
-    return { callbackId, outcome: await this.processNewRow(callbackId, outcome, detail, sourceIp) };
+    if (outcome !== 'received') logger.warn({ event: 'payments.callback', outcome, detail, sourceIp }, `callback ${outcome}`);
+    return { outcome };
+  }
+
+  /** Resolves when no callback is waiting for its commit (tests, shutdown). */
+  settled(): Promise<void> {
+    return this.batches.idle();
+  }
+
+  /**
+   * One group commit: every row in one INSERT. If that fails for another reason than the database being away (a row
+   * it refused), each row is tried alone, so one bad row costs the others nothing; only the rows that still fail
+   * reject (and go to the spool). The applier is woken once the rows are committed.
+   */
+  private async write(rows: InboxArrival[]): Promise<void | unknown[]> {
+    const { database, inboxApplier } = this.deps;
+    const lease = () => ({ instance: inboxApplier.instanceId, until: new Date(this.deps.now().getTime() + INBOX_LEASE_MS) });
+    try {
+      // Another process holding SQLite's write lock must not keep Safaricom waiting: the spool takes them instead.
+      await insertInboxArrivals(database.fast, rows, lease(), { lockWaitMs: INBOX_LOCK_WAIT_MS });
+    } catch (err) {
+      if (rows.length === 1 || isDatabaseUnreachable(err) || isLockConflict(err)) throw err;
+      const errors: unknown[] = [];
+      for (const row of rows) errors.push(await insertInboxArrivals(database.fast, [row], lease(), { lockWaitMs: INBOX_LOCK_WAIT_MS }).then(() => undefined, (e: unknown) => e ?? new Error(String(e))));
+      return errors;
+    } finally {
+      if (rows.some((r) => r.outcome === 'received')) inboxApplier.wake();
+    }
   }
 
   /**
@@ -123,6 +174,8 @@ export class CallbackIntake {
         'the callback spool holds callbacks that belong to another database; left there for an instance of that database');
     }
     this.foreign = foreign;
+    // The moved rows are leased to this instance and the applier was woken for them: done once they are applied.
+    if (report.moved > 0) await this.deps.inboxApplier.idle();
     if (report.moved > 0 || report.left > 0 || report.unreadable > 0) {
       logger[report.left > 0 || report.unreadable > 0 ? 'warn' : 'info'](
         { event: 'payments.spool.drained', ...report, spool: spool.path },
@@ -130,24 +183,6 @@ export class CallbackIntake {
       );
     }
     return report;
-  }
-
-  /** Processes a row just stored; a processing error leaves it 'received' for the reconciler. */
-  private async processNewRow(callbackId: number, outcome: ArrivalOutcome, detail: string | null, sourceIp: string | null): Promise<InboxOutcome> {
-    const { database, applier, logger } = this.deps;
-    if (outcome !== 'received') {
-      logger.warn({ event: 'payments.callback', callbackId, outcome, detail, sourceIp }, `callback ${outcome}`);
-      return outcome;
-    }
-    try {
-      const row = await findInboxRow(database.db, callbackId);
-      if (!row) throw new Error(`inbox row ${callbackId} vanished`);
-      return await applier.processInboxRow(row);
-    } catch (e) {
-      logger.error({ event: 'payments.callback.error', err: loggableError(e), callbackId },
-        'callback stored but not processed; the reconciler will process it');
-      return 'received';
-    }
   }
 
   private async storeSpooled(entry: SpooledCallback): Promise<void> {
@@ -158,11 +193,15 @@ export class CallbackIntake {
       const id = await insertInboxRow(tx, {
         source: 'callback', sourceIp: entry.sourceIp, body: entry.body, outcome: entry.outcome, detail: entry.detail,
         now: new Date(entry.receivedAt),
+        lease: { instance: this.deps.inboxApplier.instanceId, until: new Date(now.getTime() + INBOX_LEASE_MS) },
       });
       await insertAudit(tx, { at: now, actor: 'spool', action: SPOOLED_ACTION, callbackId: id, detail: marker });
       return id;
     });
-    if (callbackId !== undefined) await this.processNewRow(callbackId, entry.outcome, entry.detail, entry.sourceIp);
+    if (callbackId !== undefined) {
+      if (entry.outcome === 'received') this.deps.inboxApplier.wake();
+      else this.deps.logger.warn({ event: 'payments.callback', callbackId, outcome: entry.outcome, detail: entry.detail, sourceIp: entry.sourceIp }, `callback ${entry.outcome}`);
+    }
   }
 
   /** Why a callback is refused (wrong token, IP outside the allow list), or undefined. Compares in constant time. */

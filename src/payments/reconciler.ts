@@ -119,7 +119,8 @@ export class Reconciler implements BackgroundJob {
   private async reprocessInbox(): Promise<number> {
     const { database, applier, logger } = this.deps;
     let n = 0;
-    const left = await inboxRowsLeftReceived(database.db, new Date(this.deps.now().getTime() - RECEIVED_GRACE_MS), BATCH);
+    const now = this.deps.now();
+    const left = await inboxRowsLeftReceived(database.db, new Date(now.getTime() - RECEIVED_GRACE_MS), BATCH, now);
     for (const row of left) {
       try {
         if ((await applier.processInboxRow(row)) !== 'received') n++;

@@ -7,9 +7,10 @@ import { err, ok, type Result } from '../core/result.js';
 import {
   findInboxRow, finishInboxRow, insertInboxRow, unmatchedRowsNowKnown,
 } from '../store/callback-inbox.repository.js';
-import { findPushByCheckoutId, findUnansweredPushes } from '../store/push-request.repository.js';
+import { findPushByCheckoutId, findUnansweredPushes, type AttemptWithTicket } from '../store/push-request.repository.js';
 import { findTicket, lockTicket } from '../store/ticket.repository.js';
 import { applyResult, failPending, InboxRowTaken, type Applied, type ResultTarget } from './apply-result.js';
+import { applyFresh } from './fast-apply.js';
 import { plainPhone, queryInboxBody, readInboxBody, type PaymentResult } from './payment-result.js';
 
 /** The failure reason of a Pending ticket nobody could settle within 10 × PAYMENT_TIMEOUT_SECONDS. */
@@ -43,7 +44,7 @@ export class ResultApplier {
    * Processes one inbox row that is 'received' (fresh, or left by a crash) or 'unmatched' (its attempt may be known
    * now). Returns the row's outcome afterwards, whoever set it.
    */
-  async processInboxRow(row: CallbackInboxRow): Promise<InboxOutcome> {
+  async processInboxRow(row: CallbackInboxRow, prefetched?: ReadonlyMap<string, AttemptWithTicket>): Promise<InboxOutcome> {
     const { database, logger, now } = this.deps;
     const expected = row.outcome;
     const read = readInboxBody(row);
@@ -55,6 +56,13 @@ export class ResultApplier {
       return this.currentOutcome(row.callbackId);
     }
     const { checkoutRequestId, result } = read.value;
+    // The common cases first, in one transaction of prepared statements (fast-apply.ts); anything else below.
+    const fast = await applyFresh(database, now(), row, checkoutRequestId, result, prefetched);
+    if (fast === 'taken') return this.currentOutcome(row.callbackId);
+    if (fast !== 'general') {
+      this.logApplied(row.source, row.callbackId, checkoutRequestId, fast);
+      return fast.outcome;
+    }
     const found = await this.findTarget(checkoutRequestId, result, fromDbTime(row.receivedAt));
     if (!found.ok) {
       if (expected === 'unmatched') return 'unmatched';
@@ -131,12 +139,17 @@ export class ResultApplier {
       if (e instanceof InboxRowTaken) return this.currentOutcome(callbackId);
       throw e;
     }
+    this.logApplied(source, callbackId, checkoutRequestId, applied);
+    return applied.outcome;
+  }
+
+  /** The one log line of an applied callback (or query answer, or operator's assignment). */
+  private logApplied(source: string, callbackId: number, checkoutRequestId: string, applied: Applied): void {
     const level = applied.outcome === 'mismatch' || applied.outcome === 'unmatched' || applied.outcome === 'conflict' ? 'warn' : 'info';
     this.deps.logger[level]({
       event: 'payments.callback', source, callbackId, checkoutRequestId, outcome: applied.outcome, ticketId: applied.ticketId,
       ticketChange: applied.ticketChange, detail: applied.detail,
     }, `${source} ${applied.outcome}`);
-    return applied.outcome;
   }
 
   /**

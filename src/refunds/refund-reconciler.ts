@@ -91,7 +91,7 @@ export class RefundReconciler implements BackgroundJob {
     const report: RefundReconcileReport = { strandedToUnknown: 0, statusQueries: 0, unsettled: 0, lateCancelled: 0, sent: 0, resultsReprocessed: 0 };
     const now = this.deps.now();
 
-    for (const row of await inboxRowsLeftReceived(database.db, new Date(now.getTime() - RECEIVED_GRACE_MS), BATCH, ['reversal'])) {
+    for (const row of await inboxRowsLeftReceived(database.db, new Date(now.getTime() - RECEIVED_GRACE_MS), BATCH, now, ['reversal'])) {
       try {
         if ((await this.deps.results.reprocess(row)) !== 'received') report.resultsReprocessed++;
       } catch (err) {

@@ -1,4 +1,5 @@
 import { sql } from 'kysely';
+import type { FastConnection } from '../core/db/fast.js';
 import type { Executor } from '../core/db/transaction.js';
 import type { Movie, NewMovie } from '../core/db/schema.js';
 import { changed, insertedId } from '../core/db/rows.js';
@@ -67,6 +68,13 @@ export async function cancelMovie(db: Executor, movieId: number, reason: string,
 export async function cancelledMovieIds(db: Executor, limit: number): Promise<number[]> {
   const rows = await db.selectFrom('movie').select('movieId').where('cancelledAt', 'is not', null).orderBy('cancelledAt', 'desc').limit(limit).execute();
   return rows.map((r) => r.movieId);
+}
+
+const RELEASE_SQL = 'UPDATE movie SET ticketsHeld = ticketsHeld - ? WHERE movieId = ? AND ticketsHeld >= ?';
+
+/** releaseTickets, as a prepared statement inside a fast transaction (core/db/fast.ts). */
+export async function releaseTicketsFast(c: FastConnection, movieId: number, quantity: number): Promise<void> {
+  await c.exec(RELEASE_SQL, [quantity, movieId, quantity]);
 }
 
 // ── lists ───────────────────────────────────────────────────────────────────────────────────────────────────────

@@ -1,3 +1,4 @@
+import type { FastConnection, FastSql } from '../core/db/fast.js';
 import type { Executor } from '../core/db/transaction.js';
 import type { PushRequest, Ticket } from '../core/db/schema.js';
 import { changed, fit, insertedId } from '../core/db/rows.js';
@@ -187,4 +188,60 @@ export async function complete(
     .where('status', '!=', 'Completed')
     .executeTakeFirst();
   return changed(r);
+}
+
+// ── the inbox applier's hot path (prepared statements, core/db/fast.ts) ───────────────────────────────────────────
+
+/** What applying a result to an attempt needs to know about it and its ticket, in one read. */
+export interface AttemptWithTicket {
+  pushRequestId: number;
+  pushStatus: string;
+  ticketId: number;
+  paymentStatus: string;
+  holdsTickets: number;
+  needsRefund: number;
+  totalAmount: number;
+  phoneNumber: string;
+  email: string | null;
+  movieId: number;
+  quantity: number;
+  /** The ticket's newest attempt: a failure of an older one does not fail the ticket. */
+  latestPushRequestId: number;
+}
+
+export const ATTEMPT_WITH_TICKET_SQL = `SELECT p.pushRequestId, p.status AS pushStatus, t.ticketId, t.paymentStatus, t.holdsTickets, t.needsRefund,
+  t.totalAmount, t.phoneNumber, t.email, t.movieId, t.quantity,
+  (SELECT MAX(l.pushRequestId) FROM pushrequest l WHERE l.ticketId = t.ticketId) AS latestPushRequestId
+  FROM pushrequest p JOIN ticket t ON t.ticketId = p.ticketId WHERE p.checkoutRequestId = ?`;
+
+const manyAttemptsSql: string[] = [];
+/** The same read for up to 64 CheckoutRequestIDs at once (the applier's batch), one text per count, built once. */
+export async function findAttemptsWithTickets(fast: FastSql, checkoutRequestIds: readonly string[]): Promise<Map<string, AttemptWithTicket>> {
+  const found = new Map<string, AttemptWithTicket>();
+  if (checkoutRequestIds.length === 0) return found;
+  const n = checkoutRequestIds.length;
+  const text = (manyAttemptsSql[n] ??= ATTEMPT_WITH_TICKET_SQL.replace('p.checkoutRequestId = ?', `p.checkoutRequestId IN (${Array(n).fill('?').join(', ')})`)
+    .replace('SELECT p.pushRequestId', 'SELECT p.checkoutRequestId, p.pushRequestId'));
+  const rows = await fast.run((c) => c.all<AttemptWithTicket & { checkoutRequestId: string }>(text, checkoutRequestIds));
+  for (const r of rows) found.set(r.checkoutRequestId, normalise(r));
+  return found;
+}
+
+const normalise = (r: AttemptWithTicket): AttemptWithTicket =>
+  ({ ...r, holdsTickets: Number(r.holdsTickets), needsRefund: Number(r.needsRefund), latestPushRequestId: Number(r.latestPushRequestId) });
+
+/** The attempt carrying this CheckoutRequestID with its ticket (unlocked: the applying updates are conditional). */
+export async function findAttemptWithTicket(fast: FastSql, checkoutRequestId: string): Promise<AttemptWithTicket | undefined> {
+  const rows = await fast.run((c) => c.all<AttemptWithTicket>(ATTEMPT_WITH_TICKET_SQL, [checkoutRequestId]));
+  const r = rows[0];
+  return r && normalise(r);
+}
+
+const COMPLETE_SQL =
+  'UPDATE pushrequest SET status = \'Completed\', resultCode = ?, resultDesc = ?, completedAt = ? WHERE pushRequestId = ? AND status <> \'Completed\'';
+
+/** complete(), as a prepared statement inside a fast transaction. */
+export async function completeAttempt(c: FastConnection, pushRequestId: number, p: { resultCode: string; resultDesc: string; now: Date }): Promise<boolean> {
+  const r = await c.exec(COMPLETE_SQL, [fit(p.resultCode, 20), fit(p.resultDesc, 255), toDbTime(p.now), pushRequestId]);
+  return r.changes > 0;
 }

@@ -1,3 +1,4 @@
+import type { FastConnection } from '../core/db/fast.js';
 import type { ExpressionBuilder } from 'kysely';
 import type { Executor } from '../core/db/transaction.js';
 import type { Database } from '../core/db/schema.js';
@@ -327,4 +328,32 @@ export async function claimDueTickets(tx: Executor, now: Date, next: Date, limit
   const ids = rows.map((r) => r.ticketId);
   if (ids.length > 0) await tx.updateTable('ticket').set({ nextCheckAt: toDbTime(next) }).where('ticketId', 'in', ids).execute();
   return ids;
+}
+
+// ── the inbox applier's hot path (prepared statements, core/db/fast.ts) ───────────────────────────────────────────
+
+const PAID_FROM_PENDING_SQL = `UPDATE ticket SET paymentStatus = 'Paid', mpesaReceiptNumber = ?, transactionDate = ?, resultCode = '0',
+  failureReason = NULL, confirmedBy = ?, needsRefund = 0, nextCheckAt = NULL, updatedAt = ?
+  WHERE ticketId = ? AND paymentStatus = 'Pending' AND holdsTickets = 1`;
+
+/** Pending (holding its seats) → Paid, as markPaid does, in one prepared statement. False when it had left that state. */
+export async function markPendingPaid(
+  c: FastConnection, ticketId: number, p: { mpesaReceiptNumber: string | null; transactionDate: Date; confirmedBy: ConfirmedBy; now: Date },
+): Promise<boolean> {
+  const r = await c.exec(PAID_FROM_PENDING_SQL, [fit(p.mpesaReceiptNumber, 20), toDbTime(p.transactionDate), p.confirmedBy, toDbTime(p.now), ticketId]);
+  return r.changes > 0;
+}
+
+const FAILED_FROM_PENDING_SQL = `UPDATE ticket SET paymentStatus = 'Failed', resultCode = ?, failureReason = ?, holdsTickets = 0,
+  nextCheckAt = NULL, updatedAt = ? WHERE ticketId = ? AND paymentStatus = 'Pending' AND holdsTickets = ?`;
+
+/**
+ * Pending → Failed, as markFailed does, in one prepared statement, conditional also on the holdsTickets the caller
+ * read (it releases that many seats in the same transaction). False when the ticket had left that state.
+ */
+export async function markPendingFailed(
+  c: FastConnection, ticketId: number, p: { resultCode: string; failureReason: string; holdsTickets: number; now: Date },
+): Promise<boolean> {
+  const r = await c.exec(FAILED_FROM_PENDING_SQL, [fit(p.resultCode, 20), fit(p.failureReason, 255), toDbTime(p.now), ticketId, p.holdsTickets]);
+  return r.changes > 0;
 }

@@ -5,6 +5,9 @@ import {
   type DatabaseConnection, type Driver, type KyselyPlugin, type PluginTransformQueryArgs, type PluginTransformResultArgs, type QueryResult, type RootOperationNode,
   type SelectModifier, type Transaction, type UnknownRow,
 } from 'kysely';
+import { countingDriver } from './counters.js';
+import { mysqlFast, sqliteFast, type FastSql } from './fast.js';
+import { checkpointInBackground } from './sqlite-checkpoints.js';
 import type { Database } from './schema.js';
 import { PatientSqliteDialect, SQLITE_BUSY_TIMEOUT_MS } from './sqlite-waits.js';
 
@@ -15,6 +18,8 @@ export type Dialect = 'sqlite' | 'mysql';
 export interface DatabaseHandle {
   db: Db;
   dialect: Dialect;
+  /** Prepared statements for the hot paths (fast.ts); only src/store/ gives it SQL. */
+  fast: FastSql;
   close(): Promise<void>;
 }
 
@@ -57,25 +62,37 @@ export async function openDatabase(url: string, opts: { poolSize?: number } = {}
     // Short: while SQLite waits here the whole process waits; longer waits happen off the event loop (sqlite-waits.ts).
     conn.pragma(`busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
     conn.pragma('foreign_keys = ON');
-    const db = new Kysely<Database>({ dialect: new PatientSqliteDialect(conn), plugins: [new RowLockPlugin(SQLITE_DROPS)] });
-    return { db, dialect: 'sqlite', close: () => db.destroy() };
+    const stopCheckpoints = path === ':memory:' ? async () => undefined : checkpointInBackground(conn, path);
+    const db = new Kysely<Database>({ dialect: new CountingSqliteDialect(conn), plugins: [new RowLockPlugin(SQLITE_DROPS)] });
+    return {
+      db, dialect: 'sqlite', fast: sqliteFast(conn, db),
+      close: async () => {
+        await stopCheckpoints();
+        await db.destroy();
+      },
+    };
   }
   if (url.startsWith('mysql://')) {
     const { createPool } = await import('mysql2');
     const pool = createPool({
       uri: url,
-      connectionLimit: opts.poolSize ?? 10,
+      connectionLimit: opts.poolSize ?? 16,
       // Times are stored as UTC strings; never let the driver shift them through the server's zone.
       dateStrings: true,
       timezone: 'Z',
       supportBigNumbers: true,
       charset: 'utf8mb4',
     });
+    // Every transaction of ours runs READ COMMITTED (transaction.ts says why); set once per connection, so the hot
+    // paths' transactions (fast.ts) need no extra round trip for it.
+    pool.on('connection', (c) => {
+      c.query('SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED', () => undefined);
+    });
     // Until the server has said what it is, claims wait rather than skip (correct on every version); the first
     // connection it gives tells (ProbingMysqlDialect). Asking at open would make a start fail while MySQL is away.
     const locks = new RowLockPlugin(NO_SKIP_LOCKED);
     const db = new Kysely<Database>({ dialect: new ProbingMysqlDialect({ pool }, locks), plugins: [locks] });
-    return { db, dialect: 'mysql', close: () => db.destroy() };
+    return { db, dialect: 'mysql', fast: mysqlFast(pool), close: () => db.destroy() };
   }
   throw new Error(`DATABASE_URL must start with sqlite: or mysql:// (got ${JSON.stringify(url.split(':')[0])})`);
 }
@@ -89,7 +106,7 @@ class ProbingMysqlDialect extends MysqlDialect {
   }
 
   override createDriver(): Driver {
-    const driver = super.createDriver();
+    const driver = countingDriver(super.createDriver());
     const acquire = driver.acquireConnection.bind(driver);
     driver.acquireConnection = async (): Promise<DatabaseConnection> => {
       const conn = await acquire();
@@ -105,6 +122,13 @@ class ProbingMysqlDialect extends MysqlDialect {
       return conn;
     };
     return driver;
+  }
+}
+
+/** SQLite's dialect (its lock waits off the event loop, sqlite-waits.ts) with every statement counted (counters.ts). */
+class CountingSqliteDialect extends PatientSqliteDialect {
+  override createDriver(): Driver {
+    return countingDriver(super.createDriver());
   }
 }
 

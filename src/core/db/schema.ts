@@ -114,6 +114,12 @@ export interface CallbackInboxTable {
   detail: string | null;
   ticketId: number | null;
   processedAt: DbTime | null;
+  /** The instance that may apply this 'received' row until claimedUntil (migrations/006); another takes it over after. */
+  claimedBy: ColumnType<string | null, string | null | undefined, string | null>;
+  claimedUntil: ColumnType<DbTime | null, DbTime | null | undefined, DbTime | null>;
+  /** Size in bytes and sha256 (hex) of the body as it arrived, where `body` holds only its start (rejected, trimmed). */
+  bodyBytes: ColumnType<number | null, number | null | undefined, number | null>;
+  bodySha256: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 /** What a notification announces: a payment, a failed payment, or money sent back. Each kind's texts are in

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { RequestHandler } from 'express';
 import { pinoHttp } from 'pino-http';
 import type { Logger } from '../logger.js';
 
@@ -22,8 +23,19 @@ export function redactUrl(url: string | undefined): string | undefined {
   return url?.replace(CALLBACK_PATH, '$1/[redacted]').replace(TICKET_REF, '$1[ref]');
 }
 
+/** A POST to the callback URL, however spelled (the routing is as loose, see CALLBACK_PATH). */
+export function isCallbackRequest(req: IncomingMessage): boolean {
+  return req.method === 'POST' && /^\/+api\/+payments\/+callback/i.test(req.url ?? '');
+}
+
 /** pino-http with a request id per request (kept from X-Request-Id when it looks sane) echoed back as X-Request-Id. */
-export function requestLogging(logger: Logger) {
+export function requestLogging(logger: Logger): RequestHandler {
+  const log = accessLog(logger);
+  // Below debug a callback's access line would not be written: skip the work of preparing it (the hot path).
+  return (req, res, next) => (isCallbackRequest(req) && !logger.isLevelEnabled('debug') ? next() : log(req, res, next));
+}
+
+function accessLog(logger: Logger) {
   return pinoHttp({
     logger,
     genReqId(req: IncomingMessage, res: ServerResponse) {
@@ -32,7 +44,9 @@ export function requestLogging(logger: Logger) {
       res.setHeader('X-Request-Id', id);
       return id;
     },
-    customLogLevel(_req, res, err) {
+    customLogLevel(req, res, err) {
+      // A callback's one log line at info is the payments one (rejected, or applied): its access line is debug.
+      if (isCallbackRequest(req) && !err && res.statusCode < 500) return 'debug';
       // 503 is the answer while the database is away, expected and said once per request: a warning, not an error.
       if (res.statusCode === 503) return 'warn';
       if (err || res.statusCode >= 500) return 'error';

@@ -20,6 +20,15 @@ describe('bench smoke', () => {
     }
     const names = report.figures.map((f) => f.name).join('\n');
     expect(names).toMatch(/Callback ingestion, SQLite/);
+    expect(names).toMatch(/Sustained callback rate, SQLite/);
+    expect(names).toMatch(/Callback → ticket Paid at a steady .*, SQLite/);
+    expect(names).toMatch(/Statements per callback, SQLite/);
+    expect(names).toMatch(/Commits per callback, SQLite/);
+    expect(names).toMatch(/What preparing saves: the applier's read, SQLite/);
+    // Counted by the app, not estimated: an applied callback costs statements and shares a commit with others.
+    const counted = (name: RegExp) => report.figures.find((f) => name.test(f.name))!.value;
+    expect(counted(/Statements per callback, SQLite/)).toBeGreaterThan(1);
+    expect(counted(/Commits per callback, SQLite/)).toBeGreaterThan(0);
     expect(names).toMatch(/Booking median, token cache on/);
     expect(names).toMatch(/Booking median, token cache off/);
     expect(names).toMatch(/Callback p50 with .* tickets, SQLite/);

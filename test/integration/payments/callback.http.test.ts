@@ -63,6 +63,12 @@ describe.each(dialects)('the M-Pesa callback over HTTP on %s', (dialect) => {
     });
     expect(await ticketsHeld(db, tk.movieId)).toBe(3);
     expect(await notificationKinds(db, tk.ticketId)).toEqual(['Paid']);
+    // The outbox rows exactly as enqueueNotification writes them: the email, and the SMS to the ticket's phone.
+    expect(await db.selectFrom('notification').select(['kind', 'channel', 'recipient', 'status']).where('ticketId', '=', tk.ticketId)
+      .orderBy('notificationId').execute()).toEqual([
+      { kind: 'Paid', channel: 'email', recipient: 'wanjiru@example.com', status: 'pending' },
+      { kind: 'Paid', channel: 'sms', recipient: `+${tk.phone}`, status: 'pending' },
+    ]);
     const row = await onlyRow(tk.checkoutRequestId!);
     expect(row).toMatchObject({ source: 'callback', outcome: 'applied', ticketId: tk.ticketId, body });
     expect(row.sourceIp).toMatch(/127\.0\.0\.1|::1/);
@@ -515,6 +521,9 @@ describe.each(dialects)('two app instances on one database (%s)', (dialect) => {
       const send = (app: typeof a.app) => request(app).post(`/api/payments/callback/${TOKEN}`).set('Content-Type', 'application/json').send(body);
       const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => send(i % 2 === 0 ? a.app : b.app)));
       for (const r of answers) expect(r.status).toBe(200);
+      // B is the app as it runs (it applies after answering): wait for its applier as the test harness does for A.
+      await bServices.payments.intake.settled();
+      await bServices.payments.inboxApplier.idle();
 
       const outcomes = (await inboxRowsFor(db, tk.checkoutRequestId!)).map((r) => r.outcome).sort();
       expect(outcomes).toEqual(['applied', ...Array<string>(19).fill('duplicate')]);
