@@ -5,7 +5,8 @@ import { createApp } from '../../../src/app.js';
 import { buildServices, type Services } from '../../../src/compose.js';
 import { toDbTime } from '../../../src/core/db/time.js';
 import { silentLogger } from '../../../src/core/logger.js';
-import { insertInboxRow } from '../../../src/store/callback-inbox.repository.js';
+import { inTransaction } from '../../../src/core/db/transaction.js';
+import { insertInboxRow, takeOverExpiredLeases } from '../../../src/store/callback-inbox.repository.js';
 import { insertRefund, takeForSending } from '../../../src/store/refund.repository.js';
 import { testConfig } from '../../support/config.js';
 import { dialects } from '../../support/db.js';
@@ -110,6 +111,9 @@ describe.each(dialects)('refunds across crashes and instances on %s', (dialect) 
       OriginatorConversationID: accepted.originatorConversationId, ConversationID: accepted.conversationId, TransactionID: 'RVX1234567' } });
     const callbackId = await insertInboxRow(s.database.db, { source: 'reversal', sourceIp: '127.0.0.1', body, outcome: 'received', detail: 'result URL', now: new Date(Date.now() - 60_000) });
     await s.services.payments.reconciler.runOnce();
+    // Nor does the payments inbox applier's lease takeover take it (it would apply it as a payment callback).
+    await inTransaction(s.database, (tx) => takeOverExpiredLeases(tx, 'another-instance', new Date(), new Date(Date.now() + 60_000), 1000));
+    expect((await s.database.db.selectFrom('callbackinbox').select('claimedBy').where('callbackId', '=', callbackId).executeTakeFirstOrThrow()).claimedBy).toBeNull();
     const row = () => s.database.db.selectFrom('callbackinbox').select(['outcome', 'ticketId']).where('callbackId', '=', callbackId).executeTakeFirstOrThrow();
     expect((await row()).outcome).toBe('received');
     const report = await s.services.refunds.reconciler.runOnce();
