@@ -172,11 +172,12 @@ export async function buildServices(config: Readonly<Config>, logger: Logger, op
   const fingerprint = databaseFingerprint(config.databaseUrl);
   const applier = new ResultApplier({ database, logger: paymentsLog, now });
   const pushes = new PushService({ database, daraja, applier, logger: paymentsLog, now });
+  const applyConcurrency = database.dialect === 'sqlite' ? 1 : 8;
   const inboxApplier = new InboxApplier({
     database, applier, logger: paymentsLog, now, instanceId: opts.instanceId ?? newInstanceId(),
     // MySQL: enough transactions in flight for InnoDB to share its log flushes, within the pool of 16 (the intake
     // uses up to 4 at once).
-    concurrency: database.dialect === 'sqlite' ? 1 : 8,
+    concurrency: applyConcurrency,
   });
   const intake = new CallbackIntake({
     database, inboxApplier, logger: paymentsLog, now,
@@ -186,6 +187,8 @@ export async function buildServices(config: Readonly<Config>, logger: Logger, op
     callbackToken: config.callbackToken,
     allowedIps: config.callbackAllowedIps,
     rejectedPerSourcePerHour: config.rejectedCallbacksPerSourcePerHour,
+    // Keeping up: every row in hand has a worker, plus the read that is fetching this one.
+    answerAfterAppliedBacklog: applyConcurrency + 1,
   });
   const retention = new InboxRetention({ database, logger: paymentsLog, now, retentionDays: config.inboxRetentionDays });
   const reconciler = new Reconciler({ database, daraja, applier, intake, config, logger: log('reconciler'), now });

@@ -23,6 +23,11 @@ export interface CallbackIntakeDeps {
   now: () => Date;
   /** REJECTED_CALLBACKS_PER_SOURCE_PER_HOUR. */
   rejectedPerSourcePerHour: number;
+  /**
+   * The answer waits for the row to be applied only while the applier has at most this many rows in hand (it is
+   * keeping up); above it the answer goes as soon as the row is committed. 0 always answers at once.
+   */
+  answerAfterAppliedBacklog: number;
 }
 
 export interface CallbackArrival {
@@ -58,6 +63,13 @@ const SPOOLED_ACTION = 'callback.spooled';
 
 /** Callbacks stored per multi-row INSERT at most. */
 const MAX_BATCH = 64;
+
+/**
+ * While the applier keeps up, a callback's answer waits (at most this long) for the applier to finish, so the ticket
+ * has turned Paid or Failed by the time Safaricom (or a test, or a client polling just after) gets its 200. Under a
+ * burst the applier is behind and the answer goes at once: the body is already durable, which is all the 200 promises.
+ */
+const ANSWER_AFTER_APPLIED_MS = 1_000;
 
 /**
  * Callback intake: what happens to a body that reaches the callback URL before it is acknowledged, and nothing more.
@@ -130,7 +142,23 @@ export class CallbackIntake {
       return { outcome: 'spooled', spoolId };
     }
     if (outcome !== 'received') logger.warn({ event: 'payments.callback', outcome, detail, sourceIp }, `callback ${outcome}`);
+    else await this.appliedSoon();
     return { outcome };
+  }
+
+  /**
+   * Waits for the applier to go idle when it was keeping up as this row was stored (so the row is applied, usually in
+   * a few milliseconds), at most ANSWER_AFTER_APPLIED_MS; never when it is behind (a burst: answer at once). Never
+   * throws: applying is not the answer's business.
+   */
+  private async appliedSoon(): Promise<void> {
+    const { inboxApplier } = this.deps;
+    if (inboxApplier.backlog() > this.deps.answerAfterAppliedBacklog) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      inboxApplier.idle(),
+      new Promise<void>((resolve) => { timer = setTimeout(resolve, ANSWER_AFTER_APPLIED_MS); }),
+    ]).finally(() => clearTimeout(timer));
   }
 
   /** Resolves when no callback is waiting for its commit (tests, shutdown). */

@@ -71,6 +71,11 @@ export class InboxApplier implements BackgroundJob {
     this.fetch(false);
   }
 
+  /** Rows read and waiting or being applied, plus one for a read under way: how far behind the applier is. */
+  backlog(): number {
+    return this.queue.length + this.active + (this.fetching ? 1 : 0);
+  }
+
   /** Resolves when nothing is being read, waiting or being applied (tests and shutdown). */
   idle(): Promise<void> {
     if (this.isIdle()) return Promise.resolve();
