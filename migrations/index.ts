@@ -6,6 +6,7 @@ import * as ticketRefBinary from './005-ticket-ref-binary.js';
 import * as appSecret from './005b-app-secret.js';
 import * as inboxLease from './006-inbox-lease.js';
 import * as ticketCodeAdmitted from './007-ticket-code-admitted.js';
+import * as refunds from './008-refunds.js';
 import * as receiptUnique from './009-receipt-unique.js';
 
 /** Every migration, in order. Add new ones here; names sort, and applied names are kept in kysely_migration. */
@@ -17,5 +18,6 @@ export const migrations: Record<string, Migration> = {
   '005b-app-secret': appSecret,
   '006-inbox-lease': inboxLease,
   '007-ticket-code-admitted': ticketCodeAdmitted,
+  '008-refunds': refunds,
   '009-receipt-unique': receiptUnique,
 };

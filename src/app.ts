@@ -11,10 +11,12 @@ import { healthRoutes } from './core/http/health.routes.js';
 import { requestLogging } from './core/http/request-logging.js';
 import { viewHelpers } from './core/http/view-helpers.js';
 import { adminRoutes } from './admin/admin.routes.js';
+import { refundAdminRoutes } from './admin/refund-admin.routes.js';
 import { bookingRoutes } from './bookings/booking.routes.js';
 import { doorRoutes } from './door/door.routes.js';
 import { movieRoutes } from './movies/movie.routes.js';
 import { callbackRoutes } from './payments/callback.routes.js';
+import { refundResultRoutes } from './refunds/refund-results.js';
 
 export const ROOT_DIR = fileURLToPath(new URL('..', import.meta.url));
 
@@ -59,6 +61,7 @@ export function createApp(s: Services): Express {
   // Before the database gate too: neither needs the database (a callback is spooled while it is away).
   if (s.simulator) app.use('/simulator', s.simulator.router);
   app.use(callbackRoutes({ intake: s.payments.intake, logger: s.logger.child({ component: 'payments' }) }));
+  app.use(refundResultRoutes({ intake: s.refunds.results, logger: s.logger.child({ component: 'refunds' }) }));
   app.use(databaseGate(s.databaseReady));
 
   app.use(plainCookies());
@@ -80,6 +83,7 @@ export function createApp(s: Services): Express {
     movies: s.movies,
     operator: s.operator,
     foreignSpooled: () => s.payments.intake.foreignSpooled(),
+    refunds: refundAdminRoutes({ refunds: s.refunds.service }),
   }));
 
   app.use('/door', doorRoutes({

@@ -26,6 +26,11 @@ import { Reconciler } from './payments/reconciler.js';
 import { InboxApplier, newInstanceId } from './payments/inbox-applier.js';
 import { InboxRetention } from './payments/inbox-retention.js';
 import { ResultApplier } from './payments/result-applier.js';
+import { RefundApplier } from './refunds/refund-applier.js';
+import { RefundReconciler } from './refunds/refund-reconciler.js';
+import { RefundResultIntake } from './refunds/refund-results.js';
+import { RefundSender } from './refunds/refund-sender.js';
+import { RefundService } from './refunds/refund.service.js';
 import { createSimulator, type Simulator } from './simulator/index.js';
 import { keptSecret } from './store/app-secret.repository.js';
 import { DarajaTokenRepository } from './store/daraja-token.repository.js';
@@ -60,6 +65,8 @@ export interface Services {
     retention: InboxRetention;
   };
   operator: OperatorService;
+  /** M-Pesa reversals: the operator's refunds and cancelled shows, their results, and the reconciler settling them. */
+  refunds: { service: RefundService; sender: RefundSender; applier: RefundApplier; results: RefundResultIntake; reconciler: RefundReconciler };
   /** The door: ticket look-ups and admissions. */
   door: DoorService;
   notifications: NotificationSender;
@@ -147,6 +154,8 @@ export async function buildServices(config: Readonly<Config>, logger: Logger, op
       passkey: config.daraja.passkey,
       consumerKey: config.daraja.consumerKey,
       consumerSecret: config.daraja.consumerSecret,
+      // Like the passkey: the built-in simulator expects the initiator this app is configured with.
+      ...(config.daraja.initiator?.password ? { initiator: { name: config.daraja.initiator.name, password: config.daraja.initiator.password } } : {}),
       mode: config.simulator.mode,
       delayMs: config.simulator.delayMs,
       promptSeconds: config.simulator.promptSeconds,
@@ -184,6 +193,25 @@ export async function buildServices(config: Readonly<Config>, logger: Logger, op
   const retention = new InboxRetention({ database, logger: paymentsLog, now, retentionDays: config.inboxRetentionDays });
   const reconciler = new Reconciler({ database, daraja, applier, intake, config, logger: log('reconciler'), now });
 
+  const refundsLog = log('refunds');
+  const refundApplier = new RefundApplier({
+    database, logger: refundsLog, now,
+    // An unanswered reversal is failed on Transaction Status' word only once Daraja has had time to act on it.
+    settleAfterMs: Math.max(config.paymentTimeoutSeconds * 1000, config.daraja.timeoutMs),
+  });
+  const refundSender = new RefundSender({
+    database, daraja, applier: refundApplier, logger: refundsLog, now,
+    perSecond: config.refundsPerSecond, resultWaitMs: config.paymentTimeoutSeconds * 1000,
+  });
+  const refundService = new RefundService({ database, sender: refundSender, logger: refundsLog, now });
+  const refundResults = new RefundResultIntake({
+    database, applier: refundApplier, logger: refundsLog, now, callbackToken: config.callbackToken, allowedIps: config.callbackAllowedIps,
+  });
+  const refundReconciler = new RefundReconciler({
+    database, daraja, sender: refundSender, refunds: refundService, results: refundResults, logger: refundsLog, now,
+    config: { reconcileIntervalSeconds: config.reconcileIntervalSeconds, darajaTimeoutMs: config.daraja.timeoutMs },
+  });
+
   // One Redis client (REDIS_URL) for every limit, connected on first use.
   const redis = config.redisUrl ? lazyRedis(config.redisUrl, log('rate-limit')) : undefined;
   const rateLimits = createRateLimits(config, {
@@ -218,7 +246,7 @@ export async function buildServices(config: Readonly<Config>, logger: Logger, op
     db: database.db, logger: notificationsLog, now, publicBaseUrl: config.publicBaseUrl, log: new LogNotifier(notificationsLog), email, sms,
   });
 
-  const jobs: BackgroundJob[] = [inboxApplier, reconciler, notifications, retention];
+  const jobs: BackgroundJob[] = [inboxApplier, reconciler, refundReconciler, notifications, retention];
   let stopped = false;
   return {
     config,
@@ -239,6 +267,7 @@ export async function buildServices(config: Readonly<Config>, logger: Logger, op
     loginLimiter,
     payments: { pushes, intake, applier, inboxApplier, reconciler, retention },
     operator: new OperatorService({ database, now }, applier),
+    refunds: { service: refundService, sender: refundSender, applier: refundApplier, results: refundResults, reconciler: refundReconciler },
     door: new DoorService({ database, now }),
     notifications,
     jobs,
@@ -251,6 +280,7 @@ export async function buildServices(config: Readonly<Config>, logger: Logger, op
       // Callbacks waiting for their commit are written first (their requests are waiting for that answer).
       await intake.settled().catch(() => undefined);
       for (const j of jobs) await j.stop().catch((err) => logger.error({ err, job: j.name }, 'job did not stop cleanly'));
+      await refundSender.stop().catch((err) => logger.error({ err }, 'refund sender did not stop cleanly'));
       await simulator?.close().catch((err) => logger.error({ err }, 'simulator did not close cleanly'));
       await rateLimits.close().catch((err) => logger.error({ err }, 'rate-limit store did not close cleanly'));
       await redis?.close().catch((err) => logger.error({ err }, 'rate-limit Redis did not close cleanly'));

@@ -9,6 +9,7 @@ import {
   type DarajaEnv,
 } from './daraja/constants.js';
 import type { DarajaConfig } from './daraja/daraja.client.js';
+import { initiatorEnvSchema, initiatorSettings } from './initiator-settings.js';
 import { CALLBACKS_FIX, callbacksEnvSchema, callbacksSettings, type CallbacksConfig } from './config-callbacks.js';
 import { TICKETS_FIX, ticketsEnvSchema, ticketsSettings, type SmsConfig } from './config-tickets.js';
 import { parseOrigins, simulatorStatePath } from './simulator-settings.js';
@@ -34,6 +35,7 @@ export interface Config extends CallbacksConfig {
   paymentTimeoutSeconds: number;
   reconcileIntervalSeconds: number;
   maxTicketsPerBooking: number;
+  /** REFUNDS_PER_SECOND: reversals per second per instance at most (cancelled shows), under spike arrest. */ refundsPerSecond: number;
   rateLimit: { windowSeconds: number; pushesPerPhone: number; bookingsPerIp: number };
   redisUrl?: string;
   smtpUrl?: string;
@@ -98,6 +100,7 @@ const schema = z.object({
   ),
   DARAJA_PARTY_B: optionalString,
   DARAJA_TIMEOUT_MS: int(10_000, 100, 120_000),
+  ...initiatorEnvSchema,
   ACCOUNT_REFERENCE: z.preprocess(blankToUndefined, z.string().default('Tikiti')),
   TRANSACTION_DESC: z.preprocess(blankToUndefined, z.string().default('Movie ticket')),
   PUBLIC_BASE_URL: optionalString,
@@ -280,12 +283,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     problems.push(`SIMULATOR_CALLBACK_ORIGINS has ${callbackOrigins.bad.map((b) => JSON.stringify(b)).join(', ')}, not http(s) URLs: list origins like http://localhost:3000, separated by commas.`);
   }
 
-  const allowedIps = (e.MPESA_CALLBACK_ALLOWED_IPS ?? '')
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
+  const allowedIps = (e.MPESA_CALLBACK_ALLOWED_IPS ?? '').split(',').map((s) => s.trim()).filter(Boolean);
 
   const tickets = ticketsSettings(e, { isSimulator, mountSimulator: isSimulator && !e.DARAJA_BASE_URL, port: e.PORT }, problems);
+  const initiator = initiatorSettings(e, { isSimulator, publicBaseUrl, callbackToken: callbackToken ?? '' }, problems);
 
   if (problems.length > 0) throw new ConfigError(problems);
 
@@ -306,6 +307,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
       accountReference: e.ACCOUNT_REFERENCE,
       transactionDesc: e.TRANSACTION_DESC,
       timeoutMs: e.DARAJA_TIMEOUT_MS,
+      ...(initiator ? { initiator } : {}),
     },
     publicBaseUrl,
     callbackToken: callbackToken!,
@@ -315,6 +317,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     paymentTimeoutSeconds: e.PAYMENT_TIMEOUT_SECONDS,
     reconcileIntervalSeconds: e.RECONCILE_INTERVAL_SECONDS,
     maxTicketsPerBooking: e.MAX_TICKETS_PER_BOOKING,
+    refundsPerSecond: e.REFUNDS_PER_SECOND,
     rateLimit: {
       windowSeconds: e.RATE_LIMIT_WINDOW_SECONDS,
       pushesPerPhone: e.RATE_LIMIT_PUSHES_PER_PHONE,

@@ -42,7 +42,7 @@ export interface TicketRowView {
   /** Daraja's ResultCode of a failure (the operator's words sit beside the customer's sentence). */
   resultCode: string | null;
   confirmedBy: string | null;
-  /** 'due' while a refund is owed, 'refunded' once marked. */
+  /** 'due' while a refund is owed, 'refunded' once given back (by an M-Pesa reversal or marked by hand). */
   refund: 'due' | 'refunded' | null;
   refunded: TimeView | null;
   ticketCode: string | null;
@@ -69,7 +69,7 @@ export function ticketRowView(t: TicketListRow, movieTitle: string): TicketRowVi
     failureReason: t.failureReason,
     resultCode: t.resultCode,
     confirmedBy: t.confirmedBy,
-    refund: t.needsRefund ? (t.refundedAt ? 'refunded' : 'due') : null,
+    refund: t.refundedAt ? 'refunded' : t.needsRefund ? 'due' : null,
     refunded: timeViewOrNull(t.refundedAt),
     ticketCode: t.paymentStatus === 'Paid' ? t.ticketCode : null,
     admitted: t.admitted,

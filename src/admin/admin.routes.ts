@@ -32,6 +32,8 @@ export interface AdminRoutesDeps {
   operator: OperatorService;
   /** Callbacks in the spool file that belong to another database (the last drain's finding), shown on the inbox page. */
   foreignSpooled?: () => ForeignSpooled | undefined;
+  /** The refund routes (admin/refund-admin.routes.ts), mounted behind this area's sign-in. */
+  refunds?: Router;
 }
 
 /** The operator area: each page reads its own read model; each write goes through one service. */
@@ -45,6 +47,8 @@ export function adminRoutes(deps: AdminRoutesDeps): Router {
     res.setHeader('X-Robots-Tag', 'noindex, nofollow');
     next();
   });
+
+  if (deps.refunds) router.use(deps.refunds);
 
   const actor = (res: Response): string => String(res.locals.adminUser ?? 'admin');
   const page = (res: Response, view: string, section: Section, locals: Record<string, unknown>, status = 200) =>

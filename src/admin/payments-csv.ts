@@ -1,4 +1,5 @@
 import { moviesByIds } from '../store/movie.repository.js';
+import { latestRefunds } from '../store/refund.repository.js';
 import { ticketPage } from '../store/ticket-lists.repository.js';
 import type { AdminContext } from './admin-views.js';
 import { CSV_BOM, csvRow } from './csv.js';
@@ -10,7 +11,7 @@ import { toTicketQuery } from './tickets.read-model.js';
 
 export const CSV_HEADER = [
   'Receipt', 'Transaction date (Nairobi)', 'Phone', 'Amount (KES)', 'Ticket ref', 'Ticket ID', 'Movie', 'Tickets', 'Customer',
-  'Confirmed by', 'Refund',
+  'Confirmed by', 'Refund', 'Reversal status', 'Reversal transaction', 'Reversal amount (KES)',
 ] as const;
 
 const CSV_BATCH = 1000;
@@ -27,8 +28,11 @@ export async function* paymentsCsv(ctx: AdminContext, filter: TicketFilter): Asy
     if (rows.length === 0) return;
     const missing = [...new Set(rows.map((r) => r.movieId))].filter((id) => !titles.has(id));
     for (const m of await moviesByIds(ctx.database.db, missing)) titles.set(m.movieId, m.title);
+    // The M-Pesa reversal of each payment (its newest refund attempt), to match the statement's reversal lines too.
+    const refunds = await latestRefunds(ctx.database.db, rows.map((r) => r.ticketId));
     let chunk = '';
     for (const t of rows) {
+      const r = refunds.get(t.ticketId);
       chunk += csvRow([
         t.mpesaReceiptNumber,
         t.transactionDate ? timeView(t.transactionDate).stamp : null,
@@ -40,7 +44,10 @@ export async function* paymentsCsv(ctx: AdminContext, filter: TicketFilter): Asy
         t.quantity,
         t.customerName,
         t.confirmedBy,
-        t.needsRefund ? (t.refundedAt ? `refunded ${timeView(t.refundedAt).stamp}` : 'refund due') : null,
+        t.refundedAt ? `refunded ${timeView(t.refundedAt).stamp}` : t.needsRefund ? 'refund due' : null,
+        r?.status ?? null,
+        r?.reversalTransactionId ?? null,
+        r ? r.amount : null,
       ]);
     }
     yield chunk;

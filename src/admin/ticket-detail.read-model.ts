@@ -3,7 +3,9 @@ import { auditForTicket } from '../store/audit.repository.js';
 import { inboxForTicket } from '../store/callback-inbox.repository.js';
 import { notificationsForTicket } from '../store/notification.repository.js';
 import { pushesForTicket } from '../store/push-request.repository.js';
+import { refundsForTicket } from '../store/refund.repository.js';
 import { findTicket, findTicketIdByRef } from '../store/ticket.repository.js';
+import { refundView, type RefundView } from './refunds.read-model.js';
 import { movieTitles, ticketRowView, type AdminContext, type TicketRowView } from './admin-views.js';
 import { timeView, type TimeView } from './nairobi.js';
 import { presentTimeline, type TimelineEntry } from './ticket-timeline.presenter.js';
@@ -17,18 +19,23 @@ export interface TicketDetail {
     darajaReason: string | null;
   };
   timeline: TimelineEntry[];
+  /** The newest refund (an M-Pesa reversal), and whether the operator may ask for one now (Paid, receipt, none in flight or done). */
+  latestRefund: RefundView | null;
+  canRefund: boolean;
 }
 
 export async function ticketDetail(ctx: AdminContext, ticketId: number): Promise<Result<TicketDetail, { kind: 'not_found' }>> {
   const db = ctx.database.db;
   const t = Number.isSafeInteger(ticketId) && ticketId > 0 ? await findTicket(db, ticketId) : undefined;
   if (!t) return err({ kind: 'not_found' });
-  const [pushes, notifications, audit, titles] = await Promise.all([
+  const [pushes, notifications, audit, titles, refunds] = await Promise.all([
     pushesForTicket(db, ticketId),
     notificationsForTicket(db, ticketId),
     auditForTicket(db, ticketId),
     movieTitles(ctx, [t.movieId]),
+    refundsForTicket(db, ticketId),
   ]);
+  const latest = refunds.at(-1);
   const inbox = await inboxForTicket(db, ticketId, pushes.flatMap((p) => (p.checkoutRequestId ? [p.checkoutRequestId] : [])));
   return ok({
     ticket: {
@@ -39,7 +46,9 @@ export async function ticketDetail(ctx: AdminContext, ticketId: number): Promise
       updated: timeView(t.updatedAt),
       darajaReason: t.paymentStatus === 'Failed' ? darajaReason(pushes) : null,
     },
-    timeline: presentTimeline({ ticket: t, pushes, inbox, notifications, audit }),
+    timeline: presentTimeline({ ticket: t, pushes, inbox, notifications, audit, refunds }),
+    latestRefund: latest ? refundView(latest) : null,
+    canRefund: t.paymentStatus === 'Paid' && !t.refundedAt && t.mpesaReceiptNumber !== null && (!latest || latest.status === 'failed'),
   });
 }
 

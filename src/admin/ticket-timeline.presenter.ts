@@ -1,11 +1,11 @@
-import type { AuditLog, CallbackInboxRow, Notification, PushRequest, Ticket } from '../core/db/schema.js';
+import type { AuditLog, CallbackInboxRow, Notification, PushRequest, Refund, Ticket } from '../core/db/schema.js';
 import { bodyView, kes, type BodyView } from './admin-views.js';
 import { timeView, type TimeView } from './nairobi.js';
 
 /** One event in a ticket's story, as the admin ticket page shows it: every string ready, so the view holds no logic. */
 export interface TimelineEntry {
   at: TimeView;
-  kind: 'booked' | 'push' | 'callback' | 'query' | 'operator' | 'notification' | 'audit';
+  kind: 'booked' | 'push' | 'callback' | 'query' | 'operator' | 'reversal' | 'refund' | 'notification' | 'audit';
   title: string;
   facts: Array<{ label: string; value: string }>;
   body?: BodyView;
@@ -19,9 +19,11 @@ export interface TicketHistory {
   inbox: CallbackInboxRow[];
   notifications: Notification[];
   audit: AuditLog[];
+  /** Refund attempts (M-Pesa reversals), oldest first. */
+  refunds?: Refund[];
 }
 
-const KIND_ORDER: Record<TimelineEntry['kind'], number> = { booked: 0, push: 1, callback: 2, query: 2, operator: 2, notification: 3, audit: 4 };
+const KIND_ORDER: Record<TimelineEntry['kind'], number> = { booked: 0, push: 1, callback: 2, query: 2, operator: 2, refund: 2, reversal: 2, notification: 3, audit: 4 };
 
 const fact = (label: string, value: string | number | null | undefined) =>
   value === null || value === undefined || value === '' ? [] : [{ label, value: String(value) }];
@@ -58,7 +60,7 @@ export function presentTimeline(h: TicketHistory): TimelineEntry[] {
     });
   });
   for (const c of h.inbox) {
-    const what = c.source === 'query' ? 'STK Query answer' : c.source === 'operator' ? 'Operator action' : 'Callback';
+    const what = c.source === 'query' ? 'STK Query answer' : c.source === 'operator' ? 'Operator action' : c.source === 'reversal' ? 'Reversal result' : 'Callback';
     add(c.receivedAt, c.callbackId, {
       at: timeView(c.receivedAt),
       kind: c.source,
@@ -66,6 +68,26 @@ export function presentTimeline(h: TicketHistory): TimelineEntry[] {
       facts: [...fact('Detail', c.detail), ...fact('CheckoutRequestID', c.checkoutRequestId), ...fact('From', c.sourceIp)],
       body: bodyView(c.body),
       callbackId: c.callbackId,
+    });
+  }
+  for (const r of h.refunds ?? []) {
+    add(r.createdAt, r.refundId, {
+      at: timeView(r.createdAt),
+      kind: 'refund',
+      title: `Refund #${r.refundId} (M-Pesa reversal): ${r.status}`,
+      facts: [
+        ...fact('Amount', kes(r.amount)),
+        ...fact('Reverses receipt', r.transactionId),
+        ...fact('Asked by', r.actor),
+        ...fact('Reason', r.reason),
+        ...fact('ConversationID', r.conversationId),
+        ...fact('Accepted', r.acceptedAt ? timeView(r.acceptedAt).stamp : null),
+        ...fact('Reversal transaction', r.reversalTransactionId),
+        ...fact('Status checks', r.statusChecks || null),
+        ...fact('Result code', r.resultCode),
+        ...fact('Failure', r.failureReason),
+        ...fact('Completed', r.completedAt ? timeView(r.completedAt).stamp : null),
+      ],
     });
   }
   for (const n of h.notifications) {

@@ -8,6 +8,7 @@ import { toMovieView, type MovieView } from '../movies/movie-view.js';
 import type { PushOutcome } from '../payments/push.service.js';
 import { findMovie, holdTickets } from '../store/movie.repository.js';
 import { normalizePhone } from '../daraja/phone.js';
+import { latestRefunds } from '../store/refund.repository.js';
 import {
   findPaidRefByPhoneAndCode, findTicketByRef, insertPendingTicket, reopenFailed, type TicketWithMovie,
 } from '../store/ticket.repository.js';
@@ -63,6 +64,7 @@ export function notEnoughLeftMessage(ticketsLeft: number): string {
 }
 
 export const SHOW_STARTED = 'This show has started; booking is closed.';
+export const SHOW_CANCELLED = 'This show has been cancelled; booking is closed. Paid tickets are refunded to M-Pesa.';
 
 /** Thrown inside a transaction to roll it back with an answer for the customer. */
 class Refusal extends Error {
@@ -91,6 +93,7 @@ export class BookingService {
     if (!movie) return err({ kind: 'movie_not_found' });
     const view = toMovieView(movie, this.deps.now());
     if (!parsed.ok) return err({ kind: 'invalid', form: this.form(view, typed, parsed.error.errors) });
+    if (view.cancelled) return err({ kind: 'show_started', form: this.form(view, typed, {}, SHOW_CANCELLED) });
     if (view.started) return err({ kind: 'show_started', form: this.form(view, typed, {}, SHOW_STARTED) });
     return parsed;
   }
@@ -109,6 +112,7 @@ export class BookingService {
       ticketId = await inTransaction(database, async (tx) => {
         if (!(await holdTickets(tx, input.movieId, input.quantity))) {
           const m = await findMovie(tx, input.movieId);
+          if (m?.cancelledAt) throw new Refusal('show_started', SHOW_CANCELLED);
           throw new Refusal('not_enough_left', m ? notEnoughLeftMessage(m.maximumTickets - m.ticketsHeld) : 'This show is sold out.');
         }
         // Price and show time read after the hold, in the same transaction: what the customer pays is what is stored.
@@ -151,7 +155,8 @@ export class BookingService {
   async ticket(ref: string): Promise<Result<TicketView & { qrSvg: string | null }, { kind: 'not_found' }>> {
     const t = await this.load(ref);
     if (!t) return err({ kind: 'not_found' });
-    const view = toTicketView(t, this.payTo);
+    const refund = (await latestRefunds(this.deps.database.db, [t.ticketId])).get(t.ticketId);
+    const view = toTicketView(t, this.payTo, refund);
     return ok({ ...view, qrSvg: view.ticketCode ? await ticketQrSvg(view.ticketCode) : null });
   }
 
@@ -169,7 +174,9 @@ export class BookingService {
   /** The ticket status JSON. */
   async status(ref: string): Promise<Result<TicketStatusJson, { kind: 'not_found' }>> {
     const t = await this.load(ref);
-    return t ? ok(toStatusJson(toTicketView(t, this.payTo))) : err({ kind: 'not_found' });
+    if (!t) return err({ kind: 'not_found' });
+    const refund = (await latestRefunds(this.deps.database.db, [t.ticketId])).get(t.ticketId);
+    return ok(toStatusJson(toTicketView(t, this.payTo, refund)));
   }
 
   /** What the retry route needs before the per-phone limit: the state and the (full) phone to count against. */
@@ -191,6 +198,7 @@ export class BookingService {
       const reopened = await inTransaction(this.deps.database, async (tx) => {
         if (!(await reopenFailed(tx, t.ticketId, { now, nextCheckAt: this.nextCheckAt(now) }))) return false;
         const movie = await findMovie(tx, t.movieId);
+        if (movie?.cancelledAt) throw new Refusal('show_started', SHOW_CANCELLED);
         if (!movie || started(movie, now)) throw new Refusal('show_started', SHOW_STARTED);
         if (!(await holdTickets(tx, t.movieId, t.quantity))) {
           const left = movie.maximumTickets - movie.ticketsHeld;

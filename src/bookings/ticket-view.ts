@@ -1,4 +1,4 @@
-import type { ConfirmedBy, PaymentStatus } from '../core/db/schema.js';
+import type { ConfirmedBy, PaymentStatus, Refund, RefundStatus } from '../core/db/schema.js';
 import { fromDbTime } from '../core/db/time.js';
 import { formatNairobi, toNairobiIso } from '../core/time.js';
 import { maskPhone } from '../daraja/phone.js';
@@ -35,6 +35,10 @@ export interface TicketView {
   admitted: number;
   /** Failed because M-Pesa never answered: money may have been taken, so the page must not say it was not. */
   outcomeUnknown: boolean;
+  /** The newest refund's status (null: never refunded), and when the money went back (ISO, Nairobi offset). */
+  refundStatus: RefundStatus | null;
+  refundedAtIso: string | null;
+  refundedAtDisplay: string | null;
 }
 
 /** The ticket status JSON (docs), plus the masked phone and how a payment was confirmed. */
@@ -52,10 +56,13 @@ export interface TicketStatusJson {
   confirmedBy: ConfirmedBy | null;
   ticketCode: string | null;
   admitted: number;
+  refundStatus: RefundStatus | null;
+  refundedAt: string | null;
 }
 
-export function toTicketView(t: TicketWithMovie, payTo: string): TicketView {
+export function toTicketView(t: TicketWithMovie, payTo: string, latestRefund?: Refund): TicketView {
   const show = fromDbTime(t.showTime);
+  const refundedAt = t.refundedAt ? fromDbTime(t.refundedAt) : null;
   const paidAt = t.transactionDate ? fromDbTime(t.transactionDate) : null;
   return {
     ref: t.ref,
@@ -79,6 +86,9 @@ export function toTicketView(t: TicketWithMovie, payTo: string): TicketView {
     ticketCode: t.paymentStatus === 'Paid' ? t.ticketCode : null,
     admitted: t.admitted,
     outcomeUnknown: t.paymentStatus === 'Failed' && t.failureReason === NO_ANSWER_REASON,
+    refundStatus: latestRefund?.status ?? null,
+    refundedAtIso: refundedAt ? toNairobiIso(refundedAt) : null,
+    refundedAtDisplay: refundedAt ? formatNairobi(refundedAt) : null,
   };
 }
 
@@ -97,5 +107,7 @@ export function toStatusJson(v: TicketView): TicketStatusJson {
     confirmedBy: v.confirmedBy,
     ticketCode: v.ticketCode,
     admitted: v.admitted,
+    refundStatus: v.refundStatus,
+    refundedAt: v.refundedAtIso,
   };
 }

@@ -1,4 +1,4 @@
-// `npm run reconcile`: one reconcile pass against DATABASE_URL (what the app does every RECONCILE_INTERVAL_SECONDS),
+// `npm run reconcile`: one reconcile pass (payments, then refunds) against DATABASE_URL (what the app does every RECONCILE_INTERVAL_SECONDS),
 // then prints the report. Safe beside running app instances: tickets are claimed one instance at a time, and the
 // Daraja token is the one they share.
 import { buildServices } from '../compose.js';
@@ -12,7 +12,9 @@ runCli('Reconcile failed', async ({ config, logger }) => {
     const daraja = `${config.darajaEnv}${config.mountSimulator ? ', the built-in simulator of the running app' : ''}`;
     console.log(`Reconciled against ${where} (Daraja: ${daraja}):`);
     console.log(`  checked ${report.checked}  paid ${report.paid}  failed ${report.failed}  expired ${report.expired}  waiting ${report.waiting}  inbox rows reprocessed ${report.inboxReprocessed}`);
-    console.log(JSON.stringify(report));
+    const refunds = await services.refunds.reconciler.runOnce();
+    console.log(`  refunds: stranded to unknown ${refunds.strandedToUnknown}  status queries ${refunds.statusQueries}  unsettled ${refunds.unsettled}  late on cancelled shows ${refunds.lateCancelled}  sent ${refunds.sent}  results reprocessed ${refunds.resultsReprocessed}`);
+    console.log(JSON.stringify({ ...report, refunds }));
   } finally {
     await services.stop();
   }

@@ -6,6 +6,7 @@ import {
 import { DarajaClient, type DarajaConfig } from './daraja.client.js';
 import { DarajaAuthError, DarajaBusyError, DarajaError, DarajaInvalidRequestError, DarajaNetworkError, DarajaSubscriberBusyError } from './errors.js';
 import { maskPhone, normalizePhone } from './phone.js';
+import { checkInitiator } from './initiator-check.js';
 
 export interface DarajaCheckOptions {
   darajaEnv: DarajaEnv;
@@ -34,6 +35,7 @@ export async function runDarajaCheck(config: DarajaConfig, opts: DarajaCheckOpti
 
   out(`Daraja check: DARAJA_ENV=${darajaEnv}, ${config.baseUrl}`);
   checkSettings(config, darajaEnv, { ok, wrong, note });
+  checkInitiator(config, darajaEnv, { ok, wrong, note });
 
   const client = opts.client ?? new DarajaClient(config, { ...(opts.logger ? { logger: opts.logger } : {}), ...(opts.now ? { now: opts.now } : {}) });
   let gotToken = false;

@@ -19,6 +19,8 @@ export const PATHS = {
   token: '/oauth/v1/generate',
   stkPush: '/mpesa/stkpush/v1/processrequest',
   stkQuery: '/mpesa/stkpushquery/v1/query',
+  reversal: '/mpesa/reversal/v1/request',
+  transactionStatus: '/mpesa/transactionstatus/v1/query',
 } as const;
 
 /** Daraja's per-transaction limits for M-Pesa Express (whole shillings). */

@@ -12,6 +12,9 @@ import { stkPassword } from './password.js';
 import { maskPhone, normalizePhone } from './phone.js';
 import type { Result } from './result.js';
 import { darajaTimestamp } from './timestamp.js';
+import {
+  readInitiatorAnswer, resolveSecurityCredential, reversalBody, transactionStatusBody, type InitiatorAccepted, type ReversalRequest,
+} from './initiator.js';
 import { MemoryTokenStore, type StoredToken, type TokenStore } from './token-store.js';
 import type { DarajaConfig, RetryPolicy, StkPushAccepted, StkPushRequest, StkQueryResult } from './types.js';
 
@@ -177,6 +180,58 @@ export class DarajaClient {
       });
     } catch (err) {
       this.logFailure(err, { operation: 'stkquery', checkoutRequestId: id });
+      throw err;
+    }
+  }
+
+  /**
+   * Asks Daraja to reverse a payment (Transaction Reversal). Resolves with the acknowledgement (its ConversationID
+   * matches the result that comes later to ResultURL); rejects with a DarajaError whose `outcome` says whether the
+   * reversal may still happen. Never repeated, except once after a refused token (nothing was done then).
+   */
+  reversal(req: ReversalRequest): Promise<InitiatorAccepted> {
+    return this.initiatorCall('reversal', PATHS.reversal, { transactionId: req.transactionId, amount: req.amount },
+      (cfg, credential) => reversalBody(cfg, this.config.shortcode, credential, req));
+  }
+
+  /** Asks what became of a transaction (Transaction Status); the answer comes to ResultURL like a reversal's. */
+  transactionStatus(transactionId: string, remarks?: string): Promise<InitiatorAccepted> {
+    return this.initiatorCall('transactionstatus', PATHS.transactionStatus, { transactionId },
+      (cfg, credential) => transactionStatusBody(cfg, this.config.shortcode, credential, transactionId, remarks));
+  }
+
+  /** The SecurityCredential, made once from the password and the certificate (or given ready). */
+  private credential?: string;
+
+  private async initiatorCall(
+    operation: 'reversal' | 'transactionstatus', path: string, log: Record<string, unknown>,
+    build: (cfg: NonNullable<DarajaConfig['initiator']>, credential: string) => object,
+  ): Promise<InitiatorAccepted> {
+    const deadline = performance.now() + this.config.timeoutMs;
+    try {
+      const cfg = this.config.initiator;
+      if (!cfg) {
+        throw new DarajaInvalidRequestError(`Daraja ${operation}: no initiator is configured (DARAJA_INITIATOR_NAME); nothing was sent`, { operation, field: 'Initiator' });
+      }
+      if (this.credential === undefined) {
+        const made = resolveSecurityCredential(cfg);
+        if (!made.ok) throw new DarajaInvalidRequestError(`Daraja ${operation}: ${made.error}; nothing was sent`, { operation, field: 'SecurityCredential', errorMessage: made.error });
+        this.credential = made.value;
+      }
+      const body = build(cfg, this.credential);
+      let token = await this.tokenBefore(deadline, operation);
+      let answer = await this.post(operation, path, body, token, deadline);
+      if (isTokenRefused(answer)) {
+        this.logger.warn({ event: 'daraja.token.rejected', operation, httpStatus: answer.status }, `Daraja refused the access token; fetching a new one and sending the ${operation} once more`);
+        this.dropToken(token);
+        token = await this.tokenBefore(deadline, operation);
+        answer = await this.post(operation, path, body, token, deadline);
+      }
+      const accepted = readInitiatorAnswer(operation, withoutSecret(answer, token));
+      this.logger.info({ event: `daraja.${operation}.accepted`, ...log, conversationId: accepted.conversationId, ms: answer.durationMs }, `Daraja accepted the ${operation}`);
+      return accepted;
+    } catch (err) {
+      this.logFailure(err, { operation, ...log });
       throw err;
     }
   }

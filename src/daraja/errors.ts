@@ -5,7 +5,7 @@
  * ticket must stay Pending until a callback or a query settles it.
  */
 export type DarajaOutcome = 'refused' | 'unknown';
-export type DarajaOperation = 'token' | 'stkpush' | 'stkquery';
+export type DarajaOperation = 'token' | 'stkpush' | 'stkquery' | 'reversal' | 'transactionstatus';
 export type DarajaNetworkKind = 'timeout' | 'refused' | 'dns' | 'reset' | 'other';
 
 export interface DarajaErrorDetails {

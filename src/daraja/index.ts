@@ -22,3 +22,7 @@ export { runDarajaCheck, type DarajaCheckOptions } from './check.js';
 export { MemoryTokenStore, credentialFingerprint, type TokenStore, type StoredToken } from './token-store.js';
 export { silentLogger, type DarajaLogger } from './logger.js';
 export type { Result } from './result.js';
+export {
+  makeSecurityCredential, resolveSecurityCredential, parseInitiatorResult, explainInitiatorFailure, RECEIVER_IDENTIFIER_TYPE,
+  type InitiatorConfig, type ReversalRequest, type InitiatorAccepted, type InitiatorResult,
+} from './initiator.js';

@@ -17,6 +17,8 @@ export interface DarajaConfig {
   transactionDesc: string;
   /** The budget of one public call (token fetch and retries included). */
   timeoutMs: number;
+  /** The API operator for Reversal and Transaction Status; without it those calls are refused before sending. */
+  initiator?: InitiatorConfig;
 }
 
 export interface StkPushRequest {
@@ -47,4 +49,20 @@ export interface RetryPolicy {
   retries: number;
   baseDelayMs: number;
   maxDelayMs: number;
+}
+
+/** The organisation's API operator, for Transaction Reversal and Transaction Status (see initiator.ts). */
+export interface InitiatorConfig {
+  /** The API operator's user name on the M-Pesa org portal (DARAJA_INITIATOR_NAME). */
+  name: string;
+  /** A ready SecurityCredential (DARAJA_SECURITY_CREDENTIAL); wins over password + certificate. A secret. */
+  securityCredential?: string;
+  /** The initiator's password (DARAJA_INITIATOR_PASSWORD). A secret: never logged. */
+  password?: string;
+  /** Safaricom's X.509 certificate for the environment, as a file (DARAJA_CERTIFICATE_PATH) or its PEM text. */
+  certificatePath?: string;
+  certificatePem?: string;
+  /** Where Daraja posts results, and where it posts when the request waited too long in its queue. */
+  resultUrl: string;
+  queueTimeoutUrl: string;
 }

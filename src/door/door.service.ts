@@ -4,6 +4,7 @@ import { fromDbTime } from '../core/db/time.js';
 import { inTransaction } from '../core/db/transaction.js';
 import { err, ok, type Result } from '../core/result.js';
 import { formatNairobi, toNairobiIso } from '../core/time.js';
+import { activeRefundForTicket } from '../store/refund.repository.js';
 import { insertAudit } from '../store/audit.repository.js';
 import { moviesShowingFrom } from '../store/movie.repository.js';
 import { admit, findTicketByCode, type TicketWithMovie } from '../store/ticket.repository.js';
@@ -46,12 +47,15 @@ export const DOOR_WINDOW = { beforeMs: 6 * 3600_000, afterMs: 18 * 3600_000 };
 const plural = (n: number) => (n === 1 ? '1 person' : `${n} people`);
 
 /** Why this ticket cannot let `n` (or, with undefined, all not yet in) in at `movieId`, or null. In the door's order. */
-function refusalOf(t: TicketWithMovie, movieId: number, n: number | undefined): { error: Refusal; message: string } | null {
+function refusalOf(t: TicketWithMovie, movieId: number, n: number | undefined, refunding: boolean): { error: Refusal; message: string } | null {
   if (t.paymentStatus !== 'Paid') {
     return { error: 'not_paid', message: `Not paid: this booking is ${t.paymentStatus === 'Pending' ? 'still waiting for its M-Pesa payment' : 'unpaid (its payment failed)'}. Do not let it in.` };
   }
   if (t.refundedAt !== null || t.needsRefund === 1) {
     return { error: 'refunded', message: t.refundedAt !== null ? 'Refunded: the money for this ticket was given back, so it no longer admits anyone.' : 'Owed a refund: this ticket\'s seats were not kept, so it does not admit anyone. Send the customer to the box office.' };
+  }
+  if (refunding) {
+    return { error: 'refunded', message: 'Being refunded: the money for this ticket is being sent back through M-Pesa, so it no longer admits anyone.' };
   }
   if (t.movieId !== movieId) {
     return { error: 'other_show', message: `Another show: this ticket is for ${t.movieTitle} at ${formatNairobi(fromDbTime(t.showTime))}.` };
@@ -70,6 +74,11 @@ function refusalOf(t: TicketWithMovie, movieId: number, n: number | undefined): 
 export class DoorService {
   constructor(private readonly deps: { database: DatabaseHandle; now: () => Date }) {}
 
+  /** Whether a refund of the ticket is in flight or done (store/refund.repository.ts): the admission refuses it too. */
+  private async refunding(ticketId: number): Promise<boolean> {
+    return (await activeRefundForTicket(this.deps.database.db, ticketId)) !== undefined;
+  }
+
   /** Shows in the door's window, soonest first. */
   async shows(): Promise<Array<{ movieId: number; title: string; showTimeDisplay: string; showTimeIso: string }>> {
     const now = this.deps.now().getTime();
@@ -86,7 +95,7 @@ export class DoorService {
     return {
       ticketCode: t.ticketCode, movieId: t.movieId, movieTitle: t.movieTitle, showTime: toNairobiIso(fromDbTime(t.showTime)),
       showTimeDisplay: formatNairobi(fromDbTime(t.showTime)), customerName: t.customerName, quantity: t.quantity,
-      admitted: t.admitted, refusal: refusalOf(t, movieId, undefined),
+      admitted: t.admitted, refusal: refusalOf(t, movieId, undefined, await this.refunding(t.ticketId)),
     };
   }
 
@@ -100,7 +109,7 @@ export class DoorService {
     for (let attempt = 0; attempt < 100; attempt++) {
       const t = await findTicketByCode(database.db, p.ticketCode);
       if (!t) return err({ kind: 'not_found' });
-      const refusal = refusalOf(t, p.movieId, p.n);
+      const refusal = refusalOf(t, p.movieId, p.n, await this.refunding(t.ticketId));
       if (refusal) return err({ kind: 'refused', ...refusal });
       const n = p.n ?? t.quantity - t.admitted;
       const now = this.deps.now();

@@ -16,6 +16,9 @@ export interface MovieView {
   imageUrl: string | null;
   soldOut: boolean;
   started: boolean;
+  /** The show was cancelled: no booking, and its page says so (with the reason when one was given). */
+  cancelled: boolean;
+  cancelReason: string | null;
 }
 
 export function toMovieView(m: Movie, now = new Date()): MovieView {
@@ -33,5 +36,7 @@ export function toMovieView(m: Movie, now = new Date()): MovieView {
     imageUrl: m.imageUrl,
     soldOut: ticketsLeft === 0,
     started: show.getTime() <= now.getTime(),
+    cancelled: m.cancelledAt !== null && m.cancelledAt !== undefined,
+    cancelReason: m.cancelReason ?? null,
   };
 }

@@ -5,7 +5,7 @@ import type { NotificationContent } from '../store/notification.repository.js';
 
 const kes = (n: number) => `KES ${n.toLocaleString('en-KE')}`;
 
-/** Subject and text of the Paid or Failed message. No phone number in either: the log channel prints them. */
+/** Subject and text of the Paid, Failed or Refunded message. No phone number in either: the log channel prints them. */
 export function composeMessage(n: NotificationContent, publicBaseUrl: string): { subject: string; text: string } {
   const link = `${publicBaseUrl}/tickets/${n.ref}`;
   const show = `${formatNairobi(fromDbTime(n.showTime))} (Nairobi time)`;
@@ -29,6 +29,20 @@ export function composeMessage(n: NotificationContent, publicBaseUrl: string): {
         `Total: ${kes(n.totalAmount)}`,
         '',
         `Your ticket: ${link}`,
+        '',
+        'Tikiti',
+      ].join('\n'),
+    };
+  }
+  if (n.kind === 'Refunded') {
+    return {
+      subject: `Refund sent: ${n.movieTitle}`,
+      text: [
+        `Hello ${n.customerName},`,
+        '',
+        `${kes(n.totalAmount)} for your ${n.quantity === 1 ? 'ticket' : 'tickets'} to ${n.movieTitle} (${show}) has been sent back to your M-Pesa.`,
+        ...(n.mpesaReceiptNumber ? [`It reverses the payment with M-Pesa receipt ${n.mpesaReceiptNumber}.`] : []),
+        'The ticket is no longer valid.',
         '',
         'Tikiti',
       ].join('\n'),
@@ -88,6 +102,9 @@ function showTimeForSms(dbTime: string): string {
 const SMS_TEXTS: Partial<Record<NotificationContent['kind'], (n: NotificationContent, title: string, link: string) => string>> = {
   Paid: (n, title, link) =>
     `Tikiti: code ${n.ticketCode ?? ''} for ${title}, ${showTimeForSms(n.showTime)}, ${n.quantity} ${n.quantity === 1 ? 'ticket' : 'tickets'}. Show this code at the door. ${link}`,
+  // No link and no code: the ticket no longer admits anyone, and the money is already on the phone.
+  Refunded: (n, title) =>
+    `Tikiti: KES ${n.totalAmount} for ${title}, ${showTimeForSms(n.showTime)}, has been sent back to your M-Pesa. That ticket is no longer valid.`,
 };
 
 /**

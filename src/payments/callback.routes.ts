@@ -46,7 +46,7 @@ export function callbackRoutes(deps: { intake: Pick<CallbackIntake, 'receive'>; 
  * Reads the request body as UTF-8 text whatever its content type, keeping at most `limit` bytes and counting the rest
  * (which is read and dropped, so the connection stays usable). Never rejects: a broken upload yields what arrived.
  */
-function readBody(req: IncomingMessage, limit: number): Promise<{ text: string; bytes: number }> {
+export function readBody(req: IncomingMessage, limit: number): Promise<{ text: string; bytes: number }> {
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     let kept = 0;

@@ -3,11 +3,13 @@
 // paths, limits and Nairobi clock for its side; they are a few lines, and each side is checked against the other by
 // the tests that run the client against the simulator.
 
-/** The paths of the three calls, relative to Daraja's host. */
+/** The paths of the calls, relative to Daraja's host. */
 export const PATHS = {
   token: '/oauth/v1/generate',
   stkPush: '/mpesa/stkpush/v1/processrequest',
   stkQuery: '/mpesa/stkpushquery/v1/query',
+  reversal: '/mpesa/reversal/v1/request',
+  transactionStatus: '/mpesa/transactionstatus/v1/query',
 } as const;
 
 /** Safaricom's public sandbox Lipa na M-Pesa passkey (shortcode 174379), the simulator's default. */

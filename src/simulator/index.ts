@@ -4,6 +4,8 @@ import type { Router } from 'express';
 import { SANDBOX_PASSKEY, silentLogger, type SimulatorLogger } from './daraja-protocol.js';
 import { SimulatorService } from './simulator.service.js';
 import { createSimulatorRouter } from './simulator.routes.js';
+import { SIMULATOR_INITIATOR } from './credential.js';
+import { ReversalDesk } from './reversal-desk.js';
 import { SmsInbox, smsRoutes } from './sms-inbox.js';
 import type { SimulatorPrompt } from './simulator.state.js';
 import type { PhoneMessage } from './sms-inbox.js';
@@ -13,6 +15,8 @@ export type { PhoneMessage } from './sms-inbox.js';
 export { CORRECT_PIN } from './simulator.service.js';
 export { TEST_NUMBERS, RESULT_DESC, type ResultCode } from './test-numbers.js';
 export { MAY_REFUSE } from './daraja-answers.js';
+export { SIMULATOR_INITIATOR, SIMULATOR_CERTIFICATE_PATH, decryptCredential } from './credential.js';
+export { REVERSAL_TEST_NUMBERS, type SimulatorReversal } from './reversal-desk.js';
 
 export { SANDBOX_PASSKEY, type SimulatorLogger };
 
@@ -58,6 +62,8 @@ export interface SimulatorOptions {
   callbackRetry?: { attempts: number; baseDelayMs: number };
   /** How long the 254700000008 push is held unanswered, default 60000, or until the client disconnects. */
   holdMs?: number;
+  /** The initiator Reversal and Transaction Status must name, and its password (inside the SecurityCredential). */
+  initiator?: { name: string; password: string };
   /** pino, or anything with its shape. */
   logger?: SimulatorLogger;
   now?: () => Date;
@@ -70,6 +76,12 @@ export interface Simulator {
   close(): Promise<void>;
   /** Every prompt in memory, for tests. */
   prompts(): SimulatorPrompt[];
+  /** Every reversal made, newest first. */
+  reversals(): import('./reversal-desk.js').SimulatorReversal[];
+  /** Reversal requests of a receipt the simulator took (a second one would show a client sending twice). */
+  reversalRequests(receipt: string): number;
+  /** Refuse every `every`-th reversal or status request with Daraja's spike arrest (0: never). */
+  setSpikeArrest(every: number): void;
   /** The SMS each simulated phone received (M-Pesa's confirmations and what apps sent), for tests. */
   messages(phone: string): PhoneMessage[];
 }
@@ -109,10 +121,22 @@ export function createSimulator(opts: SimulatorOptions): Simulator {
     now,
     onPaid: (p) => inbox.mpesaConfirmation(p, merchantName),
   });
+  const desk = new ReversalDesk({
+    findPaid: (receipt) => service.snapshot().find((p) => p.mpesaReceiptNumber === receipt && p.resultCode === '0'),
+    initiator: opts.initiator ?? SIMULATOR_INITIATOR,
+    ...(opts.callbackOrigins ? { callbackOrigins: opts.callbackOrigins.map((o) => new URL(o).origin) } : {}),
+    delayMs: nonNegative('delayMs', opts.delayMs),
+    callbackRetry: service.settings.callbackRetry,
+    logger: service.settings.logger,
+    now: service.settings.now,
+  });
   return {
-    router: createSimulatorRouter(service, { inbox, sms: smsRoutes(inbox, opts.logger ?? silentLogger) }),
-    close: () => service.close(),
+    router: createSimulatorRouter(service, desk, { inbox, sms: smsRoutes(inbox, opts.logger ?? silentLogger) }),
+    close: async () => { await desk.close(); await service.close(); },
     prompts: () => service.snapshot(),
     messages: (phone) => inbox.to(phone.startsWith('+') ? phone : `+${phone}`),
+    reversals: () => desk.reversals(),
+    reversalRequests: (receipt) => desk.requestsFor(receipt),
+    setSpikeArrest: (every) => desk.setSpikeArrest(every),
   };
 }

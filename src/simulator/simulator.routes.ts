@@ -6,6 +6,8 @@ import { PATHS } from './daraja-protocol.js';
 import { presentPrompt, type PromptView } from './phone.presenter.js';
 import type { PhoneAction, SimulatorService } from './simulator.service.js';
 import type { SimulatorPrompt } from './simulator.state.js';
+import { simulatorCertificate } from './credential.js';
+import { REVERSAL_TEST_NUMBERS, type ReversalDesk } from './reversal-desk.js';
 import type { SmsInbox } from './sms-inbox.js';
 import { TEST_NUMBERS } from './test-numbers.js';
 
@@ -24,7 +26,7 @@ function send(res: Response, answer: DarajaAnswer): void {
 }
 
 /** The Daraja look-alike endpoints and the phone page; mount it at /simulator (or at / to stand in for Daraja). */
-export function createSimulatorRouter(service: SimulatorService, phones?: { inbox: SmsInbox; sms: Router }): Router {
+export function createSimulatorRouter(service: SimulatorService, desk: ReversalDesk, phones?: { inbox: SmsInbox; sms: Router }): Router {
   const router = express.Router();
   const { logger, merchantName, delayMs, promptSeconds, mode, responseDelayMs } = service.settings;
   const json = express.json();
@@ -64,6 +66,26 @@ export function createSimulatorRouter(service: SimulatorService, phones?: { inbo
     send(res, service.query(req.body));
   });
 
+  router.post(PATHS.reversal, delayed, bearer, json, (req, res) => {
+    send(res, desk.reversal(req.body));
+  });
+
+  router.post(PATHS.transactionStatus, delayed, bearer, json, (req, res) => {
+    send(res, desk.transactionStatus(req.body));
+  });
+
+  // The simulator's own certificate (TEST ONLY): a client makes its SecurityCredential with it, as with Safaricom's.
+  router.get('/certificate', (_req, res) => {
+    res.type('application/x-pem-file').set('cache-control', 'no-store').send(simulatorCertificate());
+  });
+
+  // Tells the simulator to refuse every Nth reversal or status request with spike arrest, as a loaded Daraja does.
+  router.post('/spike-arrest', json, (req, res) => {
+    const every = Number((req.body as { every?: unknown } | undefined)?.every ?? 0);
+    desk.setSpikeArrest(every);
+    res.json({ every: Number.isInteger(every) && every > 0 ? every : 0 });
+  });
+
   router.all(Object.values(PATHS), (_req, res) => send(res, errorAnswer(FAILURES.methodNotAllowed)));
 
   // ---- Africa's Talking look-alike and the phones' messages ----
@@ -85,7 +107,8 @@ export function createSimulatorRouter(service: SimulatorService, phones?: { inbo
         phone: b.phone,
         messages: b.messages.map((m) => ({ from: m.from, message: m.message, at: m.at.toISOString(), atDisplay: nairobiTime(m.at) })),
       })),
-      testNumbers: [...TEST_NUMBERS].map(([phone, s]) => ({ phone, note: s.note })),
+      testNumbers: [...TEST_NUMBERS, ...REVERSAL_TEST_NUMBERS].map(([phone, s]) => ({ phone, note: s.note })),
+      reversals: desk.reversals().slice(0, 20).map((r) => ({ ...r, phone: r.phoneNumber, when: r.at.toISOString() })),
     });
     res.set('cache-control', 'no-store').type('html').send(html);
   });

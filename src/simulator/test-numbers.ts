@@ -43,7 +43,7 @@ export interface Scenario {
 
 export const SANDBOX_TEST_NUMBER = '254708374149';
 
-// 254700000011 to …13 are kept for refunds (a later feature): do not give them a meaning here.
+// 254700000011 to …13 pay like any other number: their meaning is for refunds (REVERSAL_TEST_NUMBERS below).
 export const TEST_NUMBERS: ReadonlyMap<string, Scenario> = new Map<string, Scenario>([
   [SANDBOX_TEST_NUMBER, { result: '0', callbacks: 1, note: 'pays' }],
   ['254700000001', { result: '1032', callbacks: 1, note: 'cancelled by user (1032)' }],
@@ -63,3 +63,13 @@ export const TEST_NUMBERS: ReadonlyMap<string, Scenario> = new Map<string, Scena
   ['254700000018', { result: '0', callbacks: 0, refuse: 'spikeArrest', note: 'push refused: spike arrest (500.003.02)' }],
   ['254700000019', { result: '0', callbacks: 1, refuseQueries: 'spikeArrest', note: 'pays with a callback; every STK Query: spike arrest' }],
 ]);
+
+/**
+ * What a reversal does by the original payer's number (the payment itself is an ordinary one). Any other number's
+ * payment, 254708374149's included, is reversed and its result posted.
+ */
+export const REVERSAL_TEST_NUMBERS: ReadonlyMap<string, { note: string; outcome: 'refuse' | 'fail' | 'silent' }> = new Map([
+  ['254700000011', { note: 'reversal refused at once (HTTP 500)', outcome: 'refuse' }],
+  ['254700000012', { note: 'reversal result non-zero with a reason', outcome: 'fail' }],
+  ['254700000013', { note: 'reversal made, no result ever posted; Transaction Status says reversed', outcome: 'silent' }],
+] as const);

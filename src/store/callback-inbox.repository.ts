@@ -124,6 +124,8 @@ export async function takeOverExpiredLeases(tx: Executor, instance: string, now:
     .selectFrom('callbackinbox')
     .select(['callbackId', 'claimedUntil'])
     .where('outcome', '=', 'received')
+    // Reversal results (ResultURL) are applied by the refunds feature and its reconciler, never as payment callbacks.
+    .where('source', '!=', 'reversal')
     .where((eb) => eb.or([eb('claimedUntil', 'is', null), eb('claimedUntil', '<=', at)]))
     .orderBy('callbackId')
     .limit(limit)
@@ -203,11 +205,16 @@ export async function finishInboxRow(
  * Rows a crash left 'received' (inserted, never processed) since before `before`, oldest first; a row still leased to
  * a live instance (claimedUntil ahead of `now`) is that instance's to apply and is left out.
  */
-export async function inboxRowsLeftReceived(db: Executor, before: Date, limit: number, now: Date = before): Promise<CallbackInboxRow[]> {
+export async function inboxRowsLeftReceived(
+  db: Executor, before: Date, limit: number, now: Date = before,
+  // Payment results by default; reversal results (ResultURL) are the refund reconciler's, which reads them itself.
+  sources: readonly InboxSource[] = ['callback', 'query', 'operator'],
+): Promise<CallbackInboxRow[]> {
   return db
     .selectFrom('callbackinbox')
     .selectAll()
     .where('outcome', '=', 'received')
+    .where('source', 'in', [...sources])
     .where('receivedAt', '<=', toDbTime(before))
     .where((eb) => eb.or([eb('claimedUntil', 'is', null), eb('claimedUntil', '<=', toDbTime(now))]))
     .orderBy('callbackId')

@@ -31,12 +31,13 @@ export async function updateMovie(db: Executor, movieId: number, changes: Partia
   return changed(await q.executeTakeFirst());
 }
 
-/** Holds `quantity` seats if that many are left; false (nothing changed) otherwise. */
+/** Holds `quantity` seats if that many are left and the show is not cancelled; false (nothing changed) otherwise. */
 export async function holdTickets(db: Executor, movieId: number, quantity: number): Promise<boolean> {
   const r = await db
     .updateTable('movie')
     .set({ ticketsHeld: sql`ticketsHeld + ${quantity}` })
     .where('movieId', '=', movieId)
+    .where('cancelledAt', 'is', null)
     .where(sql<boolean>`ticketsHeld + ${quantity} <= maximumTickets`)
     .executeTakeFirst();
   return changed(r);
@@ -51,6 +52,24 @@ export async function releaseTickets(db: Executor, movieId: number, quantity: nu
     .execute();
 }
 
+/** Cancels a show, once: from then on it takes no booking or retry (holdTickets) and leaves the catalogue. */
+export async function cancelMovie(db: Executor, movieId: number, reason: string, now: Date): Promise<boolean> {
+  const at = toDbTime(now);
+  const r = await db
+    .updateTable('movie')
+    .set({ cancelledAt: at, cancelReason: reason.slice(0, 255), updatedAt: at })
+    .where('movieId', '=', movieId)
+    .where('cancelledAt', 'is', null)
+    .executeTakeFirst();
+  return changed(r);
+}
+
+/** Cancelled shows, newest cancellation first (their late payments are refunded too). */
+export async function cancelledMovieIds(db: Executor, limit: number): Promise<number[]> {
+  const rows = await db.selectFrom('movie').select('movieId').where('cancelledAt', 'is not', null).orderBy('cancelledAt', 'desc').limit(limit).execute();
+  return rows.map((r) => r.movieId);
+}
+
 const RELEASE_SQL = 'UPDATE movie SET ticketsHeld = ticketsHeld - ? WHERE movieId = ? AND ticketsHeld >= ?';
 
 /** releaseTickets, as a prepared statement inside a fast transaction (core/db/fast.ts). */
@@ -60,10 +79,10 @@ export async function releaseTicketsFast(c: FastConnection, movieId: number, qua
 
 // ── lists ───────────────────────────────────────────────────────────────────────────────────────────────────────
 
-/** Every movie, or those showing from `from` on, soonest first. */
+/** Every movie, or those showing from `from` on (cancelled shows left out), soonest first. */
 export async function listMovies(db: Executor, opts: { from?: Date } = {}): Promise<Movie[]> {
   let q = db.selectFrom('movie').selectAll();
-  if (opts.from) q = q.where('showTime', '>=', toDbTime(opts.from));
+  if (opts.from) q = q.where('showTime', '>=', toDbTime(opts.from)).where('cancelledAt', 'is', null);
   return q.orderBy('showTime').orderBy('movieId').execute();
 }
 

@@ -15,11 +15,11 @@ import { toDbTime } from '../core/db/time.js';
  */
 
 /** The kinds the customer also gets by SMS (the message texts are in notifications/notification.messages.ts). */
-export const SMS_KINDS: readonly NotificationKind[] = ['Paid'];
+export const SMS_KINDS: readonly NotificationKind[] = ['Paid', 'Refunded'];
 
 /**
  * Records a notification in the outbox. Call it inside the same transaction that moves the ticket to Paid or
- * Failed, so a notification exists if and only if the change was committed; the sender delivers it afterwards.
+ * Failed (or records its money sent back), so a notification exists if and only if the change was committed; the sender delivers it afterwards.
  */
 export async function enqueueNotification(
   tx: Executor,

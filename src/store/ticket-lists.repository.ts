@@ -165,7 +165,7 @@ export async function recentlyRefunded(db: Executor, limit: number): Promise<Tic
   return db
     .selectFrom('ticket')
     .select(TICKET_LIST_COLUMNS)
-    .where('needsRefund', '=', 1)
+    // Refunded by hand (refund owed, marked) or by an M-Pesa reversal (which clears needsRefund).
     .where('refundedAt', 'is not', null)
     .orderBy('refundedAt', 'desc')
     .orderBy('ticketId', 'desc')

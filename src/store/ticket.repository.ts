@@ -17,7 +17,9 @@ import { fromDbTime, toDbTime } from '../core/db/time.js';
  *   Failed  → Pending              a retry, holding its seats again (reopenFailed)
  *   Failed  → Paid                 a success that came late (markPaid from 'Failed'): the money was taken
  *   Paid    → Paid, refund owed    a second payment, or a late one whose seats were gone (flagForRefund / markPaid)
- *   Paid, refund owed → refunded   an operator gave the money back (markRefunded)
+ *   Paid, refund owed → refunded   an operator gave the money back by hand (markRefunded)
+ *   Paid → refunded                an M-Pesa reversal of its payment succeeded (markReversed): it stops holding
+ *                                  seats and owing a refund; it stays Paid, because the payment happened
  * A Paid ticket never goes back to Pending or Failed. A receipt number is recorded on one ticket at most: the database
  * refuses a second (unique index), and apply-result checks first so that a second claim is a 'mismatch', not an error.
  * At the door (`admit`, below): Paid, money kept, this show, admitted + n <= quantity → admitted + n.
@@ -213,14 +215,37 @@ export async function markRefunded(tx: Executor, ticketId: number, at: Date): Pr
   return changed(r);
 }
 
+/**
+ * Paid → refunded by an M-Pesa reversal (store/refund.repository.ts decides that it happened): refundedAt set once,
+ * no refund owed any more, and no seats held (the caller releases them in the same transaction when `heldTickets`).
+ */
+export async function markReversed(tx: Executor, ticketId: number, at: Date): Promise<boolean> {
+  const r = await tx
+    .updateTable('ticket')
+    .set({ refundedAt: toDbTime(at), needsRefund: 0, holdsTickets: 0, updatedAt: toDbTime(at) })
+    .where('ticketId', '=', ticketId)
+    .where('paymentStatus', '=', 'Paid')
+    .where('refundedAt', 'is', null)
+    .executeTakeFirst();
+  return changed(r);
+}
+
 // ── the door ────────────────────────────────────────────────────────────────────────────────────────────────────
 // A ticket lets people in while it is Paid and its money is not being given back. `admitted` only grows, by ONE
 // conditional UPDATE per admission, so doors admitting the same ticket at the same moment never let in more people
 // than it has seats: the database applies one UPDATE after the other and the second sees the first's count.
 
-/** Paid money that stays paid: not refunded, no refund owed. The one place the door's refund condition is written. */
+/**
+ * Paid money that stays paid: not refunded, no refund owed, and no M-Pesa reversal in flight or done (a refund row
+ * holding the ticket in activeTicketId: requested, accepted, unknown or refunded; see store/refund.repository.ts).
+ * The one place the door's refund condition is written.
+ */
 export const keepsItsMoney = (eb: ExpressionBuilder<Database, 'ticket'>) =>
-  eb.and([eb('ticket.needsRefund', '=', 0), eb('ticket.refundedAt', 'is', null)]);
+  eb.and([
+    eb('ticket.needsRefund', '=', 0),
+    eb('ticket.refundedAt', 'is', null),
+    eb.not(eb.exists(eb.selectFrom('refund').select('refund.refundId').whereRef('refund.activeTicketId', '=', 'ticket.ticketId'))),
+  ]);
 
 /** A ticket by its code, with its movie. */
 export async function findTicketByCode(db: Executor, ticketCode: string): Promise<TicketWithMovie | undefined> {

@@ -116,6 +116,10 @@ describe('every page, at 360 px and 1280 px, with axe-core', () => {
     ['/admin/movies', async (page, app) => void (await page.goto(`${app.baseUrl}/admin/movies`))],
     ['/admin/movies/new', async (page, app) => void (await page.goto(`${app.baseUrl}/admin/movies/new`))],
     ['/admin/movies/:movieId/edit', firstLinkOn('/admin/movies', /^\/admin\/movies\/\d+\/edit$/)],
+    ['/admin/movies/:movieId/cancel', async (page, app) => {
+      await firstLinkOn('/admin/movies', /^\/admin\/movies\/\d+\/edit$/)(page, app);
+      await page.goto(new URL((await page.locator('#cancel-show-link').getAttribute('href'))!, app.baseUrl).toString());
+    }],
   ];
 
   for (const [name, open] of adminPages) {

@@ -13,6 +13,7 @@ export interface Database {
   auditlog: AuditLogTable;
   darajatoken: DarajaTokenTable;
   appsecret: AppSecretTable;
+  refund: RefundTable;
 }
 
 export type DbTime = string;
@@ -29,6 +30,9 @@ export interface MovieTable {
   /** Tickets held by Pending tickets plus sold to Paid ones; never above maximumTickets. */
   ticketsHeld: ColumnType<number, number | undefined, number>;
   imageUrl: string | null;
+  /** Set once when the show is cancelled: it leaves the catalogue, takes no booking, and its Paid tickets are refunded. */
+  cancelledAt: ColumnType<DbTime | null, DbTime | null | undefined, DbTime | null>;
+  cancelReason: ColumnType<string | null, string | null | undefined, string | null>;
   createdAt: DbTime;
   updatedAt: DbTime;
 }
@@ -95,7 +99,8 @@ export interface PushRequestTable {
 }
 
 export type InboxOutcome = 'received' | 'applied' | 'duplicate' | 'unmatched' | 'rejected' | 'invalid' | 'mismatch' | 'conflict';
-export type InboxSource = 'callback' | 'query' | 'operator';
+/** 'reversal': a body posted to ResultURL or QueueTimeOutURL (a reversal's or a Transaction Status's result). */
+export type InboxSource = 'callback' | 'query' | 'operator' | 'reversal';
 
 export interface CallbackInboxTable {
   callbackId: Generated<number>;
@@ -117,8 +122,9 @@ export interface CallbackInboxTable {
   bodySha256: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
-/** What a notification announces. Each kind's texts are in notifications/notification.messages.ts. */
-export type NotificationKind = 'Paid' | 'Failed';
+/** What a notification announces: a payment, a failed payment, or money sent back. Each kind's texts are in
+ * notifications/notification.messages.ts. */
+export type NotificationKind = 'Paid' | 'Failed' | 'Refunded';
 /** log: the log only (no address); email: to recipient; sms: to recipient, a +254… number. */
 export type NotificationChannel = 'log' | 'email' | 'sms';
 
@@ -169,6 +175,45 @@ export interface AppSecretTable {
   createdAt: DbTime;
 }
 
+/** See store/refund.repository.ts for the state machine. */
+export type RefundStatus = 'requested' | 'accepted' | 'refunded' | 'failed' | 'unknown';
+
+export interface RefundTable {
+  refundId: Generated<number>;
+  ticketId: number;
+  /** The ticket's id while this refund is in flight or done; null once it failed. Unique: one such refund per ticket. */
+  activeTicketId: number | null;
+  /** Whole shillings: what the ticket paid. */
+  amount: number;
+  /** The M-Pesa receipt of the payment being reversed. */
+  transactionId: string;
+  status: RefundStatus;
+  reason: string | null;
+  /** Who asked: the operator's user name, or 'cancel' for a cancelled show. */
+  actor: string;
+  /** Daraja's ids for the reversal, stored as soon as it answers; results are matched by them. */
+  conversationId: string | null;
+  originatorConversationId: string | null;
+  /** The reversal's own M-Pesa transaction id, from its result. */
+  reversalTransactionId: string | null;
+  /** Daraja's ids for the latest Transaction Status query about this refund. */
+  statusConversationId: string | null;
+  statusOriginatorConversationId: string | null;
+  resultCode: string | null;
+  failureReason: string | null;
+  /** Set when a sender took this refund to send it; a refund taken but never answered is never sent again. */
+  sendingSince: DbTime | null;
+  /** requested: when it may be sent (after a spike-arrest refusal); accepted/unknown: when to ask Transaction Status. */
+  nextAttemptAt: DbTime | null;
+  attempts: ColumnType<number, number | undefined, number>;
+  statusChecks: ColumnType<number, number | undefined, number>;
+  createdAt: DbTime;
+  acceptedAt: DbTime | null;
+  completedAt: DbTime | null;
+  updatedAt: DbTime;
+}
+
+export type Refund = Selectable<RefundTable>;
 export type Movie = Selectable<MovieTable>;
 export type NewMovie = Insertable<MovieTable>;
 export type Ticket = Selectable<TicketTable>;

@@ -37,7 +37,7 @@ function asText(res: Response, cb: (err: Error | null, body: string) => void): v
   r.on('end', () => cb(null, s));
 }
 
-const HEADER = ['Receipt', 'Transaction date (Nairobi)', 'Phone', 'Amount (KES)', 'Ticket ref', 'Ticket ID', 'Movie', 'Tickets', 'Customer', 'Confirmed by', 'Refund'];
+const HEADER = ['Receipt', 'Transaction date (Nairobi)', 'Phone', 'Amount (KES)', 'Ticket ref', 'Ticket ID', 'Movie', 'Tickets', 'Customer', 'Confirmed by', 'Refund', 'Reversal status', 'Reversal transaction', 'Reversal amount (KES)'];
 
 describe('CSV cells', () => {
   it('when a text cell could be read as a formula, then it is prefixed with a quote; commas, quotes and newlines are quoted', () => {
@@ -89,9 +89,24 @@ describe.each(dialects)('admin payments CSV on %s', (dialect) => {
     const rows = parseCsv(text.slice(1));
     expect(rows[0]).toEqual(HEADER);
     expect(rows.slice(1)).toEqual([
-      ['SFK1AB2CD3', '2025-05-14 20:12:01', '254708374149', '45', `'${dashRef}`, String(first.ticketId), 'CSV, "The Movie"', '3', 'Jane Otieno', 'callback', ''],
-      ['', '2025-05-14 21:05:00', '254711222333', '15', second.ref, String(second.ticketId), 'CSV, "The Movie"', '1', 'Query Confirmed', 'query', 'refund due'],
+      ['SFK1AB2CD3', '2025-05-14 20:12:01', '254708374149', '45', `'${dashRef}`, String(first.ticketId), 'CSV, "The Movie"', '3', 'Jane Otieno', 'callback', '', '', '', ''],
+      ['', '2025-05-14 21:05:00', '254711222333', '15', second.ref, String(second.ticketId), 'CSV, "The Movie"', '1', 'Query Confirmed', 'query', 'refund due', '', '', ''],
     ]);
+  });
+
+  it('when a payment was reversed through M-Pesa, then its row carries the reversal: status, transaction and amount', async () => {
+    const movie = await buildMovie(t.database.db);
+    const paid = await buildTicket(t.database.db, { movieId: movie, paymentStatus: 'Paid', mpesaReceiptNumber: 'SFK9ZZ8YY7', totalAmount: 40, refundedAt: at('2025-05-15T08:00:00Z') });
+    const now = at('2025-05-15T07:59:00Z');
+    await t.database.db.insertInto('refund').values({
+      ticketId: paid.ticketId, activeTicketId: paid.ticketId, amount: 40, transactionId: 'SFK9ZZ8YY7', status: 'refunded', reason: 'test', actor: 'ops',
+      conversationId: 'AG_1', originatorConversationId: 'o-1', reversalTransactionId: 'RVS1234567', statusConversationId: null,
+      statusOriginatorConversationId: null, resultCode: '0', failureReason: null, sendingSince: now, nextAttemptAt: null, createdAt: now,
+      acceptedAt: now, completedAt: now, updatedAt: now,
+    }).execute();
+    const res = await operator(t.app).get(`/admin/payments.csv?movie=${movie}`).buffer(true).parse(asText).expect(200);
+    const rows = parseCsv((res.body as string).slice(1));
+    expect(rows[1]!.slice(10)).toEqual(['refunded 2025-05-15 11:00:00', 'refunded', 'RVS1234567', '40']);
   });
 
   it('when a customer name is a formula or holds CSV syntax, then the cell comes out as harmless text', async () => {

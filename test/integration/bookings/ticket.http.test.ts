@@ -10,7 +10,7 @@ import { countRows, postBooking, refFrom, ticketByRef, ticketsHeld, tokenFor, un
 
 const STATUS_KEYS = [
   'ref', 'status', 'movieId', 'movieTitle', 'quantity', 'totalAmount', 'mpesaReceiptNumber', 'transactionDate',
-  'failureReason', 'phoneNumber', 'confirmedBy', 'ticketCode', 'admitted',
+  'failureReason', 'phoneNumber', 'confirmedBy', 'ticketCode', 'admitted', 'refundStatus', 'refundedAt',
 ].sort();
 
 describe.each(dialects)('ticket page, status JSON and retry on %s', (dialect) => {
@@ -94,6 +94,8 @@ describe.each(dialects)('ticket page, status JSON and retry on %s', (dialect) =>
       confirmedBy: null,
       ticketCode: null,
       admitted: 0,
+      refundStatus: null,
+      refundedAt: null,
     });
   });
 

@@ -314,7 +314,10 @@ describe('npm run reconcile', () => {
         timeout: 20_000,
       });
       const last = stdout.trim().split('\n').at(-1)!;
-      expect(JSON.parse(last)).toEqual({ checked: 0, paid: 0, failed: 0, expired: 0, waiting: 0, inboxReprocessed: 0 });
+      expect(JSON.parse(last)).toEqual({
+        checked: 0, paid: 0, failed: 0, expired: 0, waiting: 0, inboxReprocessed: 0,
+        refunds: { strandedToUnknown: 0, statusQueries: 0, unsettled: 0, lateCancelled: 0, sent: 0, resultsReprocessed: 0 },
+      });
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
