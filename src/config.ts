@@ -1,13 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
-import {
-  PRODUCTION_BASE_URL,
-  SANDBOX_BASE_URL,
-  SANDBOX_PASSKEY,
-  SANDBOX_SHORTCODE,
-  forbiddenWordsIn,
-  type DarajaEnv,
-} from './daraja/constants.js';
+import { PRODUCTION_BASE_URL, SANDBOX_BASE_URL, SANDBOX_PASSKEY, SANDBOX_SHORTCODE, forbiddenWordsIn, type DarajaEnv } from './daraja/constants.js';
 import type { DarajaConfig } from './daraja/daraja.client.js';
 import { initiatorEnvSchema, initiatorSettings } from './initiator-settings.js';
 import { CALLBACKS_FIX, callbacksEnvSchema, callbacksSettings, type CallbacksConfig } from './config-callbacks.js';
@@ -35,7 +28,8 @@ export interface Config extends CallbacksConfig {
   paymentTimeoutSeconds: number;
   reconcileIntervalSeconds: number;
   maxTicketsPerBooking: number;
-  /** REFUNDS_PER_SECOND: reversals per second per instance at most (cancelled shows), under spike arrest. */ refundsPerSecond: number;
+  /** REFUNDS_PER_SECOND: reversals per second per instance at most (cancelled shows), under spike arrest. */
+  refundsPerSecond: number;
   rateLimit: { windowSeconds: number; pushesPerPhone: number; bookingsPerIp: number };
   redisUrl?: string;
   smtpUrl?: string;

@@ -55,7 +55,9 @@ export class OperatorService {
       return true;
     });
     if (!done) {
-      const why = t.refundedAt ? 'It was already marked refunded.' : 'It is not a paid ticket waiting for a refund.';
+      const why = t.refundedAt ? 'It was already marked refunded.'
+        : t.needsRefund === 1 && t.paymentStatus === 'Paid' ? 'An M-Pesa reversal of it is under way or done: see its refunds.'
+        : 'It is not a paid ticket waiting for a refund.';
       return err({ kind: 'not_due', message: `Ticket ${t.ticketId} was not changed. ${why}` });
     }
     return ok({ ref: t.ref });

@@ -69,24 +69,25 @@ export async function lockTicket(tx: Executor, ticketId: number): Promise<Ticket
   return tx.selectFrom('ticket').selectAll().where('ticketId', '=', ticketId).forUpdate().executeTakeFirst();
 }
 
-export async function findTicketByRef(db: Executor, ref: string): Promise<TicketWithMovie | undefined> {
+/** The ticket with its movie's title and show time, by one of its unique columns (written once for both lookups). */
+function ticketWithMovie(db: Executor, column: 'ticket.ref' | 'ticket.ticketCode', value: string): Promise<TicketWithMovie | undefined> {
   return db
     .selectFrom('ticket')
     .innerJoin('movie', 'movie.movieId', 'ticket.movieId')
     .selectAll('ticket')
     .select(['movie.title as movieTitle', 'movie.showTime as showTime'])
-    .where('ticket.ref', '=', ref)
+    .where(column, '=', value)
     .executeTakeFirst();
+}
+
+export async function findTicketByRef(db: Executor, ref: string): Promise<TicketWithMovie | undefined> {
+  return ticketWithMovie(db, 'ticket.ref', ref);
 }
 
 /** The reference of the Paid ticket with this phone (254…) and code, if one matches both. */
 export async function findPaidRefByPhoneAndCode(db: Executor, phoneNumber: string, ticketCode: string): Promise<string | undefined> {
-  const r = await db
-    .selectFrom('ticket')
-    .select('ref')
-    .where('ticketCode', '=', ticketCode)
-    .where('phoneNumber', '=', phoneNumber)
-    .where('paymentStatus', '=', 'Paid')
+  const r = await db.selectFrom('ticket').select('ref')
+    .where('ticketCode', '=', ticketCode).where('phoneNumber', '=', phoneNumber).where('paymentStatus', '=', 'Paid')
     .executeTakeFirst();
   return r?.ref;
 }
@@ -115,16 +116,9 @@ export async function markPaid(
   const r = await tx
     .updateTable('ticket')
     .set({
-      paymentStatus: 'Paid',
-      mpesaReceiptNumber: fit(p.mpesaReceiptNumber, 20),
-      transactionDate: toDbTime(p.transactionDate),
-      resultCode: '0',
-      failureReason: null,
-      confirmedBy: p.confirmedBy,
-      holdsTickets: p.holdsTickets,
-      needsRefund: p.needsRefund,
-      nextCheckAt: null,
-      updatedAt: toDbTime(p.now),
+      paymentStatus: 'Paid', mpesaReceiptNumber: fit(p.mpesaReceiptNumber, 20), transactionDate: toDbTime(p.transactionDate),
+      resultCode: '0', failureReason: null, confirmedBy: p.confirmedBy,
+      holdsTickets: p.holdsTickets, needsRefund: p.needsRefund, nextCheckAt: null, updatedAt: toDbTime(p.now),
     })
     .where('ticketId', '=', ticketId)
     .where('paymentStatus', '=', from)
@@ -202,15 +196,13 @@ export async function addReceipt(tx: Executor, ticketId: number, receipt: string
   return changed(r);
 }
 
-/** Paid with a refund owed → refunded, once. */
+/** Paid with a refund owed → refunded by hand, once, and never while an M-Pesa reversal is in flight or done. */
 export async function markRefunded(tx: Executor, ticketId: number, at: Date): Promise<boolean> {
   const r = await tx
     .updateTable('ticket')
     .set({ refundedAt: toDbTime(at), updatedAt: toDbTime(at) })
     .where('ticketId', '=', ticketId)
-    .where('paymentStatus', '=', 'Paid')
-    .where('needsRefund', '=', 1)
-    .where('refundedAt', 'is', null)
+    .where('paymentStatus', '=', 'Paid').where('needsRefund', '=', 1).where('refundedAt', 'is', null).where(noActiveRefund)
     .executeTakeFirst();
   return changed(r);
 }
@@ -224,8 +216,7 @@ export async function markReversed(tx: Executor, ticketId: number, at: Date): Pr
     .updateTable('ticket')
     .set({ refundedAt: toDbTime(at), needsRefund: 0, holdsTickets: 0, updatedAt: toDbTime(at) })
     .where('ticketId', '=', ticketId)
-    .where('paymentStatus', '=', 'Paid')
-    .where('refundedAt', 'is', null)
+    .where('paymentStatus', '=', 'Paid').where('refundedAt', 'is', null)
     .executeTakeFirst();
   return changed(r);
 }
@@ -241,21 +232,16 @@ export async function markReversed(tx: Executor, ticketId: number, at: Date): Pr
  * The one place the door's refund condition is written.
  */
 export const keepsItsMoney = (eb: ExpressionBuilder<Database, 'ticket'>) =>
-  eb.and([
-    eb('ticket.needsRefund', '=', 0),
-    eb('ticket.refundedAt', 'is', null),
-    eb.not(eb.exists(eb.selectFrom('refund').select('refund.refundId').whereRef('refund.activeTicketId', '=', 'ticket.ticketId'))),
-  ]);
+  eb.and([eb('ticket.needsRefund', '=', 0), eb('ticket.refundedAt', 'is', null), noActiveRefund(eb)]);
+
+/** No M-Pesa reversal of the ticket is requested, accepted, unknown or refunded (no refund row holds it). */
+function noActiveRefund(eb: ExpressionBuilder<Database, 'ticket'>) {
+  return eb.not(eb.exists(eb.selectFrom('refund').select('refund.refundId').whereRef('refund.activeTicketId', '=', 'ticket.ticketId')));
+}
 
 /** A ticket by its code, with its movie. */
 export async function findTicketByCode(db: Executor, ticketCode: string): Promise<TicketWithMovie | undefined> {
-  return db
-    .selectFrom('ticket')
-    .innerJoin('movie', 'movie.movieId', 'ticket.movieId')
-    .selectAll('ticket')
-    .select(['movie.title as movieTitle', 'movie.showTime as showTime'])
-    .where('ticket.ticketCode', '=', ticketCode)
-    .executeTakeFirst();
+  return ticketWithMovie(db, 'ticket.ticketCode', ticketCode);
 }
 
 /** Lets `n` more people in on a Paid ticket for this show that keeps its money and has `n` seats left. False otherwise. */

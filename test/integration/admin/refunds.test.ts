@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from '../../support/app.js';
 import { dialects } from '../../support/db.js';
 import { buildMovie, buildTicket } from '../../support/builders.js';
+import { insertRefund } from '../../../src/store/refund.repository.js';
 import { ADMIN_ENV, at, auditRows, operator, tokenIn } from './helpers.js';
 
 describe.each(dialects)('admin refunds on %s', (dialect) => {
@@ -57,6 +58,20 @@ describe.each(dialects)('admin refunds on %s', (dialect) => {
     expect(due).not.toContain(`data-ticket-id="${tk.ticketId}"`);
     const timeline = await agent.get(`/admin/tickets/${tk.ticketId}`).expect(200);
     expect(timeline.text).toContain('refund.marked by ops');
+  });
+
+  it('when an M-Pesa reversal of an owed ticket is under way, then marking it refunded by hand is refused (the money would go back twice)', async () => {
+    const movie = await buildMovie(t.database.db);
+    const tk = await buildTicket(t.database.db, { movieId: movie, paymentStatus: 'Paid', needsRefund: 1, holdsTickets: 0, totalAmount: 45, mpesaReceiptNumber: 'RFD777XYZ' });
+    const now = new Date();
+    await insertRefund(t.database.db, { ticketId: tk.ticketId, amount: 45, transactionId: 'RFD777XYZ', reason: 'late payment', actor: 'ops', now, nextAttemptAt: now });
+    const agent = operator(t.app);
+    const token = tokenIn((await agent.get('/admin/refunds')).text);
+    const res = await agent.post(`/admin/refunds/${tk.ticketId}`).type('form').send({ _csrf: token }).expect(409);
+    expect(res.text).toContain('An M-Pesa reversal of it is under way or done');
+    const row = await t.database.db.selectFrom('ticket').select('refundedAt').where('ticketId', '=', tk.ticketId).executeTakeFirstOrThrow();
+    expect(row.refundedAt).toBeNull();
+    expect(await auditRows(t.database.db, { ticketId: tk.ticketId })).toEqual([]);
   });
 
   it('when a ticket is marked refunded twice, or was never owed a refund, then 409 and no second audit row', async () => {
