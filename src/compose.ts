@@ -206,6 +206,7 @@ export async function buildServices(config: Readonly<Config>, logger: Logger, op
   const refundService = new RefundService({ database, sender: refundSender, logger: refundsLog, now });
   const refundResults = new RefundResultIntake({
     database, applier: refundApplier, logger: refundsLog, now, callbackToken: config.callbackToken, allowedIps: config.callbackAllowedIps,
+    rejected: intake.rejected,
   });
   const refundReconciler = new RefundReconciler({
     database, daraja, sender: refundSender, refunds: refundService, results: refundResults, logger: refundsLog, now,

@@ -88,7 +88,7 @@ export class CallbackIntake {
   private readonly applied = new WeakMap<InboxArrival, Promise<void>>();
 
   constructor(private readonly deps: CallbackIntakeDeps) {
-    this.allowedIps = new Set(deps.allowedIps.map(normalizeIp));
+    this.allowedIps = allowList(deps.allowedIps);
     this.rejected = new RejectedBudget(deps.rejectedPerSourcePerHour, deps.logger, deps.now);
     this.batches = new GroupCommit((rows) => this.write(rows), {
       maxBatch: MAX_BATCH,
@@ -241,14 +241,27 @@ export class CallbackIntake {
     }
   }
 
-  /** Why a callback is refused (wrong token, IP outside the allow list), or undefined. Compares in constant time. */
   private refusal(token: string, sourceIp: string | null): string | undefined {
-    if (!safeEqual(token, this.deps.callbackToken)) return 'wrong token';
-    if (this.allowedIps.size > 0 && (sourceIp === null || !this.allowedIps.has(normalizeIp(sourceIp)))) {
-      return 'source IP is not in MPESA_CALLBACK_ALLOWED_IPS';
-    }
-    return undefined;
+    return callbackRefusal(this.deps.callbackToken, this.allowedIps, token, sourceIp);
   }
+}
+
+/** MPESA_CALLBACK_ALLOWED_IPS as compared by callbackRefusal. */
+export function allowList(ips: readonly string[]): Set<string> {
+  return new Set(ips.map(normalizeIp));
+}
+
+/**
+ * Why a body posted under the callback's secret path segment (the callback, and the reversal's ResultURL and
+ * QueueTimeOutURL) is refused: a wrong token, or a source outside the allow list; undefined when it is accepted.
+ * Compares the token in constant time.
+ */
+export function callbackRefusal(expectedToken: string, allowed: ReadonlySet<string>, token: string, sourceIp: string | null): string | undefined {
+  if (!safeEqual(token, expectedToken)) return 'wrong token';
+  if (allowed.size > 0 && (sourceIp === null || !allowed.has(normalizeIp(sourceIp)))) {
+    return 'source IP is not in MPESA_CALLBACK_ALLOWED_IPS';
+  }
+  return undefined;
 }
 
 /** '::ffff:196.201.214.200' (an IPv4 client on a dual-stack socket) is 196.201.214.200. */

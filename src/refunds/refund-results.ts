@@ -2,10 +2,11 @@ import { Router } from 'express';
 import type { DatabaseHandle } from '../core/db/database.js';
 import type { InboxOutcome } from '../core/db/schema.js';
 import { loggableError } from '../core/db/transaction.js';
-import { safeEqual } from '../core/http/basic-auth.js';
 import type { Logger } from '../core/logger.js';
 import { parseInitiatorResult } from '../daraja/initiator.js';
+import { allowList, callbackRefusal } from '../payments/callback-intake.js';
 import { CALLBACK_ACK, CALLBACK_BODY_LIMIT, readBody } from '../payments/callback.routes.js';
+import { boundedBody, type RejectedBudget } from '../payments/rejected-budget.js';
 import { finishInboxRow, insertInboxRow, type ArrivalOutcome } from '../store/callback-inbox.repository.js';
 import type { RefundApplier } from './refund-applier.js';
 
@@ -15,6 +16,8 @@ export interface RefundResultIntakeDeps {
   /** MPESA_CALLBACK_TOKEN: the results are posted under the same secret path segment as the payment callback. */
   callbackToken: string;
   allowedIps: readonly string[];
+  /** The callback intake's budget of rejected bodies per source: both URLs share it (the same secret segment). */
+  rejected: RejectedBudget;
   logger: Logger;
   now: () => Date;
 }
@@ -30,16 +33,19 @@ export class RefundResultIntake {
   private readonly allowedIps: Set<string>;
 
   constructor(private readonly deps: RefundResultIntakeDeps) {
-    this.allowedIps = new Set(deps.allowedIps.map(normalizeIp));
+    this.allowedIps = allowList(deps.allowedIps);
   }
 
-  async receive(input: { token: string; sourceIp: string | undefined; rawBody: string; endpoint: 'result' | 'timeout'; oversizeBytes?: number }): Promise<{ callbackId: number; outcome: InboxOutcome }> {
+  /** Stores the body (a rejected one bounded, and past its source's budget only counted: callbackId null). */
+  async receive(input: { token: string; sourceIp: string | undefined; rawBody: string; endpoint: 'result' | 'timeout'; oversizeBytes?: number }): Promise<{ callbackId: number | null; outcome: InboxOutcome }> {
     const { database, logger } = this.deps;
     const sourceIp = input.sourceIp ?? null;
-    const refusal = this.refusal(input.token, sourceIp);
+    const refusal = callbackRefusal(this.deps.callbackToken, this.allowedIps, input.token, sourceIp);
     const outcome: ArrivalOutcome = refusal ? 'rejected' : input.oversizeBytes !== undefined ? 'invalid' : 'received';
     const detail = refusal ?? (input.oversizeBytes !== undefined ? `body of ${input.oversizeBytes} bytes is over the limit` : `${input.endpoint} URL`);
-    const callbackId = await insertInboxRow(database.db, { source: 'reversal', sourceIp, body: input.rawBody, outcome, detail, now: this.deps.now() });
+    if (refusal && !this.deps.rejected.admit(sourceIp)) return { callbackId: null, outcome };
+    const body = refusal ? boundedBody(input.rawBody, input.oversizeBytes) : { body: input.rawBody };
+    const callbackId = await insertInboxRow(database.db, { source: 'reversal', sourceIp, ...body, outcome, detail, now: this.deps.now() });
     if (outcome !== 'received') {
       logger.warn({ event: 'refunds.result', callbackId, outcome, detail, sourceIp }, `reversal result ${outcome}`);
       return { callbackId, outcome };
@@ -76,18 +82,6 @@ export class RefundResultIntake {
     return applied.outcome;
   }
 
-  private refusal(token: string, sourceIp: string | null): string | undefined {
-    if (!safeEqual(token, this.deps.callbackToken)) return 'wrong token';
-    if (this.allowedIps.size > 0 && (sourceIp === null || !this.allowedIps.has(normalizeIp(sourceIp)))) {
-      return 'source IP is not in MPESA_CALLBACK_ALLOWED_IPS';
-    }
-    return undefined;
-  }
-}
-
-function normalizeIp(ip: string): string {
-  const t = ip.trim().toLowerCase();
-  return t.startsWith('::ffff:') && t.includes('.') ? t.slice(7) : t;
 }
 
 /**

@@ -39,6 +39,22 @@ describe.each(dialects)('the inbox keeps bounded what nobody needs on %s', (dial
     expect(body.startsWith(row!.body)).toBe(true);
   });
 
+  it.each(['result', 'timeout'])('when a body with a wrong token reaches the reversal %s URL, then it is bounded like a rejected callback and shares its source budget', async (endpoint) => {
+    const ip = endpoint === 'result' ? '203.0.113.21' : '203.0.113.22';
+    const body = JSON.stringify({ Result: { junk: 'x'.repeat(9000) } });
+    const answers = [];
+    for (let i = 0; i < 5; i++) {
+      answers.push((await request(t.app).post(`/api/payments/${endpoint}/not-the-token`).set('X-Forwarded-For', ip).set('Content-Type', 'application/json').send(body)).status);
+    }
+    expect(answers).toEqual([200, 200, 200, 200, 200]);
+    const rows = await rowsFrom(ip);
+    expect(rows).toHaveLength(3);
+    for (const row of rows) {
+      expect(row).toMatchObject({ source: 'reversal', outcome: 'rejected', bodyBytes: Buffer.byteLength(body), bodySha256: sha256(body) });
+      expect(Buffer.byteLength(row.body)).toBeLessThanOrEqual(2048);
+    }
+  });
+
   it('when one source sends more rejected callbacks in an hour than its budget, then the rest are answered 200 and only counted', async () => {
     const answers = [];
     for (let i = 0; i < 6; i++) answers.push((await postWrong(`{"n":${i}}`, '203.0.113.8')).status);
