@@ -10,6 +10,10 @@ import { boundedBody, type RejectedBudget } from '../payments/rejected-budget.js
 import { finishInboxRow, insertInboxRow, type ArrivalOutcome } from '../store/callback-inbox.repository.js';
 import type { RefundApplier } from './refund-applier.js';
 
+/** How often, and how far apart, a result that names no known ConversationID is matched again before 'unmatched'. */
+const UNMATCHED_LOOKS = 5;
+const UNMATCHED_LOOK_MS = 200;
+
 export interface RefundResultIntakeDeps {
   database: DatabaseHandle;
   applier: RefundApplier;
@@ -73,7 +77,14 @@ export class RefundResultIntake {
       await finishInboxRow(database.db, callbackId, 'received', { outcome: 'invalid', detail: 'not a Daraja result (no Result.ResultCode)', now: now() });
       return 'invalid';
     }
-    const applied = await applier.applyResult(result, callbackId);
+    let applied = await applier.applyResult(result, callbackId);
+    // Daraja may post the result before our request has stored the ConversationID it answered with (the answer and
+    // the result race, as an STK callback can beat its push's answer): look again for a moment before calling it
+    // unmatched. Matching writes nothing, so looking again is free of side effects.
+    for (let i = 0; applied.outcome === 'unmatched' && i < UNMATCHED_LOOKS; i++) {
+      await new Promise((r) => setTimeout(r, UNMATCHED_LOOK_MS));
+      applied = await applier.applyResult(result, callbackId);
+    }
     await finishInboxRow(database.db, callbackId, 'received', {
       outcome: applied.outcome, detail: `${endpoint === 'timeout' ? 'queue timeout: ' : ''}${applied.detail}`,
       ...(applied.refund ? { ticketId: applied.refund.ticketId } : {}), now: now(),

@@ -122,6 +122,28 @@ describe.each(dialects)('refunds across crashes and instances on %s', (dialect) 
     expect((await refundRows(s.database.db, t.ticketId))[0]).toMatchObject({ refundId: res.body.refundId, status: 'refunded', reversalTransactionId: 'RVX1234567' });
   });
 
+  it('when a reversal result arrives before the refund has stored the ConversationID Daraja answered with, then it is still applied', async () => {
+    const t = await paidTicket(s, { late: true, phone: '254700000013' });
+    await askRefund(s, { ref: t.ref, reason: 'owed' }).expect(202);
+    const accepted = await waitFor('accepted', async () => {
+      const [r] = await refundRows(s.database.db, t.ticketId);
+      return r?.status === 'accepted' ? r : undefined;
+    });
+    // As if the answer to our request were still on its way: the refund does not know its ids yet.
+    await s.database.db.updateTable('refund').set({ conversationId: null, originatorConversationId: null }).where('refundId', '=', accepted.refundId).execute();
+    const body = JSON.stringify({ Result: { ResultType: 0, ResultCode: 0, ResultDesc: 'The service request is processed successfully.',
+      OriginatorConversationID: accepted.originatorConversationId, ConversationID: accepted.conversationId, TransactionID: 'RVX7654321' } });
+    const posted = request(s.app).post(`/api/payments/result/${TOKEN}`).set('Content-Type', 'application/json').send(body);
+    const answerArrives = new Promise((r) => setTimeout(r, 300)).then(() => s.database.db.updateTable('refund')
+      .set({ conversationId: accepted.conversationId, originatorConversationId: accepted.originatorConversationId })
+      .where('refundId', '=', accepted.refundId).execute());
+    const [res] = await Promise.all([posted, answerArrives]);
+    expect(res.status).toBe(200);
+    expect((await refundRows(s.database.db, t.ticketId))[0]).toMatchObject({ status: 'refunded', reversalTransactionId: 'RVX7654321' });
+    const row = await s.database.db.selectFrom('callbackinbox').select('outcome').where('source', '=', 'reversal').where('body', '=', body).executeTakeFirstOrThrow();
+    expect(row.outcome).toBe('applied');
+  });
+
   it('when both instances are asked to refund one ticket at once, then one refund is recorded and one reversal sent', async () => {
     const t = await paidTicket(s, { late: true });
     const results = await Promise.all([
