@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { DatabaseHandle } from '../core/db/database.js';
-import { loggableError } from '../core/db/transaction.js';
-import type { BackgroundJob } from '../core/jobs.js';
+import { PeriodicJob, type BackgroundJob } from '../core/jobs.js';
 import type { Logger } from '../core/logger.js';
 import { rowsToTrim, trimBody } from '../store/callback-inbox.repository.js';
 
@@ -18,34 +17,26 @@ const MAX_BATCHES = 50;
  */
 export class InboxRetention implements BackgroundJob {
   readonly name = 'inbox-retention';
-  private timer: NodeJS.Timeout | undefined;
-  private current: Promise<number> | undefined;
+  private readonly job: PeriodicJob<number>;
 
-  constructor(private readonly deps: { database: DatabaseHandle; logger: Logger; now: () => Date; retentionDays: number }) {}
-
-  start(): void {
-    if (this.timer) return;
-    const tick = () => {
-      this.runOnce().catch((err: unknown) =>
-        this.deps.logger.error({ event: 'payments.inbox.retention_failed', err: loggableError(err) }, 'inbox retention run failed'));
-    };
-    this.timer = setInterval(tick, EVERY_MS);
-    this.timer.unref();
-    setTimeout(tick, 60_000).unref();
+  constructor(private readonly deps: { database: DatabaseHandle; logger: Logger; now: () => Date; retentionDays: number }) {
+    this.job = new PeriodicJob({
+      run: () => this.run(), timed: () => this.runOnce(), firstMs: 60_000, everyMs: () => EVERY_MS,
+      logger: deps.logger, event: 'payments.inbox.retention_failed', failure: 'inbox retention run failed',
+    });
   }
 
-  async stop(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = undefined;
-    await this.current?.catch(() => undefined);
+  start(): void {
+    this.job.start();
+  }
+
+  stop(): Promise<void> {
+    return this.job.stop();
   }
 
   /** One pass; returns how many bodies were trimmed. */
   runOnce(): Promise<number> {
-    this.current ??= this.run().finally(() => {
-      this.current = undefined;
-    });
-    return this.current;
+    return this.job.runOnce();
   }
 
   private async run(): Promise<number> {

@@ -1,7 +1,7 @@
 import type { DatabaseHandle } from '../core/db/database.js';
 import { fromDbTime } from '../core/db/time.js';
 import { inTransaction, loggableError } from '../core/db/transaction.js';
-import type { BackgroundJob } from '../core/jobs.js';
+import { PeriodicJob, type BackgroundJob } from '../core/jobs.js';
 import type { Logger } from '../core/logger.js';
 import type { DarajaClient, StkQueryResult } from '../daraja/daraja.client.js';
 import { inboxRowsLeftReceived, unmatchedRowsNowKnown } from '../store/callback-inbox.repository.js';
@@ -50,43 +50,30 @@ const CONCURRENCY = 4;
  */
 export class Reconciler implements BackgroundJob {
   readonly name = 'reconciler';
-  private timer: NodeJS.Timeout | undefined;
-  private current: Promise<ReconcileReport> | undefined;
-  private stopped = false;
+  private readonly job: PeriodicJob<ReconcileReport>;
 
-  constructor(private readonly deps: ReconcilerDeps) {}
-
-  start(): void {
-    if (this.timer || this.stopped) return;
-    // Soon after start: rows a crash left 'received' and tickets that fell due while we were down.
-    this.schedule(Math.min(1_000, this.deps.config.reconcileIntervalSeconds * 1000));
+  constructor(private readonly deps: ReconcilerDeps) {
+    this.job = new PeriodicJob({
+      run: () => this.run(),
+      timed: () => this.runOnce(),
+      // Soon after start: rows a crash left 'received' and tickets that fell due while we were down.
+      firstMs: Math.min(1_000, deps.config.reconcileIntervalSeconds * 1000),
+      everyMs: () => deps.config.reconcileIntervalSeconds * 1000,
+      logger: deps.logger, event: 'payments.reconcile.failed', failure: 'reconcile run failed',
+    });
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
-    await this.current?.catch(() => undefined);
+  start(): void {
+    this.job.start();
+  }
+
+  stop(): Promise<void> {
+    return this.job.stop();
   }
 
   /** One pass. Runs never overlap within an instance: a call during a run gets that run's report. */
   runOnce(): Promise<ReconcileReport> {
-    this.current ??= this.run().finally(() => {
-      this.current = undefined;
-    });
-    return this.current;
-  }
-
-  private schedule(ms: number): void {
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.runOnce()
-        .catch((err: unknown) => this.deps.logger.error({ event: 'payments.reconcile.failed', err: loggableError(err) }, 'reconcile run failed'))
-        .finally(() => {
-          if (!this.stopped) this.schedule(this.deps.config.reconcileIntervalSeconds * 1000);
-        });
-    }, ms);
-    this.timer.unref();
+    return this.job.runOnce();
   }
 
   private async run(): Promise<ReconcileReport> {
@@ -94,7 +81,7 @@ export class Reconciler implements BackgroundJob {
     await this.drainSpool();
     report.inboxReprocessed = await this.reprocessInbox();
     await this.scheduleUnscheduled();
-    for (let batch = 0; batch < MAX_BATCHES && !this.stopped; batch++) {
+    for (let batch = 0; batch < MAX_BATCHES && !this.job.stopping; batch++) {
       const claimed = await this.claimDue();
       await eachLimited(claimed, CONCURRENCY, (ticketId) => this.reconcileTicket(ticketId, report));
       if (claimed.length < BATCH) break;
@@ -152,7 +139,7 @@ export class Reconciler implements BackgroundJob {
 
   private async reconcileTicket(ticketId: number, report: ReconcileReport): Promise<void> {
     const { database, daraja, applier, logger, config } = this.deps;
-    if (this.stopped) return;
+    if (this.job.stopping) return;
     try {
       const ticket = await findTicket(database.db, ticketId);
       if (ticket?.paymentStatus !== 'Pending') return;

@@ -1,6 +1,6 @@
 import type { DatabaseHandle } from '../core/db/database.js';
 import { inTransaction, loggableError } from '../core/db/transaction.js';
-import type { BackgroundJob } from '../core/jobs.js';
+import { PeriodicJob, type BackgroundJob } from '../core/jobs.js';
 import type { Logger } from '../core/logger.js';
 import type { DarajaClient } from '../daraja/daraja.client.js';
 import { inboxRowsLeftReceived } from '../store/callback-inbox.repository.js';
@@ -52,38 +52,29 @@ const RECEIVED_GRACE_MS = 5_000;
  */
 export class RefundReconciler implements BackgroundJob {
   readonly name = 'refund-reconciler';
-  private timer: NodeJS.Timeout | undefined;
-  private current: Promise<RefundReconcileReport> | undefined;
-  private stopped = false;
+  private readonly job: PeriodicJob<RefundReconcileReport>;
 
-  constructor(private readonly deps: RefundReconcilerDeps) {}
+  constructor(private readonly deps: RefundReconcilerDeps) {
+    this.job = new PeriodicJob({
+      run: () => this.run(),
+      timed: () => this.runOnce(),
+      firstMs: Math.min(2_000, deps.config.reconcileIntervalSeconds * 1000),
+      everyMs: () => deps.config.reconcileIntervalSeconds * 1000,
+      logger: deps.logger, event: 'refunds.reconcile.failed', failure: 'refund reconcile run failed',
+    });
+  }
 
   start(): void {
-    if (this.timer || this.stopped) return;
-    this.schedule(Math.min(2_000, this.deps.config.reconcileIntervalSeconds * 1000));
+    this.job.start();
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
-    await this.current?.catch(() => undefined);
+    await this.job.stop();
     await this.deps.sender.stop();
   }
 
   runOnce(): Promise<RefundReconcileReport> {
-    this.current ??= this.run().finally(() => { this.current = undefined; });
-    return this.current;
-  }
-
-  private schedule(ms: number): void {
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.runOnce()
-        .catch((err: unknown) => this.deps.logger.error({ event: 'refunds.reconcile.failed', err: loggableError(err) }, 'refund reconcile run failed'))
-        .finally(() => { if (!this.stopped) this.schedule(this.deps.config.reconcileIntervalSeconds * 1000); });
-    }, ms);
-    this.timer.unref();
+    return this.job.runOnce();
   }
 
   private async run(): Promise<RefundReconcileReport> {
@@ -110,7 +101,7 @@ export class RefundReconciler implements BackgroundJob {
     const next = new Date(now.getTime() + this.deps.config.reconcileIntervalSeconds * 1000);
     const due = await inTransaction(database, (tx) => claimDueStatusChecks(tx, this.deps.now(), next, BATCH));
     for (const id of due) {
-      if (this.stopped) break;
+      if (this.job.stopping) break;
       await this.askStatus(id, report);
     }
 
