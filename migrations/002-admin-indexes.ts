@@ -1,4 +1,5 @@
 import { sql, type Kysely } from 'kysely';
+import { isSqlite } from './dialect.js';
 
 // Indexes for the operator's tickets list (/admin/tickets), which pages newest first by (createdAt, ticketId) under any
 // filter. 001 already serves: no filter / dates (ticket_createdAt), status (ticket_status_created), movie + status
@@ -10,15 +11,6 @@ import { sql, type Kysely } from 'kysely';
 //     last four digits get an index of their own, (tail, createdAt). SQLite indexes the expression substr(phoneNumber, -4)
 //     directly. MariaDB cannot index an expression, only a generated column, so MySQL/MariaDB get an INVISIBLE virtual
 //     column (MySQL ≥ 8.0.23, MariaDB ≥ 10.3): it takes no storage and `SELECT *` never shows it.
-
-async function isSqlite(db: Kysely<any>): Promise<boolean> {
-  try {
-    await sql`select sqlite_version()`.execute(db);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 export async function up(db: Kysely<any>): Promise<void> {
   await db.schema.createIndex('ticket_movie_created').on('ticket').columns(['movieId', 'createdAt']).execute();

@@ -1,4 +1,5 @@
 import { sql, type Kysely } from 'kysely';
+import { isSqlite } from './dialect.js';
 
 // A ticket's reference is a bearer secret (whoever has it sees the ticket and can retry it), made of 144 random bits
 // in base64url, where 'a' and 'A' are different digits. MySQL and MariaDB compare a utf8mb4_unicode_ci column without
@@ -6,15 +7,6 @@ import { sql, type Kysely } from 'kysely';
 // guesses than 144 bits promise, and two references differing only in case could not both be stored. A binary
 // collation compares byte for byte, as SQLite already does. Same character set as the connection, so the comparison
 // keeps using the unique index. See docs/adr/0023-references-are-bearer-secrets.md.
-
-async function isSqlite(db: Kysely<any>): Promise<boolean> {
-  try {
-    await sql`select sqlite_version()`.execute(db);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 export async function up(db: Kysely<any>): Promise<void> {
   if (await isSqlite(db)) return;

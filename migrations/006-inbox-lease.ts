@@ -1,4 +1,5 @@
 import { sql, type Kysely } from 'kysely';
+import { isSqlite } from './dialect.js';
 
 // Inbox rows are born 'received' and leased to the instance that wrote them (claimedBy, claimedUntil): that instance
 // applies them at once without first claiming them; another instance takes a row over only once its lease has run
@@ -6,15 +7,6 @@ import { sql, type Kysely } from 'kysely';
 // which counts as run out.
 // A rejected callback keeps only the start of its body, so the size and sha256 of what arrived are kept beside it
 // (bodyBytes, bodySha256); the retention job fills them in too when it trims an old body.
-
-async function isSqlite(db: Kysely<any>): Promise<boolean> {
-  try {
-    await sql`select sqlite_version()`.execute(db);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 export async function up(db: Kysely<any>): Promise<void> {
   // The applier's "my received rows" (outcome, claimedBy, callbackId) and the retention job's walk by age (receivedAt).

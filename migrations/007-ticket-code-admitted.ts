@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
+import { isSqlite } from './dialect.js';
 
 // The door. A ticket gets a code (8 characters of an unambiguous alphabet, unique by this index) that its page and its
 // QR code show once it is Paid, and a count of the people let in on it so far. `admitted` only grows, by one
@@ -30,15 +31,6 @@ export async function up(db: Kysely<any>): Promise<void> {
         }
       }
     }
-  }
-}
-
-async function isSqlite(db: Kysely<any>): Promise<boolean> {
-  try {
-    await sql`select sqlite_version()`.execute(db);
-    return true;
-  } catch {
-    return false;
   }
 }
 

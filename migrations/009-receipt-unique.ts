@@ -1,4 +1,5 @@
 import { sql, type Kysely } from 'kysely';
+import { isSqlite } from './dialect.js';
 
 // An M-Pesa receipt number names one payment, so at most one ticket may record it: the database refuses a second
 // (a unique index; NULL, a payment confirmed by STK Query whose receipt is still to come, may repeat). On MySQL and
@@ -9,15 +10,6 @@ import { sql, type Kysely } from 'kysely';
 // put right by a migration, only shown: the ticket that recorded the receipt first (lowest ticketId) keeps it; every
 // other keeps its Paid state, loses the receipt text, and gets an audit row (its admin timeline shows it) naming the
 // receipt and the ticket that kept it, for an operator to look into.
-
-async function isSqlite(db: Kysely<any>): Promise<boolean> {
-  try {
-    await sql`select sqlite_version()`.execute(db);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** SQLite's DROP INDEX takes no table; MySQL's needs it. */
 async function dropIndex(db: Kysely<any>, sqlite: boolean, name: string): Promise<void> {

@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { connect } from 'node:net';
 import express from 'express';
 import { createClient } from 'redis';
 import request from 'supertest';
@@ -10,25 +9,12 @@ import { buildMovie } from '../../support/builders.js';
 import { MANUAL_SIMULATOR } from '../../support/daraja-edge.js';
 import { startTestServer } from '../../support/server.js';
 import { postBooking } from './helpers.js';
+import { TEST_REDIS_URL, redisAnswers } from '../../support/redis.js';
 
 // Runs where a Redis answers (TEST_REDIS_URL, or the usual local port); skipped elsewhere (CI has MariaDB only).
-const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+const REDIS_URL = TEST_REDIS_URL;
 
-async function reachable(url: string): Promise<boolean> {
-  const u = new URL(url);
-  return new Promise((resolve) => {
-    const s = connect({ host: u.hostname, port: Number(u.port || 6379) });
-    const done = (ok: boolean) => {
-      s.destroy();
-      resolve(ok);
-    };
-    s.once('connect', () => done(true));
-    s.once('error', () => done(false));
-    s.setTimeout(500, () => done(false));
-  });
-}
-
-const hasRedis = await reachable(REDIS_URL);
+const hasRedis = await redisAnswers(REDIS_URL);
 
 /** One "instance": a tiny app with the real limiters in front of a handler that answers 303 like a booking. */
 function instance(limits: RateLimits) {

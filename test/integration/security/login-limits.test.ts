@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { connect } from 'node:net';
 import { createClient } from 'redis';
 import request from 'supertest';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -7,6 +6,7 @@ import { createTestApp, type TestApp } from '../../support/app.js';
 import { dialects } from '../../support/db.js';
 import { ADMIN_ENV, ADMIN_PASSWORD, ADMIN_USER, AUTH } from '../admin/helpers.js';
 import { capturingLogger, uniqueIp } from './helpers.js';
+import { TEST_REDIS_URL, redisAnswers } from '../../support/redis.js';
 
 // A pass-through spy on the constant-time primitive: a limited sign-in must not even be compared.
 const spy = vi.hoisted(() => ({ timingSafeEqual: undefined as unknown as ReturnType<typeof vi.fn> }));
@@ -138,18 +138,8 @@ describe('failed sign-ins while Redis is unreachable', () => {
 });
 
 // Runs where a Redis answers (TEST_REDIS_URL, or the usual local port), like the booking limits' Redis tests.
-const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
-const hasRedis = await new Promise<boolean>((resolve) => {
-  const u = new URL(REDIS_URL);
-  const s = connect({ host: u.hostname, port: Number(u.port || 6379) });
-  const done = (ok: boolean) => {
-    s.destroy();
-    resolve(ok);
-  };
-  s.once('connect', () => done(true));
-  s.once('error', () => done(false));
-  s.setTimeout(500, () => done(false));
-});
+const REDIS_URL = TEST_REDIS_URL;
+const hasRedis = await redisAnswers(REDIS_URL);
 
 describe.skipIf(!hasRedis)('failed sign-ins counted through Redis', () => {
   const prefix = `tikiti:test:${randomBytes(6).toString('hex')}:`;

@@ -1,4 +1,3 @@
-import { connect } from 'node:net';
 import { createClient } from 'redis';
 import request from 'supertest';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -9,23 +8,11 @@ import { MANUAL_SIMULATOR } from '../../support/daraja-edge.js';
 import { startTestServer } from '../../support/server.js';
 import { countRows, uniquePhone } from '../bookings/helpers.js';
 import { uniqueIp } from './helpers.js';
+import { TEST_REDIS_URL, redisAnswers } from '../../support/redis.js';
 
-const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+const REDIS_URL = TEST_REDIS_URL;
 
-async function reachable(url: string): Promise<boolean> {
-  const u = new URL(url);
-  return new Promise((resolve) => {
-    const s = connect({ host: u.hostname, port: Number(u.port || 6379) });
-    const done = (ok: boolean) => {
-      s.destroy();
-      resolve(ok);
-    };
-    s.once('connect', () => done(true));
-    s.once('error', () => done(false));
-    s.setTimeout(500, () => done(false));
-  });
-}
-const hasRedis = await reachable(REDIS_URL);
+const hasRedis = await redisAnswers(REDIS_URL);
 
 /** A browser (cookies + the token of its form) behind an optional X-Forwarded-For, booking one movie. */
 async function browser(t: TestApp, movieId: number) {

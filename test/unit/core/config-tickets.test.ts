@@ -1,21 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../../../src/config.js';
+import { loadConfig } from '../../../src/config.js';
+import { configProblems } from '../../support/config.js';
 
 const TOKEN = 'a'.repeat(20) + '0123456789AB';
 const sandbox = {
   DARAJA_ENV: 'sandbox', DARAJA_CONSUMER_KEY: 'key', DARAJA_CONSUMER_SECRET: 'secret',
   PUBLIC_BASE_URL: 'https://abcd.ngrok-free.app', MPESA_CALLBACK_TOKEN: TOKEN,
 };
-
-function problemsOf(env: Record<string, string>): string[] {
-  try {
-    loadConfig(env);
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return (err as ConfigError).problems;
-  }
-  throw new Error('expected the config to be refused');
-}
 
 describe('SMS and door settings', () => {
   it("when nothing is set, then SMS go to the built-in simulator's look-alike and the door is off", () => {
@@ -38,14 +29,14 @@ describe('SMS and door settings', () => {
   });
 
   it('when a setting is missing or wrong, then each problem is named with its fix', () => {
-    expect(problemsOf({ ...sandbox, SMS_PROVIDER: 'africastalking' })).toEqual([
+    expect(configProblems({ ...sandbox, SMS_PROVIDER: 'africastalking' })).toEqual([
       "AT_USERNAME is required with SMS_PROVIDER=africastalking: your Africa's Talking app's username (sandbox for the sandbox).",
       "AT_API_KEY is required with SMS_PROVIDER=africastalking: generate one in your Africa's Talking account (Settings → API Key).",
     ]);
-    expect(problemsOf({ SMS_PROVIDER: 'sms' })[0]).toBe('SMS_PROVIDER="sms" is not valid: use log, africastalking or simulator.');
-    expect(problemsOf({ ...sandbox, SMS_PROVIDER: 'simulator' })[0]).toMatch(/^SMS_PROVIDER=simulator needs the built-in simulator/);
-    expect(problemsOf({ DOOR_USER: 'door' })).toEqual(['DOOR_USER and DOOR_PASSWORD go together: set both to turn /door on, or neither to keep it off.']);
-    expect(problemsOf({ ...sandbox, DOOR_USER: 'door', DOOR_PASSWORD: 'short' })).toEqual(['DOOR_PASSWORD must be at least 12 characters outside the simulator.']);
+    expect(configProblems({ SMS_PROVIDER: 'sms' })[0]).toBe('SMS_PROVIDER="sms" is not valid: use log, africastalking or simulator.');
+    expect(configProblems({ ...sandbox, SMS_PROVIDER: 'simulator' })[0]).toMatch(/^SMS_PROVIDER=simulator needs the built-in simulator/);
+    expect(configProblems({ DOOR_USER: 'door' })).toEqual(['DOOR_USER and DOOR_PASSWORD go together: set both to turn /door on, or neither to keep it off.']);
+    expect(configProblems({ ...sandbox, DOOR_USER: 'door', DOOR_PASSWORD: 'short' })).toEqual(['DOOR_PASSWORD must be at least 12 characters outside the simulator.']);
     expect(loadConfig({ DOOR_USER: 'door', DOOR_PASSWORD: 'pw' }).door).toEqual({ user: 'door', password: 'pw' });
   });
 });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../../../src/config.js';
+import { loadConfig } from '../../../src/config.js';
+import { configProblems } from '../../support/config.js';
 
 const TOKEN = 'a'.repeat(20) + '0123456789AB';
 const sandbox = {
@@ -9,16 +10,6 @@ const sandbox = {
   PUBLIC_BASE_URL: 'https://abcd.ngrok-free.app',
   MPESA_CALLBACK_TOKEN: TOKEN,
 };
-
-function problemsOf(env: Record<string, string>): string[] {
-  try {
-    loadConfig(env);
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return (err as ConfigError).problems;
-  }
-  throw new Error('expected the config to be refused');
-}
 
 describe('config', () => {
   it('when nothing is set, then it runs on SQLite with the built-in simulator on port 3000', () => {
@@ -67,13 +58,13 @@ describe('config', () => {
   });
 
   it('when PUBLIC_BASE_URL is http outside the simulator, then the start is refused with the fix', () => {
-    const p = problemsOf({ ...sandbox, PUBLIC_BASE_URL: 'http://example.com' });
+    const p = configProblems({ ...sandbox, PUBLIC_BASE_URL: 'http://example.com' });
     expect(p).toHaveLength(1);
     expect(p[0]).toMatch(/^PUBLIC_BASE_URL must start with https:\/\/ when DARAJA_ENV=sandbox/);
   });
 
   it('when ACCOUNT_REFERENCE and TRANSACTION_DESC are too long, then each gets its own line', () => {
-    const p = problemsOf({ ACCOUNT_REFERENCE: 'ThirteenChars', TRANSACTION_DESC: 'Fourteen chars' });
+    const p = configProblems({ ACCOUNT_REFERENCE: 'ThirteenChars', TRANSACTION_DESC: 'Fourteen chars' });
     expect(p).toEqual([
       expect.stringMatching(/^ACCOUNT_REFERENCE is 13 characters: Daraja allows at most 12/),
       expect.stringMatching(/^TRANSACTION_DESC is 14 characters: Daraja allows at most 13/),
@@ -83,19 +74,19 @@ describe('config', () => {
   it.each(['mpesa', 'MPesa', 'm-pesa', 'Safaricom', 'exe', 'cmd', 'SQL', 'query'])(
     'when the callback URL contains %s, then the start is refused',
     (word) => {
-      const p = problemsOf({ ...sandbox, PUBLIC_BASE_URL: `https://${word}.example.com` });
+      const p = configProblems({ ...sandbox, PUBLIC_BASE_URL: `https://${word}.example.com` });
       expect(p.join('\n')).toMatch(/Safaricom refuses/);
     },
   );
 
   it('when the callback token is short, has bad characters or a forbidden word, then it is refused', () => {
-    expect(problemsOf({ ...sandbox, MPESA_CALLBACK_TOKEN: 'short' })[0]).toMatch(/^MPESA_CALLBACK_TOKEN must be at least 32/);
-    expect(problemsOf({ ...sandbox, MPESA_CALLBACK_TOKEN: `${TOKEN}/x` })[0]).toMatch(/^MPESA_CALLBACK_TOKEN must be/);
-    expect(problemsOf({ ...sandbox, MPESA_CALLBACK_TOKEN: `${TOKEN}sqlx` })[0]).toMatch(/contains "sql"/);
+    expect(configProblems({ ...sandbox, MPESA_CALLBACK_TOKEN: 'short' })[0]).toMatch(/^MPESA_CALLBACK_TOKEN must be at least 32/);
+    expect(configProblems({ ...sandbox, MPESA_CALLBACK_TOKEN: `${TOKEN}/x` })[0]).toMatch(/^MPESA_CALLBACK_TOKEN must be/);
+    expect(configProblems({ ...sandbox, MPESA_CALLBACK_TOKEN: `${TOKEN}sqlx` })[0]).toMatch(/contains "sql"/);
   });
 
   it('when sandbox credentials and token are missing, then each missing variable is named', () => {
-    const p = problemsOf({ DARAJA_ENV: 'sandbox', PUBLIC_BASE_URL: 'https://x.example.com' });
+    const p = configProblems({ DARAJA_ENV: 'sandbox', PUBLIC_BASE_URL: 'https://x.example.com' });
     expect(p).toEqual([
       expect.stringMatching(/^MPESA_CALLBACK_TOKEN is required/),
       expect.stringMatching(/^DARAJA_CONSUMER_KEY is required/),
@@ -104,7 +95,7 @@ describe('config', () => {
   });
 
   it('when production lacks passkey and shortcode, then both are named', () => {
-    const p = problemsOf({ ...sandbox, DARAJA_ENV: 'production' });
+    const p = configProblems({ ...sandbox, DARAJA_ENV: 'production' });
     expect(p).toEqual([
       expect.stringMatching(/^DARAJA_PASSKEY is required when DARAJA_ENV=production/),
       expect.stringMatching(/^DARAJA_SHORTCODE is required when DARAJA_ENV=production/),
@@ -112,20 +103,20 @@ describe('config', () => {
   });
 
   it('when a value has the wrong type, then the line names the variable, the value and the fix', () => {
-    expect(problemsOf({ PORT: 'eighty' })).toEqual(['PORT="eighty" is not valid: use a whole number from 1 to 65535.']);
-    expect(problemsOf({ RATE_LIMIT_WINDOW_SECONDS: '0' })).toEqual(['RATE_LIMIT_WINDOW_SECONDS="0" is not valid: use a whole number from 1 to 86400.']);
-    expect(problemsOf({ MAX_TICKETS_PER_BOOKING: '2.5' })).toEqual(['MAX_TICKETS_PER_BOOKING="2.5" is not valid: use a whole number from 1 to 1000.']);
-    expect(problemsOf({ DARAJA_ENV: 'live' })[0]).toBe('DARAJA_ENV="live" is not valid: use simulator, sandbox or production.');
-    expect(problemsOf({ DATABASE_URL: 'postgres://x' })[0]).toMatch(/^DATABASE_URL="postgres:\/\/x" is not valid: use sqlite:PATH or mysql:/);
+    expect(configProblems({ PORT: 'eighty' })).toEqual(['PORT="eighty" is not valid: use a whole number from 1 to 65535.']);
+    expect(configProblems({ RATE_LIMIT_WINDOW_SECONDS: '0' })).toEqual(['RATE_LIMIT_WINDOW_SECONDS="0" is not valid: use a whole number from 1 to 86400.']);
+    expect(configProblems({ MAX_TICKETS_PER_BOOKING: '2.5' })).toEqual(['MAX_TICKETS_PER_BOOKING="2.5" is not valid: use a whole number from 1 to 1000.']);
+    expect(configProblems({ DARAJA_ENV: 'live' })[0]).toBe('DARAJA_ENV="live" is not valid: use simulator, sandbox or production.');
+    expect(configProblems({ DATABASE_URL: 'postgres://x' })[0]).toMatch(/^DATABASE_URL="postgres:\/\/x" is not valid: use sqlite:PATH or mysql:/);
   });
 
   it('when values of the wrong type come with problems between values, then one list holds them all, types first', () => {
-    expect(problemsOf({ PORT: 'abc', ACCOUNT_REFERENCE: 'TikitiCinemas', TRANSACTION_DESC: 'Movie tickets!' })).toEqual([
+    expect(configProblems({ PORT: 'abc', ACCOUNT_REFERENCE: 'TikitiCinemas', TRANSACTION_DESC: 'Movie tickets!' })).toEqual([
       'PORT="abc" is not valid: use a whole number from 1 to 65535.',
       'ACCOUNT_REFERENCE is 13 characters: Daraja allows at most 12 (longer ones fail with ResultCode 1025).',
       'TRANSACTION_DESC is 14 characters: Daraja allows at most 13.',
     ]);
-    const p = problemsOf({ ...sandbox, DARAJA_TIMEOUT_MS: '5 s', LOG_LEVEL: 'loud', PUBLIC_BASE_URL: 'http://abcd.ngrok-free.app', DARAJA_CONSUMER_SECRET: '' });
+    const p = configProblems({ ...sandbox, DARAJA_TIMEOUT_MS: '5 s', LOG_LEVEL: 'loud', PUBLIC_BASE_URL: 'http://abcd.ngrok-free.app', DARAJA_CONSUMER_SECRET: '' });
     expect(p).toEqual([
       'DARAJA_TIMEOUT_MS="5 s" is not valid: use a whole number from 100 to 120000.',
       'LOG_LEVEL="loud" is not valid: use fatal, error, warn, info, debug, trace or silent.',
@@ -135,14 +126,14 @@ describe('config', () => {
   });
 
   it('when BuyGoods is chosen without a till, then PARTY_B is asked for; with one, it is PartyB', () => {
-    expect(problemsOf({ DARAJA_TRANSACTION_TYPE: 'CustomerBuyGoodsOnline' })[0]).toMatch(/^DARAJA_PARTY_B is required/);
+    expect(configProblems({ DARAJA_TRANSACTION_TYPE: 'CustomerBuyGoodsOnline' })[0]).toMatch(/^DARAJA_PARTY_B is required/);
     const c = loadConfig({ DARAJA_TRANSACTION_TYPE: 'CustomerBuyGoodsOnline', DARAJA_PARTY_B: '5566778' });
     expect(c.daraja.partyB).toBe('5566778');
     expect(c.daraja.shortcode).toBe('174379');
   });
 
   it('when only one of ADMIN_USER and ADMIN_PASSWORD is set, then the start is refused', () => {
-    expect(problemsOf({ ADMIN_USER: 'ops' })[0]).toMatch(/^ADMIN_USER and ADMIN_PASSWORD go together/);
+    expect(configProblems({ ADMIN_USER: 'ops' })[0]).toMatch(/^ADMIN_USER and ADMIN_PASSWORD go together/);
     expect(loadConfig({ ADMIN_USER: 'ops', ADMIN_PASSWORD: 'pw' }).admin).toEqual({ user: 'ops', password: 'pw' });
   });
 
